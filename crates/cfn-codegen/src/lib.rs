@@ -59,10 +59,13 @@ pub const RESOURCE_TYPES: &[&str] = &[
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| {
-        // A moved checkout still has the relative layout; fall back to it.
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-    })
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| {
+            // A moved checkout still has the relative layout; fall back to it.
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+        })
 }
 
 /// Finds cfn-lint's `data/schemas` directory through the project's virtualenv (or the
@@ -134,7 +137,10 @@ pub fn generate(schemas: &Path, root: &Path) -> anyhow::Result<Vec<(String, Stri
             service_display(service)
         );
         for (module, _) in resources {
-            text.push_str(&format!("pub use {module}::{};\n", pascal_of_module(module, resources)));
+            text.push_str(&format!(
+                "pub use {module}::{};\n",
+                pascal_of_module(module, resources)
+            ));
         }
         for (module, code) in resources {
             text.push_str(&format!("\npub mod {module} {{\n{code}\n}}\n"));
@@ -181,7 +187,8 @@ fn service_display(service: &str) -> &str {
 }
 
 fn read_json(path: &Path) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -209,7 +216,10 @@ fn rustfmt(source: &str, root: &Path) -> anyhow::Result<String> {
         .write_all(source.as_bytes())?;
     let output = child.wait_with_output()?;
     if !output.status.success() {
-        bail!("rustfmt failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "rustfmt failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     Ok(String::from_utf8(output.stdout)?)
 }
@@ -225,7 +235,11 @@ pub fn snake_case(name: &str) -> String {
             let boundary = match prev {
                 None => false,
                 Some(p) if p.is_ascii_lowercase() || p.is_ascii_digit() => true,
-                Some(p) if p.is_ascii_uppercase() => next.is_some_and(|n| n.is_ascii_lowercase()),
+                // `CNAMEs` is one word: a lone trailing `s` is a plural, not a new word.
+                Some(p) if p.is_ascii_uppercase() => {
+                    next.is_some_and(|n| n.is_ascii_lowercase())
+                        && !(next == Some('s') && i + 2 == chars.len())
+                }
                 Some(_) => false,
             };
             if boundary && !out.ends_with('_') {
@@ -243,10 +257,11 @@ pub fn snake_case(name: &str) -> String {
 
 fn rust_ident(snake: &str) -> String {
     const KEYWORDS: &[&str] = &[
-        "as", "async", "await", "box", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
-        "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
-        "ref", "return", "static", "struct", "trait", "true", "try", "type", "unsafe", "use", "where", "while",
-        "yield", "abstract", "become", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual",
+        "as", "async", "await", "box", "break", "const", "continue", "crate", "dyn", "else",
+        "enum", "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match",
+        "mod", "move", "mut", "pub", "ref", "return", "static", "struct", "trait", "true", "try",
+        "type", "unsafe", "use", "where", "while", "yield", "abstract", "become", "do", "final",
+        "macro", "override", "priv", "typeof", "unsized", "virtual",
     ];
     if KEYWORDS.contains(&snake) {
         format!("r#{snake}")
@@ -258,12 +273,20 @@ fn rust_ident(snake: &str) -> String {
 }
 
 /// An enum value as a variant name: `redirect-to-https` -> `RedirectToHttps`,
-/// `TLSv1.2_2021` -> `Tlsv122021`, `PER_RESOLVER_CACHING` -> `PerResolverCaching`.
+/// `TLSv1.2_2021` -> `TLSv122021`, `PER_RESOLVER_CACHING` -> `PerResolverCaching`.
 fn variant_name(value: &str) -> String {
     let mut out = String::new();
-    for chunk in value.split(|c: char| !c.is_ascii_alphanumeric()).filter(|c| !c.is_empty()) {
-        let lower = chunk.to_ascii_lowercase();
-        let mut chars = lower.chars();
+    for chunk in value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|c| !c.is_empty())
+    {
+        // All-caps chunks become `Caps`; mixed-case chunks keep their inner capitals.
+        let normalized = if chunk.chars().any(|c| c.is_ascii_lowercase()) {
+            chunk.to_owned()
+        } else {
+            chunk.to_ascii_lowercase()
+        };
+        let mut chars = normalized.chars();
         if let Some(first) = chars.next() {
             out.push(first.to_ascii_uppercase());
             out.push_str(chars.as_str());
@@ -285,6 +308,9 @@ fn doc_text(node: &Value) -> Option<String> {
         .or_else(|| node.get("markdownDescription"))
         .and_then(Value::as_str)?;
     let collapsed: String = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.is_empty() {
+        return None;
+    }
     let cleaned = collapsed.replace('<', "&lt;").replace('>', "&gt;");
     const LIMIT: usize = 400;
     if cleaned.len() <= LIMIT {
@@ -389,7 +415,11 @@ impl<'a> ResourceGen<'a> {
              const TYPE: &'static str = \"{}\";\n\
              const ATTRIBUTES: &'static [&'static str] = &[{}];\n{tags_code}}}\n",
             self.type_name,
-            attributes.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ")
+            attributes
+                .iter()
+                .map(|a| format!("\"{a}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         if !attributes.is_empty() {
             out.push_str(&format!("\nimpl crate::template::Handle<{name}> {{\n"));
@@ -424,7 +454,10 @@ impl<'a> ResourceGen<'a> {
                  }}\n}}\n}}\n"
             )),
             FieldType::Val(inner) => {
-                let Some(tag_type) = inner.strip_prefix("Vec<Val<").and_then(|s| s.strip_suffix(">>")) else {
+                let Some(tag_type) = inner
+                    .strip_prefix("Vec<Val<")
+                    .and_then(|s| s.strip_suffix(">>"))
+                else {
                     return Ok(String::new());
                 };
                 let Some(tag_fields) = self.struct_fields_of(tag_type) else {
@@ -435,14 +468,20 @@ impl<'a> ResourceGen<'a> {
                 let (Some(key), Some(value)) = (key, value) else {
                     return Ok(String::new());
                 };
-                let others_required = tag_fields.iter().any(|f| f.required && f.cfn_name != "Key" && f.cfn_name != "Value");
+                let others_required = tag_fields
+                    .iter()
+                    .any(|f| f.required && f.cfn_name != "Key" && f.cfn_name != "Value");
                 if others_required {
                     return Ok(String::new());
                 }
                 let mut args = Vec::new();
                 let mut setters = String::new();
                 for f in tag_fields.iter().filter(|f| f.required) {
-                    args.push(if f.cfn_name == "Key" { "key.as_str()" } else { "value.as_str()" });
+                    args.push(if f.cfn_name == "Key" {
+                        "key.as_str()"
+                    } else {
+                        "value.as_str()"
+                    });
                 }
                 for f in [key, value] {
                     if !f.required {
@@ -453,7 +492,10 @@ impl<'a> ResourceGen<'a> {
                 let key_access = if key.required {
                     format!("&tag.{}", key.ident)
                 } else {
-                    format!("match &tag.{} {{ Some(k) => k, None => return false }}", key.ident)
+                    format!(
+                        "match &tag.{} {{ Some(k) => k, None => return false }}",
+                        key.ident
+                    )
                 };
                 Ok(format!(
                     "fn add_missing_tags(&mut self, tags: &[(String, String)]) {{\n\
@@ -474,7 +516,10 @@ impl<'a> ResourceGen<'a> {
 
     fn struct_fields_of(&self, rust_name: &str) -> Option<Vec<Field>> {
         // The fields of a generated struct, recovered from its definition in the schema.
-        let (def_name, _) = self.definitions.iter().find(|(_, r)| r.as_str() == rust_name)?;
+        let (def_name, _) = self
+            .definitions
+            .iter()
+            .find(|(_, r)| r.as_str() == rust_name)?;
         let def = self.schema.get("definitions")?.get(def_name)?;
         let props = def.get("properties")?.as_object()?;
         let required = string_list(def.get("required"));
@@ -514,7 +559,12 @@ impl<'a> ResourceGen<'a> {
 
     /// The field type for a schema node. `inline_name` names a struct or enum generated
     /// for an inline object or enumeration; `short_name` is tried first.
-    fn type_of(&mut self, node: &Value, inline_name: &str, short_name: &str) -> anyhow::Result<FieldType> {
+    fn type_of(
+        &mut self,
+        node: &Value,
+        inline_name: &str,
+        short_name: &str,
+    ) -> anyhow::Result<FieldType> {
         if let Some(reference) = node.get("$ref").and_then(Value::as_str) {
             let def_name = reference
                 .strip_prefix("#/definitions/")
@@ -534,7 +584,11 @@ impl<'a> ResourceGen<'a> {
             Some("boolean") => Ok(FieldType::Val("bool".to_owned())),
             Some("array") => {
                 let items = node.get("items").cloned().unwrap_or(Value::Null);
-                let item = self.type_of(&items, &format!("{inline_name}Item"), &format!("{short_name}Item"))?;
+                let item = self.type_of(
+                    &items,
+                    &format!("{inline_name}Item"),
+                    &format!("{short_name}Item"),
+                )?;
                 Ok(FieldType::Val(format!("Vec<{}>", item.spelled())))
             }
             Some("object") if node.get("properties").is_some() => {
@@ -563,21 +617,26 @@ impl<'a> ResourceGen<'a> {
             .cloned()
             .ok_or_else(|| anyhow!("{}: missing definition {def_name}", self.type_name))?;
         let is_struct = def.get("properties").is_some()
-            && matches!(def.get("type").and_then(Value::as_str), Some("object") | None);
+            && matches!(
+                def.get("type").and_then(Value::as_str),
+                Some("object") | None
+            );
         if is_struct {
             let rust_name = if def_name == self.name {
                 format!("{def_name}Properties")
             } else {
                 def_name.to_owned()
             };
-            self.definitions.insert(def_name.to_owned(), rust_name.clone());
+            self.definitions
+                .insert(def_name.to_owned(), rust_name.clone());
             self.in_progress.insert(def_name.to_owned());
             self.emit_struct(&rust_name, &def)?;
             self.in_progress.remove(def_name);
             Ok(FieldType::Val(rust_name))
         } else if let Some(values) = enum_values(&def) {
             // A named enumeration keeps the definition's name.
-            self.definitions.insert(def_name.to_owned(), def_name.to_owned());
+            self.definitions
+                .insert(def_name.to_owned(), def_name.to_owned());
             self.emit_enum(def_name, &def, &values);
             Ok(FieldType::Val(def_name.to_owned()))
         } else {
@@ -619,7 +678,8 @@ impl<'a> ResourceGen<'a> {
             .unwrap_or_default();
         let required = string_list(node.get("required"));
         let fields = self.fields(rust_name, &props, &required)?;
-        let doc = doc_text(node).unwrap_or_else(|| format!("The `{rust_name}` property type of `{}`.", self.type_name));
+        let doc = doc_text(node)
+            .unwrap_or_else(|| format!("The `{rust_name}` property type of `{}`.", self.type_name));
         let mut code = struct_code(rust_name, &doc, &fields);
         code.push_str(&format!(
             "\nimpl From<{rust_name}> for Val<{rust_name}> {{\nfn from(value: {rust_name}) -> Self {{ Val::Lit(value) }}\n}}\n"
@@ -644,7 +704,9 @@ impl<'a> ResourceGen<'a> {
                 variant = format!("{base}{n}");
                 n += 1;
             }
-            variants.push_str(&format!("/// `{value}`\n#[serde(rename = {value:?})]\n{variant},\n"));
+            variants.push_str(&format!(
+                "/// `{value}`\n#[serde(rename = {value:?})]\n{variant},\n"
+            ));
             arms.push_str(&format!("{rust_name}::{variant} => {value:?},\n"));
             all.push(format!("{rust_name}::{variant}"));
         }
@@ -687,13 +749,21 @@ fn struct_code(name: &str, doc: &str, fields: &[Field]) -> String {
     code.push_str("#[derive(Clone, Debug, PartialEq, Serialize)]\n");
     code.push_str(&format!("pub struct {name} {{\n"));
     for f in fields {
-        let mut text = f.doc.clone().unwrap_or_else(|| format!("`{}`.", f.cfn_name));
+        let mut text = f
+            .doc
+            .clone()
+            .unwrap_or_else(|| format!("`{}`.", f.cfn_name));
         if f.required {
             text.push_str(" Required.");
         }
         code.push_str(&doc_lines(&text));
         if f.required {
-            code.push_str(&format!("#[serde(rename = \"{}\")]\npub {}: {},\n", f.cfn_name, f.ident, f.ty.spelled()));
+            code.push_str(&format!(
+                "#[serde(rename = \"{}\")]\npub {}: {},\n",
+                f.cfn_name,
+                f.ident,
+                f.ty.spelled()
+            ));
         } else {
             code.push_str(&format!(
                 "#[serde(rename = \"{}\", skip_serializing_if = \"Option::is_none\")]\npub {}: Option<{}>,\n",
@@ -725,7 +795,11 @@ fn struct_code(name: &str, doc: &str, fields: &[Field]) -> String {
     } else {
         format!(
             "/// A `{name}` with its required properties ({}).\n",
-            required.iter().map(|f| format!("`{}`", f.cfn_name)).collect::<Vec<_>>().join(", ")
+            required
+                .iter()
+                .map(|f| format!("`{}`", f.cfn_name))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     code.push_str(&format!(
@@ -757,8 +831,14 @@ fn struct_code(name: &str, doc: &str, fields: &[Field]) -> String {
 }
 
 fn enum_values(node: &Value) -> Option<Vec<String>> {
-    let values = node.get("enum").or_else(|| node.get("enumCaseInsensitive"))?.as_array()?;
-    let strings: Vec<String> = values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    let values = node
+        .get("enum")
+        .or_else(|| node.get("enumCaseInsensitive"))?
+        .as_array()?;
+    let strings: Vec<String> = values
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
     // Integer enumerations stay integers.
     (strings.len() == values.len() && !strings.is_empty()).then_some(strings)
 }
@@ -766,7 +846,12 @@ fn enum_values(node: &Value) -> Option<Vec<String>> {
 fn string_list(value: Option<&Value>) -> Vec<String> {
     value
         .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -776,7 +861,11 @@ fn string_list(value: Option<&Value>) -> Vec<String> {
 fn attribute_names(read_only: &BTreeSet<String>) -> Vec<String> {
     read_only
         .iter()
-        .filter(|path| !read_only.iter().any(|other| other.starts_with(&format!("{path}/"))))
+        .filter(|path| {
+            !read_only
+                .iter()
+                .any(|other| other.starts_with(&format!("{path}/")))
+        })
         .map(|path| path.replace('/', "."))
         .collect()
 }
@@ -793,13 +882,15 @@ mod tests {
         assert_eq!(snake_case("IPV6Enabled"), "ipv6_enabled");
         assert_eq!(snake_case("CidrIpv6"), "cidr_ipv6");
         assert_eq!(snake_case("Type"), "type");
+        assert_eq!(snake_case("CNAMEs"), "cnames");
     }
 
     #[test]
     fn variant_names_are_camel_case_without_acronyms() {
         assert_eq!(variant_name("redirect-to-https"), "RedirectToHttps");
         assert_eq!(variant_name("PER_RESOLVER_CACHING"), "PerResolverCaching");
-        assert_eq!(variant_name("TLSv1.2_2021"), "Tlsv122021");
+        assert_eq!(variant_name("TLSv1.2_2021"), "TLSv122021");
+        assert_eq!(variant_name("PriceClass_100"), "PriceClass100");
         assert_eq!(variant_name("3"), "V3");
     }
 
@@ -809,6 +900,9 @@ mod tests {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        assert_eq!(attribute_names(&read_only), vec!["Arn", "PrimaryEndPoint.Address"]);
+        assert_eq!(
+            attribute_names(&read_only),
+            vec!["Arn", "PrimaryEndPoint.Address"]
+        );
     }
 }

@@ -21,7 +21,11 @@ fn main() -> anyhow::Result<()> {
     // Remove modules of types that were dropped from the list.
     for entry in std::fs::read_dir(&out_dir)? {
         let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
         if name.ends_with(".rs") && !files.iter().any(|(f, _)| *f == name) {
             std::fs::remove_file(&path)?;
         }

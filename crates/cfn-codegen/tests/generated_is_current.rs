@@ -20,7 +20,12 @@ fn committed_resource_structs_match_the_generator_output() {
         .collect();
     on_disk.sort();
     let expected: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
-    assert_eq!(on_disk, expected, "unexpected files in {}", out_dir.display());
+    assert_eq!(
+        on_disk,
+        expected,
+        "unexpected files in {}",
+        out_dir.display()
+    );
     assert!(
         stale.is_empty(),
         "generated files are stale: {stale:?}; run `cargo run -p cfn-codegen` and commit the result"

@@ -102,19 +102,28 @@ impl Expr {
     }
 
     /// `Fn::Sub` with extra variables.
-    pub fn sub_with<K, V>(template: impl Into<String>, variables: impl IntoIterator<Item = (K, V)>) -> Self
+    pub fn sub_with<K, V>(
+        template: impl Into<String>,
+        variables: impl IntoIterator<Item = (K, V)>,
+    ) -> Self
     where
         K: Into<String>,
         V: Into<Json>,
     {
         Expr::Sub {
             template: template.into(),
-            variables: variables.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            variables: variables
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
     /// `Fn::Join` over a list of values.
-    pub fn join(delimiter: impl Into<String>, values: impl IntoIterator<Item = impl Into<Json>>) -> Self {
+    pub fn join(
+        delimiter: impl Into<String>,
+        values: impl IntoIterator<Item = impl Into<Json>>,
+    ) -> Self {
         Expr::Join {
             delimiter: delimiter.into(),
             values: Json::Array(values.into_iter().map(Into::into).collect()),
@@ -146,7 +155,11 @@ impl Expr {
     }
 
     /// `Fn::If`.
-    pub fn if_(condition: impl Into<String>, then: impl Into<Json>, otherwise: impl Into<Json>) -> Self {
+    pub fn if_(
+        condition: impl Into<String>,
+        then: impl Into<Json>,
+        otherwise: impl Into<Json>,
+    ) -> Self {
         Expr::If {
             condition: condition.into(),
             then: then.into(),
@@ -216,9 +229,13 @@ impl Serialize for Expr {
                     map.serialize_entry("Fn::Sub", &(template, variables))?
                 }
             }
-            Expr::Join { delimiter, values } => map.serialize_entry("Fn::Join", &(delimiter, values))?,
+            Expr::Join { delimiter, values } => {
+                map.serialize_entry("Fn::Join", &(delimiter, values))?
+            }
             Expr::Select { index, list } => map.serialize_entry("Fn::Select", &(index, list))?,
-            Expr::Split { delimiter, source } => map.serialize_entry("Fn::Split", &(delimiter, source))?,
+            Expr::Split { delimiter, source } => {
+                map.serialize_entry("Fn::Split", &(delimiter, source))?
+            }
             Expr::If {
                 condition,
                 then,
@@ -319,7 +336,11 @@ impl SecretsManagerRef {
     /// The dynamic reference as an expression: a `Fn::Sub` so the secret id may itself be
     /// a `Ref`.
     pub fn to_expr(&self) -> Expr {
-        let key = self.json_key.as_deref().map(|k| format!(":{k}")).unwrap_or_default();
+        let key = self
+            .json_key
+            .as_deref()
+            .map(|k| format!(":{k}"))
+            .unwrap_or_default();
         Expr::sub_with(
             format!("{{{{resolve:secretsmanager:${{SecretId}}:SecretString{key}}}}}"),
             [("SecretId", self.secret_id.to_json())],
@@ -459,7 +480,10 @@ mod tests {
             Expr::get_att("Redis", "PrimaryEndPoint.Address").to_json(),
             json!({"Fn::GetAtt": ["Redis", "PrimaryEndPoint.Address"]})
         );
-        assert_eq!(Expr::sub("arn:${AWS::Partition}:x").to_json(), json!({"Fn::Sub": "arn:${AWS::Partition}:x"}));
+        assert_eq!(
+            Expr::sub("arn:${AWS::Partition}:x").to_json(),
+            json!({"Fn::Sub": "arn:${AWS::Partition}:x"})
+        );
         assert_eq!(
             Expr::sub_with("${A}-b", [("A", json!("a"))]).to_json(),
             json!({"Fn::Sub": ["${A}-b", {"A": "a"}]})
@@ -484,7 +508,10 @@ mod tests {
             Expr::and([Expr::condition("A"), Expr::condition("B")]).to_json(),
             json!({"Fn::And": [{"Condition": "A"}, {"Condition": "B"}]})
         );
-        assert_eq!(Expr::from(Pseudo::UrlSuffix).to_json(), json!({"Ref": "AWS::URLSuffix"}));
+        assert_eq!(
+            Expr::from(Pseudo::UrlSuffix).to_json(),
+            json!({"Ref": "AWS::URLSuffix"})
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@
 //!     .unwrap();
 //! template.validate_references().unwrap();
 //! let json = render(&template, Format::Json).unwrap();
+//! assert!(json.starts_with("{\n  \"AWSTemplateFormatVersion\": \"2010-09-09\""));
 //! assert!(json.contains("\"Type\": \"AWS::SNS::Topic\""));
 //! assert!(json.contains("\"Key\": \"Environment\""));
 //! assert_eq!(json, render(&template, Format::Json).unwrap());
@@ -46,6 +47,6 @@ mod template;
 pub use expr::{Expr, Json, Pseudo, SecretsManagerRef, Val};
 pub use render::{Format, render};
 pub use template::{
-    Export, Handle, Output, Parameter, ParameterType, Policy, Resource, ResourceEntry, ResourceOptions, Template,
-    TemplateError,
+    Export, FORMAT_VERSION, Handle, Output, Parameter, ParameterType, Policy, Resource,
+    ResourceEntry, ResourceOptions, Template, TemplateError,
 };

@@ -49,7 +49,12 @@ fn canonical(value: Json) -> Json {
         Json::Object(map) => {
             let mut entries: Vec<(String, Json)> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Json::Object(entries.into_iter().map(|(k, v)| (k, canonical(v))).collect())
+            Json::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical(v)))
+                    .collect(),
+            )
         }
         Json::Array(items) => Json::Array(items.into_iter().map(canonical).collect()),
         other => other,
@@ -134,7 +139,9 @@ fn write_value_after_key(out: &mut String, value: &Json, indent: usize) {
 
 fn key_yaml(key: &str) -> String {
     let plain = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-' | '.' | '/'))
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-' | '.' | '/'))
         && key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && !key.ends_with(':');
     if plain { key.to_owned() } else { quoted(key) }

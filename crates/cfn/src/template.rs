@@ -109,7 +109,11 @@ impl Parameter {
     }
 
     /// Sets `AllowedPattern` and the message shown when a value breaks it.
-    pub fn allowed_pattern(mut self, pattern: impl Into<String>, description: impl Into<String>) -> Self {
+    pub fn allowed_pattern(
+        mut self,
+        pattern: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
         self.allowed_pattern = Some(pattern.into());
         self.constraint_description = Some(description.into());
         self
@@ -335,9 +339,15 @@ pub enum TemplateError {
     },
 }
 
+/// The only template format version CloudFormation defines.
+pub const FORMAT_VERSION: &str = "2010-09-09";
+
 /// A CloudFormation template.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Template {
+    /// `AWSTemplateFormatVersion`, always [`FORMAT_VERSION`].
+    #[serde(rename = "AWSTemplateFormatVersion")]
+    pub format_version: &'static str,
     /// The template description.
     #[serde(rename = "Description", skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -359,6 +369,21 @@ pub struct Template {
     /// Tags added to every resource whose type has a `Tags` property.
     #[serde(skip)]
     pub tags: Vec<(String, String)>,
+}
+
+impl Default for Template {
+    fn default() -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            description: None,
+            metadata: BTreeMap::new(),
+            parameters: BTreeMap::new(),
+            conditions: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            tags: Vec::new(),
+        }
+    }
 }
 
 fn check_logical_id(id: &str) -> Result<(), TemplateError> {
@@ -448,10 +473,13 @@ impl Template {
     /// Merges `metadata` into a resource's `Metadata` object (keys already there are
     /// replaced).
     pub fn merge_metadata(&mut self, id: &str, metadata: Json) -> Result<(), TemplateError> {
-        let entry = self.resources.get_mut(id).ok_or_else(|| TemplateError::DanglingReference {
-            from: "metadata".to_owned(),
-            to: id.to_owned(),
-        })?;
+        let entry = self
+            .resources
+            .get_mut(id)
+            .ok_or_else(|| TemplateError::DanglingReference {
+                from: "metadata".to_owned(),
+                to: id.to_owned(),
+            })?;
         match (&mut entry.metadata, metadata) {
             (Some(Json::Object(existing)), Json::Object(new)) => existing.extend(new),
             (slot, new) => *slot = Some(new),
@@ -470,7 +498,9 @@ impl Template {
     /// something in the template (pseudo parameters and `Fn::Sub` placeholders included).
     pub fn validate_references(&self) -> Result<(), TemplateError> {
         let known = |name: &str| {
-            name.starts_with("AWS::") || self.parameters.contains_key(name) || self.resources.contains_key(name)
+            name.starts_with("AWS::")
+                || self.parameters.contains_key(name)
+                || self.resources.contains_key(name)
         };
         let mut errors = Vec::new();
         for (id, entry) in &self.resources {
@@ -516,7 +546,9 @@ fn collect_dangling(
             if map.len() == 1 {
                 let (key, arg) = map.iter().next().expect("len is 1");
                 match (key.as_str(), arg) {
-                    ("Ref", Json::String(name)) if !known(name) => errors.push((from.to_owned(), name.clone())),
+                    ("Ref", Json::String(name)) if !known(name) => {
+                        errors.push((from.to_owned(), name.clone()))
+                    }
                     ("Fn::GetAtt", Json::Array(parts)) => {
                         if let Some(Json::String(name)) = parts.first()
                             && !known(name)
@@ -551,7 +583,12 @@ fn collect_dangling(
     }
 }
 
-fn check_sub(sub: &Json, from: &str, known: &dyn Fn(&str) -> bool, errors: &mut Vec<(String, String)>) {
+fn check_sub(
+    sub: &Json,
+    from: &str,
+    known: &dyn Fn(&str) -> bool,
+    errors: &mut Vec<(String, String)>,
+) {
     let (template, variables) = match sub {
         Json::String(s) => (s.as_str(), None),
         Json::Array(parts) => match (parts.first(), parts.get(1)) {

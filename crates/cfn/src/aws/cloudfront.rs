@@ -1347,7 +1347,7 @@ pub mod distribution {
         pub anycast_ip_list_id: Option<Val<String>>,
         /// An alias for the CF distribution's domain name. This property is legacy. We recommend that you use [Aliases](https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cloudfront-distribution-distributionconfig.html#cfn-cloudfront-distribution-distributionconfig-aliases) instead.
         #[serde(rename = "CNAMEs", skip_serializing_if = "Option::is_none")]
-        pub cnam_es: Option<Val<Vec<Val<String>>>>,
+        pub cnames: Option<Val<Vec<Val<String>>>>,
         /// A complex type that contains zero or more ``CacheBehavior`` elements.
         #[serde(rename = "CacheBehaviors", skip_serializing_if = "Option::is_none")]
         pub cache_behaviors: Option<Val<Vec<Val<CacheBehavior>>>>,
@@ -1440,7 +1440,7 @@ pub mod distribution {
             Self {
                 aliases: None,
                 anycast_ip_list_id: None,
-                cnam_es: None,
+                cnames: None,
                 cache_behaviors: None,
                 cache_tag_config: None,
                 comment: None,
@@ -1481,8 +1481,8 @@ pub mod distribution {
         }
 
         /// Sets `CNAMEs`.
-        pub fn cnam_es(mut self, value: impl Into<Val<Vec<Val<String>>>>) -> Self {
-            self.cnam_es = Some(value.into());
+        pub fn cnames(mut self, value: impl Into<Val<Vec<Val<String>>>>) -> Self {
+            self.cnames = Some(value.into());
             self
         }
 
@@ -3454,59 +3454,59 @@ pub mod distribution {
     pub enum MinimumProtocolVersion {
         /// `SSLv3`
         #[serde(rename = "SSLv3")]
-        Sslv3,
+        SSLv3,
         /// `TLSv1`
         #[serde(rename = "TLSv1")]
-        Tlsv1,
+        TLSv1,
         /// `TLSv1.1_2016`
         #[serde(rename = "TLSv1.1_2016")]
-        Tlsv112016,
+        TLSv112016,
         /// `TLSv1.2_2018`
         #[serde(rename = "TLSv1.2_2018")]
-        Tlsv122018,
+        TLSv122018,
         /// `TLSv1.2_2019`
         #[serde(rename = "TLSv1.2_2019")]
-        Tlsv122019,
+        TLSv122019,
         /// `TLSv1.2_2021`
         #[serde(rename = "TLSv1.2_2021")]
-        Tlsv122021,
+        TLSv122021,
         /// `TLSv1.2_2025`
         #[serde(rename = "TLSv1.2_2025")]
-        Tlsv122025,
+        TLSv122025,
         /// `TLSv1.3_2025`
         #[serde(rename = "TLSv1.3_2025")]
-        Tlsv132025,
+        TLSv132025,
         /// `TLSv1_2016`
         #[serde(rename = "TLSv1_2016")]
-        Tlsv12016,
+        TLSv12016,
     }
 
     impl MinimumProtocolVersion {
         /// Every allowed value.
         pub const ALL: &'static [MinimumProtocolVersion] = &[
-            MinimumProtocolVersion::Sslv3,
-            MinimumProtocolVersion::Tlsv1,
-            MinimumProtocolVersion::Tlsv112016,
-            MinimumProtocolVersion::Tlsv122018,
-            MinimumProtocolVersion::Tlsv122019,
-            MinimumProtocolVersion::Tlsv122021,
-            MinimumProtocolVersion::Tlsv122025,
-            MinimumProtocolVersion::Tlsv132025,
-            MinimumProtocolVersion::Tlsv12016,
+            MinimumProtocolVersion::SSLv3,
+            MinimumProtocolVersion::TLSv1,
+            MinimumProtocolVersion::TLSv112016,
+            MinimumProtocolVersion::TLSv122018,
+            MinimumProtocolVersion::TLSv122019,
+            MinimumProtocolVersion::TLSv122021,
+            MinimumProtocolVersion::TLSv122025,
+            MinimumProtocolVersion::TLSv132025,
+            MinimumProtocolVersion::TLSv12016,
         ];
 
         /// The value as CloudFormation spells it.
         pub fn as_str(self) -> &'static str {
             match self {
-                MinimumProtocolVersion::Sslv3 => "SSLv3",
-                MinimumProtocolVersion::Tlsv1 => "TLSv1",
-                MinimumProtocolVersion::Tlsv112016 => "TLSv1.1_2016",
-                MinimumProtocolVersion::Tlsv122018 => "TLSv1.2_2018",
-                MinimumProtocolVersion::Tlsv122019 => "TLSv1.2_2019",
-                MinimumProtocolVersion::Tlsv122021 => "TLSv1.2_2021",
-                MinimumProtocolVersion::Tlsv122025 => "TLSv1.2_2025",
-                MinimumProtocolVersion::Tlsv132025 => "TLSv1.3_2025",
-                MinimumProtocolVersion::Tlsv12016 => "TLSv1_2016",
+                MinimumProtocolVersion::SSLv3 => "SSLv3",
+                MinimumProtocolVersion::TLSv1 => "TLSv1",
+                MinimumProtocolVersion::TLSv112016 => "TLSv1.1_2016",
+                MinimumProtocolVersion::TLSv122018 => "TLSv1.2_2018",
+                MinimumProtocolVersion::TLSv122019 => "TLSv1.2_2019",
+                MinimumProtocolVersion::TLSv122021 => "TLSv1.2_2021",
+                MinimumProtocolVersion::TLSv122025 => "TLSv1.2_2025",
+                MinimumProtocolVersion::TLSv132025 => "TLSv1.3_2025",
+                MinimumProtocolVersion::TLSv12016 => "TLSv1_2016",
             }
         }
     }
@@ -4132,31 +4132,31 @@ pub mod distribution {
         None,
         /// `PriceClass_100`
         #[serde(rename = "PriceClass_100")]
-        Priceclass100,
+        PriceClass100,
         /// `PriceClass_200`
         #[serde(rename = "PriceClass_200")]
-        Priceclass200,
+        PriceClass200,
         /// `PriceClass_All`
         #[serde(rename = "PriceClass_All")]
-        PriceclassAll,
+        PriceClassAll,
     }
 
     impl PriceClass {
         /// Every allowed value.
         pub const ALL: &'static [PriceClass] = &[
             PriceClass::None,
-            PriceClass::Priceclass100,
-            PriceClass::Priceclass200,
-            PriceClass::PriceclassAll,
+            PriceClass::PriceClass100,
+            PriceClass::PriceClass200,
+            PriceClass::PriceClassAll,
         ];
 
         /// The value as CloudFormation spells it.
         pub fn as_str(self) -> &'static str {
             match self {
                 PriceClass::None => "None",
-                PriceClass::Priceclass100 => "PriceClass_100",
-                PriceClass::Priceclass200 => "PriceClass_200",
-                PriceClass::PriceclassAll => "PriceClass_All",
+                PriceClass::PriceClass100 => "PriceClass_100",
+                PriceClass::PriceClass200 => "PriceClass_200",
+                PriceClass::PriceClassAll => "PriceClass_All",
             }
         }
     }

@@ -21,7 +21,7 @@ pub mod alarm {
     /// `AWS::CloudWatch::Alarm`. The ``AWS::CloudWatch::Alarm`` type specifies an alarm and associates it with the specified metric or metric math expression. When this operation creates an alarm, the alarm state is immediately set to ``INSUFFICIENT_DATA``. The alarm is then evaluated and its state is set appropriately. Any actions associated with the new state are then executed.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct Alarm {
-        ///
+        /// `ActionConfiguration`.
         #[serde(
             rename = "ActionConfiguration",
             skip_serializing_if = "Option::is_none"
@@ -353,7 +353,7 @@ pub mod alarm {
         }
     }
 
-    ///
+    /// The `ActionConfiguration` property type of `AWS::CloudWatch::Alarm`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct ActionConfiguration {
         /// Whether the alarm's tags are included in its action notifications and state-change events.
@@ -461,7 +461,7 @@ pub mod alarm {
         }
     }
 
-    ///
+    /// The `AlarmTagsPropagation` property type of `AWS::CloudWatch::Alarm`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct AlarmTagsPropagation {
         /// Whether the alarm's tags are included in its action notifications and state-change events. Required.
@@ -679,53 +679,53 @@ pub mod alarm {
     pub enum ComparisonOperator {
         /// `GreaterThanOrEqualToThreshold`
         #[serde(rename = "GreaterThanOrEqualToThreshold")]
-        Greaterthanorequaltothreshold,
+        GreaterThanOrEqualToThreshold,
         /// `GreaterThanThreshold`
         #[serde(rename = "GreaterThanThreshold")]
-        Greaterthanthreshold,
+        GreaterThanThreshold,
         /// `GreaterThanUpperThreshold`
         #[serde(rename = "GreaterThanUpperThreshold")]
-        Greaterthanupperthreshold,
+        GreaterThanUpperThreshold,
         /// `LessThanLowerOrGreaterThanUpperThreshold`
         #[serde(rename = "LessThanLowerOrGreaterThanUpperThreshold")]
-        Lessthanlowerorgreaterthanupperthreshold,
+        LessThanLowerOrGreaterThanUpperThreshold,
         /// `LessThanLowerThreshold`
         #[serde(rename = "LessThanLowerThreshold")]
-        Lessthanlowerthreshold,
+        LessThanLowerThreshold,
         /// `LessThanOrEqualToThreshold`
         #[serde(rename = "LessThanOrEqualToThreshold")]
-        Lessthanorequaltothreshold,
+        LessThanOrEqualToThreshold,
         /// `LessThanThreshold`
         #[serde(rename = "LessThanThreshold")]
-        Lessthanthreshold,
+        LessThanThreshold,
     }
 
     impl ComparisonOperator {
         /// Every allowed value.
         pub const ALL: &'static [ComparisonOperator] = &[
-            ComparisonOperator::Greaterthanorequaltothreshold,
-            ComparisonOperator::Greaterthanthreshold,
-            ComparisonOperator::Greaterthanupperthreshold,
-            ComparisonOperator::Lessthanlowerorgreaterthanupperthreshold,
-            ComparisonOperator::Lessthanlowerthreshold,
-            ComparisonOperator::Lessthanorequaltothreshold,
-            ComparisonOperator::Lessthanthreshold,
+            ComparisonOperator::GreaterThanOrEqualToThreshold,
+            ComparisonOperator::GreaterThanThreshold,
+            ComparisonOperator::GreaterThanUpperThreshold,
+            ComparisonOperator::LessThanLowerOrGreaterThanUpperThreshold,
+            ComparisonOperator::LessThanLowerThreshold,
+            ComparisonOperator::LessThanOrEqualToThreshold,
+            ComparisonOperator::LessThanThreshold,
         ];
 
         /// The value as CloudFormation spells it.
         pub fn as_str(self) -> &'static str {
             match self {
-                ComparisonOperator::Greaterthanorequaltothreshold => {
+                ComparisonOperator::GreaterThanOrEqualToThreshold => {
                     "GreaterThanOrEqualToThreshold"
                 }
-                ComparisonOperator::Greaterthanthreshold => "GreaterThanThreshold",
-                ComparisonOperator::Greaterthanupperthreshold => "GreaterThanUpperThreshold",
-                ComparisonOperator::Lessthanlowerorgreaterthanupperthreshold => {
+                ComparisonOperator::GreaterThanThreshold => "GreaterThanThreshold",
+                ComparisonOperator::GreaterThanUpperThreshold => "GreaterThanUpperThreshold",
+                ComparisonOperator::LessThanLowerOrGreaterThanUpperThreshold => {
                     "LessThanLowerOrGreaterThanUpperThreshold"
                 }
-                ComparisonOperator::Lessthanlowerthreshold => "LessThanLowerThreshold",
-                ComparisonOperator::Lessthanorequaltothreshold => "LessThanOrEqualToThreshold",
-                ComparisonOperator::Lessthanthreshold => "LessThanThreshold",
+                ComparisonOperator::LessThanLowerThreshold => "LessThanLowerThreshold",
+                ComparisonOperator::LessThanOrEqualToThreshold => "LessThanOrEqualToThreshold",
+                ComparisonOperator::LessThanThreshold => "LessThanThreshold",
             }
         }
     }
@@ -1112,7 +1112,7 @@ pub mod alarm {
         Minimum,
         /// `SampleCount`
         #[serde(rename = "SampleCount")]
-        Samplecount,
+        SampleCount,
         /// `Sum`
         #[serde(rename = "Sum")]
         Sum,
@@ -1124,7 +1124,7 @@ pub mod alarm {
             Statistic::Average,
             Statistic::Maximum,
             Statistic::Minimum,
-            Statistic::Samplecount,
+            Statistic::SampleCount,
             Statistic::Sum,
         ];
 
@@ -1134,7 +1134,7 @@ pub mod alarm {
                 Statistic::Average => "Average",
                 Statistic::Maximum => "Maximum",
                 Statistic::Minimum => "Minimum",
-                Statistic::Samplecount => "SampleCount",
+                Statistic::SampleCount => "SampleCount",
                 Statistic::Sum => "Sum",
             }
         }
@@ -1205,7 +1205,7 @@ pub mod alarm {
         Missing,
         /// `notBreaching`
         #[serde(rename = "notBreaching")]
-        Notbreaching,
+        NotBreaching,
     }
 
     impl TreatMissingData {
@@ -1214,7 +1214,7 @@ pub mod alarm {
             TreatMissingData::Breaching,
             TreatMissingData::Ignore,
             TreatMissingData::Missing,
-            TreatMissingData::Notbreaching,
+            TreatMissingData::NotBreaching,
         ];
 
         /// The value as CloudFormation spells it.
@@ -1223,7 +1223,7 @@ pub mod alarm {
                 TreatMissingData::Breaching => "breaching",
                 TreatMissingData::Ignore => "ignore",
                 TreatMissingData::Missing => "missing",
-                TreatMissingData::Notbreaching => "notBreaching",
+                TreatMissingData::NotBreaching => "notBreaching",
             }
         }
     }

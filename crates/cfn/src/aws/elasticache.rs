@@ -274,7 +274,7 @@ pub mod replication_group {
             rename = "PreferredCacheClusterAZs",
             skip_serializing_if = "Option::is_none"
         )]
-        pub preferred_cache_cluster_a_zs: Option<Val<Vec<Val<String>>>>,
+        pub preferred_cache_cluster_azs: Option<Val<Vec<Val<String>>>>,
         /// Specifies the weekly time range during which maintenance on the cluster is performed. It is specified as a range in the format ddd:hh24:mi-ddd:hh24:mi (24H Clock UTC). The minimum maintenance window is a 60 minute period.
         #[serde(
             rename = "PreferredMaintenanceWindow",
@@ -368,7 +368,7 @@ pub mod replication_group {
                 num_cache_clusters: None,
                 num_node_groups: None,
                 port: None,
-                preferred_cache_cluster_a_zs: None,
+                preferred_cache_cluster_azs: None,
                 preferred_maintenance_window: None,
                 primary_cluster_id: None,
                 replicas_per_node_group: None,
@@ -541,11 +541,11 @@ pub mod replication_group {
         }
 
         /// Sets `PreferredCacheClusterAZs`.
-        pub fn preferred_cache_cluster_a_zs(
+        pub fn preferred_cache_cluster_azs(
             mut self,
             value: impl Into<Val<Vec<Val<String>>>>,
         ) -> Self {
-            self.preferred_cache_cluster_a_zs = Some(value.into());
+            self.preferred_cache_cluster_azs = Some(value.into());
             self
         }
 

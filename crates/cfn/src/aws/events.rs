@@ -1742,21 +1742,21 @@ pub mod rule {
     pub enum Type {
         /// `distinctInstance`
         #[serde(rename = "distinctInstance")]
-        Distinctinstance,
+        DistinctInstance,
         /// `memberOf`
         #[serde(rename = "memberOf")]
-        Memberof,
+        MemberOf,
     }
 
     impl Type {
         /// Every allowed value.
-        pub const ALL: &'static [Type] = &[Type::Distinctinstance, Type::Memberof];
+        pub const ALL: &'static [Type] = &[Type::DistinctInstance, Type::MemberOf];
 
         /// The value as CloudFormation spells it.
         pub fn as_str(self) -> &'static str {
             match self {
-                Type::Distinctinstance => "distinctInstance",
-                Type::Memberof => "memberOf",
+                Type::DistinctInstance => "distinctInstance",
+                Type::MemberOf => "memberOf",
             }
         }
     }

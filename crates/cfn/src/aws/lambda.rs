@@ -87,7 +87,7 @@ pub mod function {
         /// The type of deployment package. Set to ``Image`` for container image and set ``Zip`` for .zip file archive.
         #[serde(rename = "PackageType", skip_serializing_if = "Option::is_none")]
         pub package_type: Option<Val<PackageType>>,
-        ///
+        /// `PublishToLatestPublished`.
         #[serde(
             rename = "PublishToLatestPublished",
             skip_serializing_if = "Option::is_none"
@@ -469,7 +469,7 @@ pub mod function {
     pub enum ApplyOn {
         /// `PublishedVersions`
         #[serde(rename = "PublishedVersions")]
-        Publishedversions,
+        PublishedVersions,
         /// `None`
         #[serde(rename = "None")]
         None,
@@ -477,12 +477,12 @@ pub mod function {
 
     impl ApplyOn {
         /// Every allowed value.
-        pub const ALL: &'static [ApplyOn] = &[ApplyOn::Publishedversions, ApplyOn::None];
+        pub const ALL: &'static [ApplyOn] = &[ApplyOn::PublishedVersions, ApplyOn::None];
 
         /// The value as CloudFormation spells it.
         pub fn as_str(self) -> &'static str {
             match self {
-                ApplyOn::Publishedversions => "PublishedVersions",
+                ApplyOn::PublishedVersions => "PublishedVersions",
                 ApplyOn::None => "None",
             }
         }
@@ -1239,18 +1239,18 @@ pub mod function {
         Active,
         /// `PassThrough`
         #[serde(rename = "PassThrough")]
-        Passthrough,
+        PassThrough,
     }
 
     impl Mode {
         /// Every allowed value.
-        pub const ALL: &'static [Mode] = &[Mode::Active, Mode::Passthrough];
+        pub const ALL: &'static [Mode] = &[Mode::Active, Mode::PassThrough];
 
         /// The value as CloudFormation spells it.
         pub fn as_str(self) -> &'static str {
             match self {
                 Mode::Active => "Active",
-                Mode::Passthrough => "PassThrough",
+                Mode::PassThrough => "PassThrough",
             }
         }
     }
@@ -1942,7 +1942,7 @@ pub mod function {
         Auto,
         /// `FunctionUpdate`
         #[serde(rename = "FunctionUpdate")]
-        Functionupdate,
+        FunctionUpdate,
         /// `Manual`
         #[serde(rename = "Manual")]
         Manual,
@@ -1952,7 +1952,7 @@ pub mod function {
         /// Every allowed value.
         pub const ALL: &'static [UpdateRuntimeOn] = &[
             UpdateRuntimeOn::Auto,
-            UpdateRuntimeOn::Functionupdate,
+            UpdateRuntimeOn::FunctionUpdate,
             UpdateRuntimeOn::Manual,
         ];
 
@@ -1960,7 +1960,7 @@ pub mod function {
         pub fn as_str(self) -> &'static str {
             match self {
                 UpdateRuntimeOn::Auto => "Auto",
-                UpdateRuntimeOn::Functionupdate => "FunctionUpdate",
+                UpdateRuntimeOn::FunctionUpdate => "FunctionUpdate",
                 UpdateRuntimeOn::Manual => "Manual",
             }
         }

@@ -217,7 +217,7 @@ pub mod log_group {
     /// The value of this key-value pair.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct Tag {
-        ///  Required.
+        /// `Key`. Required.
         #[serde(rename = "Key")]
         pub key: Val<String>,
         /// The value of this key-value pair. Required.

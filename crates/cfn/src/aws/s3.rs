@@ -45,10 +45,10 @@ pub mod bucket {
         /// A name for the bucket. If you don't specify a name, AWS CloudFormation generates a unique ID and uses that ID for the bucket name. The bucket name must contain only lowercase letters, numbers, periods (.), and dashes (-) and must follow [Amazon S3 bucket restrictions and limitations](https://docs.aws.amazon.com/AmazonS3/latest/dev/BucketRestrictions.html).
         #[serde(rename = "BucketName", skip_serializing_if = "Option::is_none")]
         pub bucket_name: Option<Val<String>>,
-        ///
+        /// `BucketNamePrefix`.
         #[serde(rename = "BucketNamePrefix", skip_serializing_if = "Option::is_none")]
         pub bucket_name_prefix: Option<Val<String>>,
-        ///
+        /// `BucketNamespace`.
         #[serde(rename = "BucketNamespace", skip_serializing_if = "Option::is_none")]
         pub bucket_namespace: Option<Val<BucketNamespace>>,
         /// Describes the cross-origin access configuration for objects in an Amazon S3 bucket. For more information, see [Enabling Cross-Origin Resource Sharing](https://docs.aws.amazon.com/AmazonS3/latest/dev/cors.html) in the *Amazon S3 User Guide*.
@@ -635,54 +635,54 @@ pub mod bucket {
     pub enum AccessControl {
         /// `AuthenticatedRead`
         #[serde(rename = "AuthenticatedRead")]
-        Authenticatedread,
+        AuthenticatedRead,
         /// `AwsExecRead`
         #[serde(rename = "AwsExecRead")]
-        Awsexecread,
+        AwsExecRead,
         /// `BucketOwnerFullControl`
         #[serde(rename = "BucketOwnerFullControl")]
-        Bucketownerfullcontrol,
+        BucketOwnerFullControl,
         /// `BucketOwnerRead`
         #[serde(rename = "BucketOwnerRead")]
-        Bucketownerread,
+        BucketOwnerRead,
         /// `LogDeliveryWrite`
         #[serde(rename = "LogDeliveryWrite")]
-        Logdeliverywrite,
+        LogDeliveryWrite,
         /// `Private`
         #[serde(rename = "Private")]
         Private,
         /// `PublicRead`
         #[serde(rename = "PublicRead")]
-        Publicread,
+        PublicRead,
         /// `PublicReadWrite`
         #[serde(rename = "PublicReadWrite")]
-        Publicreadwrite,
+        PublicReadWrite,
     }
 
     impl AccessControl {
         /// Every allowed value.
         pub const ALL: &'static [AccessControl] = &[
-            AccessControl::Authenticatedread,
-            AccessControl::Awsexecread,
-            AccessControl::Bucketownerfullcontrol,
-            AccessControl::Bucketownerread,
-            AccessControl::Logdeliverywrite,
+            AccessControl::AuthenticatedRead,
+            AccessControl::AwsExecRead,
+            AccessControl::BucketOwnerFullControl,
+            AccessControl::BucketOwnerRead,
+            AccessControl::LogDeliveryWrite,
             AccessControl::Private,
-            AccessControl::Publicread,
-            AccessControl::Publicreadwrite,
+            AccessControl::PublicRead,
+            AccessControl::PublicReadWrite,
         ];
 
         /// The value as CloudFormation spells it.
         pub fn as_str(self) -> &'static str {
             match self {
-                AccessControl::Authenticatedread => "AuthenticatedRead",
-                AccessControl::Awsexecread => "AwsExecRead",
-                AccessControl::Bucketownerfullcontrol => "BucketOwnerFullControl",
-                AccessControl::Bucketownerread => "BucketOwnerRead",
-                AccessControl::Logdeliverywrite => "LogDeliveryWrite",
+                AccessControl::AuthenticatedRead => "AuthenticatedRead",
+                AccessControl::AwsExecRead => "AwsExecRead",
+                AccessControl::BucketOwnerFullControl => "BucketOwnerFullControl",
+                AccessControl::BucketOwnerRead => "BucketOwnerRead",
+                AccessControl::LogDeliveryWrite => "LogDeliveryWrite",
                 AccessControl::Private => "Private",
-                AccessControl::Publicread => "PublicRead",
-                AccessControl::Publicreadwrite => "PublicReadWrite",
+                AccessControl::PublicRead => "PublicRead",
+                AccessControl::PublicReadWrite => "PublicReadWrite",
             }
         }
     }
@@ -1076,7 +1076,7 @@ pub mod bucket {
         }
     }
 
-    ///
+    /// Allowed values of `BucketNamespace`.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
     pub enum BucketNamespace {
         /// `global`
@@ -3070,29 +3070,29 @@ pub mod bucket {
     pub enum ObjectOwnership {
         /// `ObjectWriter`
         #[serde(rename = "ObjectWriter")]
-        Objectwriter,
+        ObjectWriter,
         /// `BucketOwnerPreferred`
         #[serde(rename = "BucketOwnerPreferred")]
-        Bucketownerpreferred,
+        BucketOwnerPreferred,
         /// `BucketOwnerEnforced`
         #[serde(rename = "BucketOwnerEnforced")]
-        Bucketownerenforced,
+        BucketOwnerEnforced,
     }
 
     impl ObjectOwnership {
         /// Every allowed value.
         pub const ALL: &'static [ObjectOwnership] = &[
-            ObjectOwnership::Objectwriter,
-            ObjectOwnership::Bucketownerpreferred,
-            ObjectOwnership::Bucketownerenforced,
+            ObjectOwnership::ObjectWriter,
+            ObjectOwnership::BucketOwnerPreferred,
+            ObjectOwnership::BucketOwnerEnforced,
         ];
 
         /// The value as CloudFormation spells it.
         pub fn as_str(self) -> &'static str {
             match self {
-                ObjectOwnership::Objectwriter => "ObjectWriter",
-                ObjectOwnership::Bucketownerpreferred => "BucketOwnerPreferred",
-                ObjectOwnership::Bucketownerenforced => "BucketOwnerEnforced",
+                ObjectOwnership::ObjectWriter => "ObjectWriter",
+                ObjectOwnership::BucketOwnerPreferred => "BucketOwnerPreferred",
+                ObjectOwnership::BucketOwnerEnforced => "BucketOwnerEnforced",
             }
         }
     }
@@ -3111,106 +3111,106 @@ pub mod bucket {
         Size,
         /// `LastModifiedDate`
         #[serde(rename = "LastModifiedDate")]
-        Lastmodifieddate,
+        LastModifiedDate,
         /// `StorageClass`
         #[serde(rename = "StorageClass")]
-        Storageclass,
+        StorageClass,
         /// `ETag`
         #[serde(rename = "ETag")]
-        Etag,
+        ETag,
         /// `IsMultipartUploaded`
         #[serde(rename = "IsMultipartUploaded")]
-        Ismultipartuploaded,
+        IsMultipartUploaded,
         /// `ReplicationStatus`
         #[serde(rename = "ReplicationStatus")]
-        Replicationstatus,
+        ReplicationStatus,
         /// `EncryptionStatus`
         #[serde(rename = "EncryptionStatus")]
-        Encryptionstatus,
+        EncryptionStatus,
         /// `ObjectLockRetainUntilDate`
         #[serde(rename = "ObjectLockRetainUntilDate")]
-        Objectlockretainuntildate,
+        ObjectLockRetainUntilDate,
         /// `ObjectLockMode`
         #[serde(rename = "ObjectLockMode")]
-        Objectlockmode,
+        ObjectLockMode,
         /// `ObjectLockLegalHoldStatus`
         #[serde(rename = "ObjectLockLegalHoldStatus")]
-        Objectlocklegalholdstatus,
+        ObjectLockLegalHoldStatus,
         /// `ObjectLockEventHoldStatus`
         #[serde(rename = "ObjectLockEventHoldStatus")]
-        Objectlockeventholdstatus,
+        ObjectLockEventHoldStatus,
         /// `ObjectLockEventHoldDuration`
         #[serde(rename = "ObjectLockEventHoldDuration")]
-        Objectlockeventholdduration,
+        ObjectLockEventHoldDuration,
         /// `IntelligentTieringAccessTier`
         #[serde(rename = "IntelligentTieringAccessTier")]
-        Intelligenttieringaccesstier,
+        IntelligentTieringAccessTier,
         /// `BucketKeyStatus`
         #[serde(rename = "BucketKeyStatus")]
-        Bucketkeystatus,
+        BucketKeyStatus,
         /// `ChecksumAlgorithm`
         #[serde(rename = "ChecksumAlgorithm")]
-        Checksumalgorithm,
+        ChecksumAlgorithm,
         /// `ObjectAccessControlList`
         #[serde(rename = "ObjectAccessControlList")]
-        Objectaccesscontrollist,
+        ObjectAccessControlList,
         /// `ObjectOwner`
         #[serde(rename = "ObjectOwner")]
-        Objectowner,
+        ObjectOwner,
         /// `LifecycleExpirationDate`
         #[serde(rename = "LifecycleExpirationDate")]
-        Lifecycleexpirationdate,
+        LifecycleExpirationDate,
         /// `IntelligentTieringReferenceDate`
         #[serde(rename = "IntelligentTieringReferenceDate")]
-        Intelligenttieringreferencedate,
+        IntelligentTieringReferenceDate,
     }
 
     impl OptionalFieldsItem {
         /// Every allowed value.
         pub const ALL: &'static [OptionalFieldsItem] = &[
             OptionalFieldsItem::Size,
-            OptionalFieldsItem::Lastmodifieddate,
-            OptionalFieldsItem::Storageclass,
-            OptionalFieldsItem::Etag,
-            OptionalFieldsItem::Ismultipartuploaded,
-            OptionalFieldsItem::Replicationstatus,
-            OptionalFieldsItem::Encryptionstatus,
-            OptionalFieldsItem::Objectlockretainuntildate,
-            OptionalFieldsItem::Objectlockmode,
-            OptionalFieldsItem::Objectlocklegalholdstatus,
-            OptionalFieldsItem::Objectlockeventholdstatus,
-            OptionalFieldsItem::Objectlockeventholdduration,
-            OptionalFieldsItem::Intelligenttieringaccesstier,
-            OptionalFieldsItem::Bucketkeystatus,
-            OptionalFieldsItem::Checksumalgorithm,
-            OptionalFieldsItem::Objectaccesscontrollist,
-            OptionalFieldsItem::Objectowner,
-            OptionalFieldsItem::Lifecycleexpirationdate,
-            OptionalFieldsItem::Intelligenttieringreferencedate,
+            OptionalFieldsItem::LastModifiedDate,
+            OptionalFieldsItem::StorageClass,
+            OptionalFieldsItem::ETag,
+            OptionalFieldsItem::IsMultipartUploaded,
+            OptionalFieldsItem::ReplicationStatus,
+            OptionalFieldsItem::EncryptionStatus,
+            OptionalFieldsItem::ObjectLockRetainUntilDate,
+            OptionalFieldsItem::ObjectLockMode,
+            OptionalFieldsItem::ObjectLockLegalHoldStatus,
+            OptionalFieldsItem::ObjectLockEventHoldStatus,
+            OptionalFieldsItem::ObjectLockEventHoldDuration,
+            OptionalFieldsItem::IntelligentTieringAccessTier,
+            OptionalFieldsItem::BucketKeyStatus,
+            OptionalFieldsItem::ChecksumAlgorithm,
+            OptionalFieldsItem::ObjectAccessControlList,
+            OptionalFieldsItem::ObjectOwner,
+            OptionalFieldsItem::LifecycleExpirationDate,
+            OptionalFieldsItem::IntelligentTieringReferenceDate,
         ];
 
         /// The value as CloudFormation spells it.
         pub fn as_str(self) -> &'static str {
             match self {
                 OptionalFieldsItem::Size => "Size",
-                OptionalFieldsItem::Lastmodifieddate => "LastModifiedDate",
-                OptionalFieldsItem::Storageclass => "StorageClass",
-                OptionalFieldsItem::Etag => "ETag",
-                OptionalFieldsItem::Ismultipartuploaded => "IsMultipartUploaded",
-                OptionalFieldsItem::Replicationstatus => "ReplicationStatus",
-                OptionalFieldsItem::Encryptionstatus => "EncryptionStatus",
-                OptionalFieldsItem::Objectlockretainuntildate => "ObjectLockRetainUntilDate",
-                OptionalFieldsItem::Objectlockmode => "ObjectLockMode",
-                OptionalFieldsItem::Objectlocklegalholdstatus => "ObjectLockLegalHoldStatus",
-                OptionalFieldsItem::Objectlockeventholdstatus => "ObjectLockEventHoldStatus",
-                OptionalFieldsItem::Objectlockeventholdduration => "ObjectLockEventHoldDuration",
-                OptionalFieldsItem::Intelligenttieringaccesstier => "IntelligentTieringAccessTier",
-                OptionalFieldsItem::Bucketkeystatus => "BucketKeyStatus",
-                OptionalFieldsItem::Checksumalgorithm => "ChecksumAlgorithm",
-                OptionalFieldsItem::Objectaccesscontrollist => "ObjectAccessControlList",
-                OptionalFieldsItem::Objectowner => "ObjectOwner",
-                OptionalFieldsItem::Lifecycleexpirationdate => "LifecycleExpirationDate",
-                OptionalFieldsItem::Intelligenttieringreferencedate => {
+                OptionalFieldsItem::LastModifiedDate => "LastModifiedDate",
+                OptionalFieldsItem::StorageClass => "StorageClass",
+                OptionalFieldsItem::ETag => "ETag",
+                OptionalFieldsItem::IsMultipartUploaded => "IsMultipartUploaded",
+                OptionalFieldsItem::ReplicationStatus => "ReplicationStatus",
+                OptionalFieldsItem::EncryptionStatus => "EncryptionStatus",
+                OptionalFieldsItem::ObjectLockRetainUntilDate => "ObjectLockRetainUntilDate",
+                OptionalFieldsItem::ObjectLockMode => "ObjectLockMode",
+                OptionalFieldsItem::ObjectLockLegalHoldStatus => "ObjectLockLegalHoldStatus",
+                OptionalFieldsItem::ObjectLockEventHoldStatus => "ObjectLockEventHoldStatus",
+                OptionalFieldsItem::ObjectLockEventHoldDuration => "ObjectLockEventHoldDuration",
+                OptionalFieldsItem::IntelligentTieringAccessTier => "IntelligentTieringAccessTier",
+                OptionalFieldsItem::BucketKeyStatus => "BucketKeyStatus",
+                OptionalFieldsItem::ChecksumAlgorithm => "ChecksumAlgorithm",
+                OptionalFieldsItem::ObjectAccessControlList => "ObjectAccessControlList",
+                OptionalFieldsItem::ObjectOwner => "ObjectOwner",
+                OptionalFieldsItem::LifecycleExpirationDate => "LifecycleExpirationDate",
+                OptionalFieldsItem::IntelligentTieringReferenceDate => {
                     "IntelligentTieringReferenceDate"
                 }
             }

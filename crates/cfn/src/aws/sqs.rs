@@ -246,13 +246,13 @@ pub mod queue {
         }
     }
 
-    ///
+    /// The `Tag` property type of `AWS::SQS::Queue`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct Tag {
-        ///  Required.
+        /// `Key`. Required.
         #[serde(rename = "Key")]
         pub key: Val<String>,
-        ///  Required.
+        /// `Value`. Required.
         #[serde(rename = "Value")]
         pub value: Val<String>,
     }

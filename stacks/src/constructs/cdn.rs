@@ -1,0 +1,367 @@
+//! `Cdn`: CloudFront in front of a private S3 bucket of static assets and, when an API
+//! domain is configured, the API under `/api/*`.
+//!
+//! Secure defaults: the asset bucket blocks all public access, is encrypted and versioned
+//! and is read only by this distribution through Origin Access Control; every request to
+//! either bucket must use TLS; viewers are redirected to HTTPS (and must use HTTPS for the
+//! API); the API origin is reached over TLS 1.2 only; a response-headers policy adds HSTS
+//! and the other security headers; access logs go to a dedicated bucket.
+
+use cfn::aws::cloudfront::cache_policy::{
+    CachePolicyConfig, CookiesConfig, HeadersConfig, ParametersInCacheKeyAndForwardedToOrigin,
+    QueryStringsConfig,
+};
+use cfn::aws::cloudfront::distribution::{
+    CacheBehavior, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, HttpVersion,
+    Logging, MinimumProtocolVersion, Origin, PriceClass, S3OriginConfig, SslSupportMethod,
+    ViewerCertificate, ViewerProtocolPolicy,
+};
+use cfn::aws::cloudfront::origin_access_control::OriginAccessControlConfig;
+use cfn::aws::cloudfront::response_headers_policy::{
+    ContentTypeOptions, FrameOptions, ReferrerPolicy, ResponseHeadersPolicyConfig,
+    SecurityHeadersConfig, StrictTransportSecurity, XSSProtection,
+};
+use cfn::aws::cloudfront::{CachePolicy, Distribution, OriginAccessControl, ResponseHeadersPolicy};
+use cfn::aws::s3::bucket::{
+    BucketEncryption, LifecycleConfiguration, LoggingConfiguration, ObjectOwnership,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, Rule, RuleStatus,
+    SSEAlgorithm, ServerSideEncryptionByDefault, ServerSideEncryptionRule, VersioningConfiguration,
+    VersioningConfigurationStatus,
+};
+use cfn::aws::s3::{Bucket, BucketPolicy};
+use cfn::{
+    Expr, Handle, Parameter, ParameterType, Policy, Pseudo, ResourceOptions, Template,
+    TemplateError,
+};
+use serde_json::json;
+
+use crate::config::CdnConfig;
+use crate::constructs::policy;
+use crate::stage::{Stage, to_json};
+
+/// AWS managed cache policy `Managed-CachingOptimized`.
+pub const MANAGED_CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+/// AWS managed origin request policy `Managed-AllViewerExceptHostHeader`: API Gateway
+/// needs its own Host header, everything else is forwarded.
+pub const MANAGED_ALL_VIEWER_EXCEPT_HOST: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
+
+/// Condition: an API domain is configured.
+pub const HAS_API_DOMAIN: &str = "HasApiDomain";
+/// Condition: a certificate (and so aliases and TLS 1.2_2021) is configured.
+pub const HAS_CERTIFICATE: &str = "HasCertificate";
+
+/// The distribution, its buckets and its policies.
+#[derive(Clone, Debug)]
+pub struct Cdn {
+    /// Stage settings.
+    pub config: CdnConfig,
+}
+
+/// Handles to what [`Cdn::build`] created.
+#[derive(Clone, Debug)]
+pub struct CdnHandles {
+    /// The distribution.
+    pub distribution: Handle<Distribution>,
+    /// The static-asset bucket.
+    pub assets: Handle<Bucket>,
+    /// The access-log bucket.
+    pub logs: Handle<Bucket>,
+}
+
+fn private_bucket(encryption: SSEAlgorithm, ownership: ObjectOwnership) -> Bucket {
+    Bucket::new()
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::new()
+                .block_public_acls(true)
+                .block_public_policy(true)
+                .ignore_public_acls(true)
+                .restrict_public_buckets(true),
+        )
+        .bucket_encryption(BucketEncryption::new(vec![
+            ServerSideEncryptionRule::new()
+                .server_side_encryption_by_default(ServerSideEncryptionByDefault::new(encryption))
+                .into(),
+        ]))
+        .versioning_configuration(VersioningConfiguration::new(
+            VersioningConfigurationStatus::Enabled,
+        ))
+        .ownership_controls(OwnershipControls::new(vec![
+            OwnershipControlsRule::new()
+                .object_ownership(ownership)
+                .into(),
+        ]))
+}
+
+impl Cdn {
+    /// Adds the parameters, conditions, buckets, policies and distribution to `t`.
+    pub fn build(&self, stage: &Stage<'_>, t: &mut Template) -> Result<CdnHandles, TemplateError> {
+        let c = &self.config;
+        let api_domain = t.add_parameter(
+            "ApiDomainName",
+            Parameter::new(
+                ParameterType::String,
+                "API Gateway domain served under /api/* (empty: no /api/* behavior)",
+            )
+            .default_value(&c.api_domain_name)
+            .allowed_pattern(
+                "^$|^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$",
+                "a lowercase domain name, or empty",
+            ),
+        )?;
+        let certificate = t.add_parameter(
+            "CertificateArn",
+            Parameter::new(
+                ParameterType::String,
+                "ACM certificate in us-east-1 for the aliases (empty: default certificate)",
+            )
+            .default_value(&c.certificate_arn)
+            .allowed_pattern(
+                "^$|^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+$",
+                "an ACM certificate ARN in us-east-1, or empty",
+            ),
+        )?;
+        let aliases = t.add_parameter(
+            "Aliases",
+            Parameter::new(
+                ParameterType::CommaDelimitedList,
+                "Alternate domain names (used only with a certificate)",
+            )
+            .default_value(c.aliases.join(",")),
+        )?;
+        let has_api = t.add_condition(
+            HAS_API_DOMAIN,
+            Expr::not(Expr::equals(api_domain.clone(), "")),
+        )?;
+        let has_cert = t.add_condition(
+            HAS_CERTIFICATE,
+            Expr::not(Expr::equals(certificate.clone(), "")),
+        )?;
+
+        // CloudFront standard logs are delivered with ACLs, so the log bucket keeps
+        // BucketOwnerPreferred ownership and SSE-S3 (CloudFront cannot write SSE-KMS).
+        let logs = t.add_with(
+            "AccessLogBucket",
+            private_bucket(SSEAlgorithm::Aes256, ObjectOwnership::BucketOwnerPreferred)
+                .lifecycle_configuration(LifecycleConfiguration::new(vec![
+                    Rule::new(RuleStatus::Enabled)
+                        .id("expire-access-logs")
+                        .expiration_in_days(c.log_expiration_days)
+                        .noncurrent_version_expiration_in_days(1)
+                        .into(),
+                ])),
+            ResourceOptions::default().retain_with(Policy::Retain),
+        )?;
+        let assets = t.add_with(
+            "AssetsBucket",
+            private_bucket(SSEAlgorithm::Aes256, ObjectOwnership::BucketOwnerEnforced)
+                .logging_configuration(
+                    LoggingConfiguration::new()
+                        .destination_bucket_name(logs.ref_())
+                        .log_file_prefix("s3-assets/"),
+                ),
+            ResourceOptions::default().retain_with(Policy::Retain),
+        )?;
+        let oac = t.add(
+            "AssetsOriginAccessControl",
+            OriginAccessControl::new(OriginAccessControlConfig::new(
+                stage.resource_name("assets"),
+                "s3",
+                "always",
+                "sigv4",
+            )),
+        )?;
+        let api_cache_policy = t.add(
+            "ApiCachePolicy",
+            CachePolicy::new(
+                CachePolicyConfig::new(
+                    f64::from(c.api_default_ttl_seconds),
+                    f64::from(c.api_max_ttl_seconds),
+                    0.0,
+                    stage.resource_name("api"),
+                    ParametersInCacheKeyAndForwardedToOrigin::new(
+                        CookiesConfig::new("none"),
+                        true,
+                        HeadersConfig::new("whitelist").headers(vec!["Authorization", "Content-Type"]),
+                        QueryStringsConfig::new("all"),
+                    )
+                    .enable_accept_encoding_brotli(true),
+                )
+                .comment("API responses: per Authorization, Content-Type and query string; origin Cache-Control decides up to the max TTL"),
+            ),
+        )?;
+        let headers = t.add(
+            "SecurityHeadersPolicy",
+            ResponseHeadersPolicy::new(
+                ResponseHeadersPolicyConfig::new(stage.resource_name("security-headers"))
+                    .comment("HSTS, nosniff, frame denial, referrer policy, XSS protection")
+                    .security_headers_config(
+                        SecurityHeadersConfig::new()
+                            .strict_transport_security(
+                                StrictTransportSecurity::new(63_072_000, true)
+                                    .include_subdomains(true)
+                                    .preload(true),
+                            )
+                            .content_type_options(ContentTypeOptions::new(true))
+                            .frame_options(FrameOptions::new("DENY", true))
+                            .referrer_policy(ReferrerPolicy::new(
+                                true,
+                                "strict-origin-when-cross-origin",
+                            ))
+                            .xss_protection(XSSProtection::new(true, true).mode_block(true)),
+                    ),
+            ),
+        )?;
+
+        let assets_origin = Origin::new(assets.att_regional_domain_name(), "assets")
+            .s3_origin_config(S3OriginConfig::new().origin_access_identity(""))
+            .origin_access_control_id(oac.att_id());
+        let api_origin = Origin::new(api_domain.clone(), "api").custom_origin_config(
+            CustomOriginConfig::new("https-only")
+                .https_port(443)
+                .origin_ssl_protocols(vec!["TLSv1.2"])
+                .origin_read_timeout(30)
+                .origin_keepalive_timeout(5),
+        );
+        let api_behavior = CacheBehavior::new("/api/*", "api", "https-only")
+            .allowed_methods(vec![
+                "GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE",
+            ])
+            .cached_methods(vec!["GET", "HEAD"])
+            .cache_policy_id(api_cache_policy.att_id())
+            .origin_request_policy_id(MANAGED_ALL_VIEWER_EXCEPT_HOST)
+            .response_headers_policy_id(headers.att_id())
+            .compress(true);
+        let price_class = PriceClass::ALL
+            .iter()
+            .copied()
+            .find(|p| p.as_str() == c.price_class)
+            .unwrap_or(PriceClass::PriceClass100);
+        let viewer_certificate = Expr::if_(
+            has_cert.clone(),
+            to_json(
+                &ViewerCertificate::new()
+                    .acm_certificate_arn(certificate.clone())
+                    .ssl_support_method(SslSupportMethod::SniOnly)
+                    .minimum_protocol_version(MinimumProtocolVersion::TLSv122021),
+            ),
+            to_json(&ViewerCertificate::new().cloud_front_default_certificate(true)),
+        );
+
+        let config = DistributionConfig::new(
+            DefaultCacheBehavior::new("assets", ViewerProtocolPolicy::RedirectToHttps)
+                .cache_policy_id(MANAGED_CACHING_OPTIMIZED)
+                .response_headers_policy_id(headers.att_id())
+                .allowed_methods(vec!["GET", "HEAD"])
+                .cached_methods(vec!["GET", "HEAD"])
+                .compress(true),
+            true,
+        )
+        .comment(format!(
+            "roadcall-perf {}: static assets and /api/*",
+            stage.name()
+        ))
+        .default_root_object("index.html")
+        .http_version(HttpVersion::Http2and3)
+        .ipv6_enabled(true)
+        .price_class(price_class)
+        .origins(vec![
+            assets_origin.into(),
+            Expr::if_(has_api.clone(), to_json(&api_origin), Expr::no_value()).into(),
+        ])
+        .cache_behaviors(Expr::if_(
+            has_api.clone(),
+            json!([to_json(&api_behavior)]),
+            Expr::no_value(),
+        ))
+        .viewer_certificate(viewer_certificate)
+        .aliases(Expr::if_(
+            has_cert.clone(),
+            aliases.to_json(),
+            Expr::no_value(),
+        ))
+        .logging(
+            Logging::new()
+                .bucket(logs.att_regional_domain_name())
+                .prefix("cloudfront/")
+                .include_cookies(false),
+        );
+        let distribution = t.add("Distribution", Distribution::new(config))?;
+
+        let distribution_arn = Expr::sub(
+            "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}",
+        );
+        t.add(
+            "AssetsBucketPolicy",
+            BucketPolicy::new(
+                assets.ref_(),
+                policy::document(vec![
+                    json!({
+                        "Sid": "AllowCloudFrontOriginAccessControl",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudfront.amazonaws.com"},
+                        "Action": "s3:GetObject",
+                        "Resource": Expr::sub("${AssetsBucket.Arn}/*"),
+                        "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}}
+                    }),
+                    policy::deny_insecure_transport(
+                        assets.att_arn().to_json(),
+                        Expr::sub("${AssetsBucket.Arn}/*").to_json(),
+                    ),
+                ]),
+            ),
+        )?;
+        t.add(
+            "AccessLogBucketPolicy",
+            BucketPolicy::new(
+                logs.ref_(),
+                policy::document(vec![
+                    json!({
+                        "Sid": "AllowS3ServerAccessLogs",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": Expr::sub("${AccessLogBucket.Arn}/s3-assets/*"),
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": Expr::from(Pseudo::AccountId)},
+                            "ArnLike": {"aws:SourceArn": assets.att_arn()}
+                        }
+                    }),
+                    policy::deny_insecure_transport(
+                        logs.att_arn().to_json(),
+                        Expr::sub("${AccessLogBucket.Arn}/*").to_json(),
+                    ),
+                ]),
+            ),
+        )?;
+
+        stage.export(
+            t,
+            "DistributionId",
+            "CloudFront distribution id",
+            distribution.ref_(),
+            "cdn",
+            "distribution-id",
+        )?;
+        stage.export(
+            t,
+            "DistributionDomainName",
+            "CloudFront domain name",
+            distribution.att_domain_name(),
+            "cdn",
+            "domain-name",
+        )?;
+        stage.export(
+            t,
+            "AssetsBucketName",
+            "Bucket of static assets",
+            assets.ref_(),
+            "cdn",
+            "assets-bucket",
+        )?;
+        Ok(CdnHandles {
+            distribution,
+            assets,
+            logs,
+        })
+    }
+}

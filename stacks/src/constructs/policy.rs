@@ -1,0 +1,35 @@
+//! IAM policy documents as JSON, built from statements that name their resources.
+
+use cfn::Json;
+use serde_json::json;
+
+/// An `Allow` statement for `actions` on `resources`.
+pub fn allow(actions: &[&str], resources: Vec<Json>) -> Json {
+    json!({"Effect": "Allow", "Action": actions, "Resource": resources})
+}
+
+/// A policy document (version 2012-10-17) holding `statements`.
+pub fn document(statements: Vec<Json>) -> Json {
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// A trust policy letting `service` (e.g. `lambda.amazonaws.com`) assume a role.
+pub fn trust_service(service: &str) -> Json {
+    document(vec![json!({
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole"
+    })])
+}
+
+/// A statement denying every S3 request to `bucket_arn` that is not made over TLS.
+pub fn deny_insecure_transport(bucket_arn: Json, objects_arn: Json) -> Json {
+    json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "s3:*",
+        "Resource": [bucket_arn, objects_arn],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    })
+}

@@ -1,0 +1,123 @@
+//! The `stacks` command: synthesizes the CloudFormation templates of roadcall-perf.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use stacks::{app, config, synth};
+
+/// Renders the CloudFormation of roadcall-perf's caching and performance layer.
+#[derive(Debug, Parser)]
+#[command(name = "stacks", version, about)]
+struct Cli {
+    /// Directory of the stage files (`<stage>.toml`).
+    #[arg(long, global = true, value_name = "DIR", default_value_os_t = config::default_stages_dir())]
+    stages_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write every stack of a stage to `<out>/<stage>/<StackName>.template.json`.
+    Synth {
+        /// The stage to render (a file in the stages directory).
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        stage: Option<String>,
+        /// Render every stage.
+        #[arg(long)]
+        all: bool,
+        /// Output directory.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Template format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+        format: OutputFormat,
+    },
+    /// List the stages and their stacks in deployment order.
+    List,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OutputFormat {
+    Json,
+    Yaml,
+}
+
+impl From<OutputFormat> for cfn::Format {
+    fn from(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Json => cfn::Format::Json,
+            OutputFormat::Yaml => cfn::Format::Yaml,
+        }
+    }
+}
+
+fn stages_to_run(
+    cli_dir: &std::path::Path,
+    stage: Option<String>,
+    all: bool,
+) -> anyhow::Result<Vec<String>> {
+    if all {
+        let stages = config::list_stages(cli_dir)?;
+        anyhow::ensure!(
+            !stages.is_empty(),
+            "no stage files (*.toml) in {}",
+            cli_dir.display()
+        );
+        Ok(stages)
+    } else {
+        Ok(stage.into_iter().collect())
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Synth {
+            stage,
+            all,
+            out,
+            format,
+        } => {
+            // Load and build every requested stage before writing anything.
+            let mut built = Vec::new();
+            for stage in stages_to_run(&cli.stages_dir, stage, all)? {
+                let config = config::load_stage(&cli.stages_dir, &stage)?;
+                let stacks =
+                    app::build_stage(&config).with_context(|| format!("building stage {stage}"))?;
+                built.push((stage, stacks));
+            }
+            for (stage, stacks) in &built {
+                let written = synth::write_stage(stacks, &out.join(stage), format.into())?;
+                for path in written {
+                    println!("{}", path.display());
+                }
+            }
+        }
+        Command::List => {
+            for stage in config::list_stages(&cli.stages_dir)? {
+                let config = config::load_stage(&cli.stages_dir, &stage)?;
+                println!("{stage}");
+                for stack in app::build_stage(&config)? {
+                    if stack.depends_on.is_empty() {
+                        println!("  {}", stack.name);
+                    } else {
+                        println!("  {} (after {})", stack.name, stack.depends_on.join(", "));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Bad stage files get errors that name the file, the key and what is allowed, and the
+//! CLI writes nothing when any requested stage is bad.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use stacks::config::{self, ConfigError};
+
+fn shipped(stage: &str) -> String {
+    std::fs::read_to_string(config::default_stages_dir().join(format!("{stage}.toml"))).unwrap()
+}
+
+fn stages_dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn error_for(text: &str) -> String {
+    config::parse_stage(Path::new("stages/dev.toml"), "dev", text)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn shipped_stages_load() {
+    for stage in ["dev", "staging", "prod"] {
+        let config = config::load_stage(&config::default_stages_dir(), stage).unwrap();
+        assert_eq!(config.stage, stage);
+    }
+    assert_eq!(
+        config::list_stages(&config::default_stages_dir()).unwrap(),
+        vec!["dev", "prod", "staging"]
+    );
+}
+
+#[test]
+fn unknown_stage_lists_the_available_ones() {
+    let err = config::load_stage(&config::default_stages_dir(), "qa").unwrap_err();
+    assert!(matches!(err, ConfigError::UnknownStage { .. }));
+    let text = err.to_string();
+    assert!(
+        text.contains("unknown stage `qa`") && text.contains("qa.toml"),
+        "{text}"
+    );
+    assert!(text.contains("dev, prod, staging"), "{text}");
+}
+
+#[test]
+fn hostile_stage_names_are_rejected_before_touching_files() {
+    for name in ["../dev", "/etc/passwd", "DEV", "dev.toml", ""] {
+        let err = config::load_stage(&config::default_stages_dir(), name).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::InvalidStageName(_)),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn unknown_key_names_file_table_key_and_allowed_keys() {
+    let text = shipped("dev").replace(
+        "node_type = \"cache.t3.medium\"",
+        "nod_type = \"cache.t3.medium\"",
+    );
+    let err = error_for(&text);
+    assert!(err.starts_with("stages/dev.toml: "), "{err}");
+    assert!(err.contains("[redis]") && err.contains("nod_type"), "{err}");
+    assert!(err.contains("node_type"), "lists the allowed keys: {err}");
+}
+
+#[test]
+fn missing_key_and_wrong_type_are_named() {
+    let missing = error_for(&shipped("dev").replace("snapshot_window = \"03:00-04:00\"\n", ""));
+    assert!(missing.contains("snapshot_window"), "{missing}");
+    let wrong = error_for(
+        &shipped("dev").replace("replication_factor = 1", "replication_factor = \"one\""),
+    );
+    assert!(
+        wrong.contains("key `dax.replication_factor`") && wrong.contains("expected u32"),
+        "{wrong}"
+    );
+}
+
+#[test]
+fn bad_values_name_the_key_and_the_allowed_values() {
+    let cases = [
+        (
+            "node_type = \"cache.t3.medium\"",
+            "node_type = \"cache.t1.micro\"",
+            "redis.node_type",
+            "cache.t3.medium",
+        ),
+        (
+            "slow_log_retention_days = 14",
+            "slow_log_retention_days = 10",
+            "redis.slow_log_retention_days",
+            "14, 30",
+        ),
+        (
+            "price_class = \"PriceClass_100\"",
+            "price_class = \"cheap\"",
+            "cdn.price_class",
+            "PriceClass_All",
+        ),
+        (
+            "cache_type = \"SMALL\"",
+            "cache_type = \"TINY\"",
+            "appsync.cache_type",
+            "SMALL",
+        ),
+        (
+            "schedule = \"rate(5 minutes)\"",
+            "schedule = \"every 5 minutes\"",
+            "warmer.schedule",
+            "rate(",
+        ),
+        (
+            "maintenance_window = \"sun:05:00-sun:06:00\"",
+            "maintenance_window = \"sunday\"",
+            "redis.maintenance_window",
+            "ddd:hh24:mi",
+        ),
+        (
+            "vpc_id = \"vpc-0d3e1c2b4a5f60718\"",
+            "vpc_id = \"0.0.0.0/0\"",
+            "network.vpc_id",
+            "vpc-",
+        ),
+        (
+            "concurrency = 2",
+            "concurrency = 0",
+            "warmer.targets[0].concurrency",
+            "1 to 50",
+        ),
+        (
+            "node_groups = 1",
+            "node_groups = 3",
+            "redis.node_groups",
+            "cluster_mode",
+        ),
+        (
+            "incidents_table = \"incidents-dev\"",
+            "incidents_table = \"\"",
+            "dax.incidents_table",
+            "all three",
+        ),
+    ];
+    for (from, to, key, allowed) in cases {
+        let text = shipped("dev").replacen(from, to, 1);
+        assert_ne!(text, shipped("dev"), "{from} not found");
+        let err = error_for(&text);
+        assert!(err.starts_with("stages/dev.toml: key `"), "{err}");
+        assert!(err.contains(key), "{key}: {err}");
+        assert!(err.contains(allowed), "{key}: {err}");
+    }
+}
+
+#[test]
+fn malformed_truncated_and_binary_files_are_errors_not_panics() {
+    let full = shipped("prod");
+    for cut in [1, 10, full.len() / 3, full.len() / 2, full.len() - 5] {
+        let text = &full[..cut];
+        assert!(
+            config::parse_stage(Path::new("x.toml"), "dev", text).is_err(),
+            "cut at {cut}"
+        );
+    }
+    for junk in [
+        "[[[[",
+        "redis = {",
+        "\u{0}\u{1}",
+        "[redis]\nnode_type = \"a\" = \"b\"",
+        &"[".repeat(10_000),
+    ] {
+        assert!(config::parse_stage(Path::new("x.toml"), "dev", junk).is_err());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bin.toml"), [0xff, 0xfe, 0x00, 0x41]).unwrap();
+    let err = config::load_stage(dir.path(), "bin")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bin.toml") && err.contains("UTF-8"), "{err}");
+    std::fs::write(dir.path().join("big.toml"), "#".repeat(300 * 1024)).unwrap();
+    let err = config::load_stage(dir.path(), "big")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at most"), "{err}");
+}
+
+fn stacks_cli(args: &[&str], stages: &Path, cwd: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_stacks"))
+        .arg("--stages-dir")
+        .arg(stages)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_synth_writes_every_stack_and_nothing_on_error() {
+    let dev = shipped("dev");
+    let broken = dev.replace("ttl_seconds = 5", "ttl_seconds = 0");
+    let stages = stages_dir_with(&[("dev.toml", &dev), ("zz.toml", &broken)]);
+    let work = tempfile::tempdir().unwrap();
+
+    let ok = stacks_cli(&["synth", "--stage", "dev"], stages.path(), work.path());
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let written: Vec<PathBuf> = std::fs::read_dir(work.path().join("out/dev"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 7);
+
+    // --all with one bad stage: exit 1, a message naming file and key, and no zz output.
+    let bad = stacks_cli(
+        &["synth", "--all", "--out", "all"],
+        stages.path(),
+        work.path(),
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("zz.toml")
+            && stderr.contains("appsync.ttl_seconds")
+            && stderr.contains("1 to 3600"),
+        "{stderr}"
+    );
+    assert!(
+        !work.path().join("all").exists(),
+        "nothing written when a stage is bad"
+    );
+
+    let unknown = stacks_cli(&["synth", "--stage", "qa"], stages.path(), work.path());
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("available stages: dev, zz"));
+
+    let yaml = stacks_cli(
+        &["synth", "--stage", "dev", "--format", "yaml", "--out", "y"],
+        stages.path(),
+        work.path(),
+    );
+    assert!(yaml.status.success());
+    assert!(
+        work.path()
+            .join("y/dev/roadcall-perf-dev-redis.template.yaml")
+            .exists()
+    );
+}
+
+#[test]
+fn cli_list_shows_stages_and_stacks_in_order() {
+    let out = Command::new(env!("CARGO_BIN_EXE_stacks"))
+        .arg("list")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dev_network = text.find("roadcall-perf-dev-network").unwrap();
+    let dev_redis = text
+        .find("roadcall-perf-dev-redis (after roadcall-perf-dev-network)")
+        .unwrap();
+    assert!(dev_network < dev_redis);
+    assert!(text.contains("prod\n") && text.contains("staging\n"));
+}
