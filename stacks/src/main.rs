@@ -1,5 +1,6 @@
 //! The `stacks` command: synthesizes the CloudFormation templates of roadcall-perf.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -73,6 +74,7 @@ fn stages_to_run(
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Synth {
             stage,
@@ -91,19 +93,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for (stage, stacks) in &built {
                 let written = synth::write_stage(stacks, &out.join(stage), format.into())?;
                 for path in written {
-                    println!("{}", path.display());
+                    writeln!(stdout, "{}", path.display())?;
                 }
             }
         }
         Command::List => {
             for stage in config::list_stages(&cli.stages_dir)? {
                 let config = config::load_stage(&cli.stages_dir, &stage)?;
-                println!("{stage}");
+                writeln!(stdout, "{stage}")?;
                 for stack in app::build_stage(&config)? {
                     if stack.depends_on.is_empty() {
-                        println!("  {}", stack.name);
+                        writeln!(stdout, "  {}", stack.name)?;
                     } else {
-                        println!("  {} (after {})", stack.name, stack.depends_on.join(", "));
+                        writeln!(stdout, "  {} (after {})", stack.name, stack.depends_on.join(", "))?;
                     }
                 }
             }
@@ -115,6 +117,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`stacks list | head`) is the reader's choice, not a failure.
+        Err(error)
+            if error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
