@@ -96,6 +96,18 @@ pub fn build_stack(stage: &Stage<'_>, part: Part) -> Result<Stack, TemplateError
             Warmer::new(config.warmer.clone()).build(stage, &mut template)?;
         }
     }
+    for suppression in config
+        .suppressions
+        .iter()
+        .filter(|s| s.stack == part.slug())
+    {
+        crate::check::add_suppression(
+            &mut template,
+            &suppression.resource,
+            &suppression.rule,
+            &suppression.reason,
+        )?;
+    }
     template.validate_references()?;
     Ok(Stack {
         name: stage.stack_name(part),

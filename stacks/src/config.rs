@@ -83,6 +83,23 @@ pub struct StageConfig {
     pub warmer: WarmerConfig,
     /// Alarms and their thresholds.
     pub monitoring: MonitoringConfig,
+    /// Rule suppressions, written into the named resources' `Metadata`.
+    #[serde(default)]
+    pub suppressions: Vec<SuppressionConfig>,
+}
+
+/// One `[[suppressions]]` entry: a rule that does not apply to one resource, and why.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionConfig {
+    /// The stack part: network, redis, monitoring, dax, cdn, appsync-cache or warmer.
+    pub stack: String,
+    /// Logical id of the resource.
+    pub resource: String,
+    /// Rule id (`stacks check` rules, or checkov's `CKV_...`).
+    pub rule: String,
+    /// Why the rule does not apply (10 characters or more).
+    pub reason: String,
 }
 
 /// `[network]`.
@@ -692,6 +709,38 @@ impl Validator {
                     "each function and qualifier may appear once",
                 ));
             }
+        }
+
+        for (i, sup) in c.suppressions.iter().enumerate() {
+            let key = format!("suppressions[{i}]");
+            self.pattern(
+                &format!("{key}.stack"),
+                &sup.stack,
+                crate::stage::Part::from_slug(&sup.stack).is_some(),
+                "expected one of network, redis, monitoring, dax, cdn, appsync-cache, warmer",
+            )?;
+            self.pattern(
+                &format!("{key}.resource"),
+                &sup.resource,
+                !sup.resource.is_empty() && sup.resource.chars().all(|c| c.is_ascii_alphanumeric()),
+                "expected a logical id (letters and digits)",
+            )?;
+            self.pattern(
+                &format!("{key}.rule"),
+                &sup.rule,
+                !sup.rule.is_empty()
+                    && sup
+                        .rule
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+                "expected a rule id such as S3_PUBLIC_ACCESS_BLOCKED or CKV_AWS_18",
+            )?;
+            self.pattern(
+                &format!("{key}.reason"),
+                &sup.reason,
+                sup.reason.trim().chars().count() >= crate::check::MIN_REASON_CHARS,
+                "expected a reason of at least 10 characters",
+            )?;
         }
 
         let m = &c.monitoring;

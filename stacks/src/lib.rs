@@ -7,6 +7,7 @@
 //!   the `cfn` crate.
 //! - [`app`]: a stage's constructs split into stacks by lifecycle, joined by exports.
 //! - [`synth`]: deterministic, all-or-nothing rendering to `out/<stage>/`.
+//! - [`check`]: security and best-practice rules (CloudFormation Guard) over the templates.
 //!
 //! ```
 //! use stacks::{app, config};
@@ -23,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod check;
 pub mod config;
 pub mod constructs;
 pub mod stage;

@@ -36,6 +36,24 @@ enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
         format: OutputFormat,
     },
+    /// Check every stack of a stage against the security and best-practice rules; exit 1
+    /// on any unsuppressed error.
+    Check {
+        /// The stage to check.
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        stage: Option<String>,
+        /// Check every stage.
+        #[arg(long)]
+        all: bool,
+        /// Only this stack (e.g. `redis` or `roadcall-perf-dev-redis`).
+        #[arg(long)]
+        stack: Option<String>,
+        /// Print findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the rules `check` applies.
+    Rules,
     /// List the stages and their stacks in deployment order.
     List,
 }
@@ -97,6 +115,68 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Check {
+            stage,
+            all,
+            stack,
+            json,
+        } => {
+            let rules = stacks::check::RuleSet::builtin()?;
+            let mut findings = Vec::new();
+            let mut templates = 0;
+            for stage in stages_to_run(&cli.stages_dir, stage, all)? {
+                let config = config::load_stage(&cli.stages_dir, &stage)?;
+                for built in
+                    app::build_stage(&config).with_context(|| format!("building stage {stage}"))?
+                {
+                    if let Some(only) = &stack
+                        && built.name != *only
+                        && built.part.slug() != only
+                    {
+                        continue;
+                    }
+                    templates += 1;
+                    findings.extend(stacks::check::check_template(
+                        &rules,
+                        &built.name,
+                        &built.template,
+                    )?);
+                }
+            }
+            anyhow::ensure!(
+                templates > 0,
+                "no stack matches --stack {}",
+                stack.unwrap_or_default()
+            );
+            if json {
+                writeln!(stdout, "{}", serde_json::to_string_pretty(&findings)?)?;
+            } else {
+                write!(
+                    stdout,
+                    "{}",
+                    stacks::check::render_text(&findings, templates)
+                )?;
+            }
+            let blocking = findings.iter().filter(|f| f.is_blocking()).count();
+            anyhow::ensure!(blocking == 0, "{blocking} unsuppressed error finding(s)");
+        }
+        Command::Rules => {
+            let rules = stacks::check::RuleSet::builtin()?;
+            for info in rules.catalog.values() {
+                writeln!(
+                    stdout,
+                    "{:<40} {:<8} {:<16} {}",
+                    info.id,
+                    format!("{:?}", info.severity).to_lowercase(),
+                    if info.suppressible {
+                        "suppressible"
+                    } else {
+                        "not suppressible"
+                    },
+                    info.message
+                )?;
+            }
+        }
         Command::List => {
             for stage in config::list_stages(&cli.stages_dir)? {
                 let config = config::load_stage(&cli.stages_dir, &stage)?;
@@ -105,7 +185,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     if stack.depends_on.is_empty() {
                         writeln!(stdout, "  {}", stack.name)?;
                     } else {
-                        writeln!(stdout, "  {} (after {})", stack.name, stack.depends_on.join(", "))?;
+                        writeln!(
+                            stdout,
+                            "  {} (after {})",
+                            stack.name,
+                            stack.depends_on.join(", ")
+                        )?;
                     }
                 }
             }

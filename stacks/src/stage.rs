@@ -38,6 +38,11 @@ impl Part {
         Part::Warmer,
     ];
 
+    /// The part whose slug is `slug`.
+    pub fn from_slug(slug: &str) -> Option<Part> {
+        Part::ALL.iter().copied().find(|p| p.slug() == slug)
+    }
+
     /// The part's name in stack names and exports.
     pub fn slug(self) -> &'static str {
         match self {
@@ -115,6 +120,11 @@ impl<'a> Stage<'a> {
         template.tag("Stack", self.stack_name(part));
         template.tag("Environment", self.name());
         template.tag("Service", PRODUCT);
+        // Stage-dependent rules of `stacks check` read the stage from here.
+        template.metadata.insert(
+            "RoadcallPerf".to_owned(),
+            serde_json::json!({"Stage": self.name(), "Stack": part.slug()}),
+        );
         template
     }
 
