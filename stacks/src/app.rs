@@ -6,6 +6,7 @@ use crate::config::StageConfig;
 use crate::constructs::appsync::AppSyncCache;
 use crate::constructs::cdn::Cdn;
 use crate::constructs::dax::Dax;
+use crate::constructs::keys::EncryptionKey;
 use crate::constructs::monitoring::Monitoring;
 use crate::constructs::network::NetworkSecurity;
 use crate::constructs::redis::RedisCache;
@@ -39,6 +40,10 @@ pub fn build_stack(stage: &Stage<'_>, part: Part) -> Result<Stack, TemplateError
     let config = stage.config;
     let mut template;
     match part {
+        Part::Keys => {
+            template = stage.template(part, "customer managed KMS key of the stage");
+            EncryptionKey.build(stage, &mut template)?;
+        }
         Part::Network => {
             template = stage.template(part, "security groups of the caches and their clients");
             NetworkSecurity {
@@ -53,6 +58,7 @@ pub fn build_stack(stage: &Stage<'_>, part: Part) -> Result<Stack, TemplateError
                 config: config.redis.clone(),
                 security_group_id: stage.import("network", "redis-sg"),
                 subnet_ids: stage.private_subnets(),
+                kms_key_arn: stage.key_arn(),
             }
             .build(stage, &mut template)?;
         }
@@ -62,6 +68,7 @@ pub fn build_stack(stage: &Stage<'_>, part: Part) -> Result<Stack, TemplateError
                 config: config.monitoring.clone(),
                 redis: config.redis.clone(),
                 replication_group_id: stage.import("redis", "replication-group-id"),
+                kms_key_arn: stage.key_arn(),
             }
             .build(stage, &mut template)?;
         }
@@ -93,7 +100,7 @@ pub fn build_stack(stage: &Stage<'_>, part: Part) -> Result<Stack, TemplateError
         }
         Part::Warmer => {
             template = stage.template(part, "scheduled Lambda warmer");
-            Warmer::new(config.warmer.clone()).build(stage, &mut template)?;
+            Warmer::new(config.warmer.clone(), stage.key_arn()).build(stage, &mut template)?;
         }
     }
     for suppression in config

@@ -155,8 +155,10 @@ pub struct CdnConfig {
     pub api_default_ttl_seconds: u32,
     /// `/api/*` cache policy maximum TTL.
     pub api_max_ttl_seconds: u32,
-    /// Days before access logs expire from the log bucket.
+    /// Days before access logs expire from the log bucket (also the WAF log retention).
     pub log_expiration_days: u32,
+    /// Requests per client IP per 5 minutes before the WAF rate rule blocks it.
+    pub rate_limit_per_5min: u32,
 }
 
 /// `[dax]`.
@@ -622,7 +624,13 @@ impl Validator {
             0,
             d.api_max_ttl_seconds,
         )?;
-        self.range("cdn.log_expiration_days", d.log_expiration_days, 1, 3650)?;
+        self.retention("cdn.log_expiration_days", d.log_expiration_days)?;
+        self.range(
+            "cdn.rate_limit_per_5min",
+            d.rate_limit_per_5min,
+            10,
+            2_000_000_000,
+        )?;
 
         let x = &c.dax;
         self.one_of("dax.node_type", &x.node_type, DAX_NODE_TYPES)?;

@@ -15,7 +15,7 @@
 //! let dir = config::default_stages_dir();
 //! let dev = config::load_stage(&dir, "dev").unwrap();
 //! let stacks = app::build_stage(&dev).unwrap();
-//! assert_eq!(stacks[0].name, "roadcall-perf-dev-network");
+//! assert_eq!(stacks[0].name, "roadcall-perf-dev-keys");
 //! let redis = stacks.iter().find(|s| s.name == "roadcall-perf-dev-redis").unwrap();
 //! let json = cfn::render(&redis.template, cfn::Format::Json).unwrap();
 //! assert!(json.contains("\"TransitEncryptionEnabled\": true"));

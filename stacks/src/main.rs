@@ -40,7 +40,7 @@ enum Command {
     /// on any unsuppressed error.
     Check {
         /// The stage to check.
-        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        #[arg(long, required_unless_present_any = ["all", "template"], conflicts_with = "all")]
         stage: Option<String>,
         /// Check every stage.
         #[arg(long)]
@@ -51,6 +51,9 @@ enum Command {
         /// Print findings as JSON.
         #[arg(long)]
         json: bool,
+        /// Check these template files (JSON or YAML) instead of a stage's stacks.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["stage", "all", "stack"])]
+        template: Vec<PathBuf>,
     },
     /// List the rules `check` applies.
     Rules,
@@ -120,11 +123,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             all,
             stack,
             json,
+            template,
         } => {
             let rules = stacks::check::RuleSet::builtin()?;
             let mut findings = Vec::new();
             let mut templates = 0;
-            for stage in stages_to_run(&cli.stages_dir, stage, all)? {
+            for path in &template {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let value: serde_json::Value = serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not a JSON template", path.display()))?;
+                templates += 1;
+                findings.extend(stacks::check::check_json(
+                    &rules,
+                    &path.display().to_string(),
+                    &value,
+                )?);
+            }
+            let stages = if template.is_empty() {
+                stages_to_run(&cli.stages_dir, stage, all)?
+            } else {
+                Vec::new()
+            };
+            for stage in stages {
                 let config = config::load_stage(&cli.stages_dir, &stage)?;
                 for built in
                     app::build_stage(&config).with_context(|| format!("building stage {stage}"))?

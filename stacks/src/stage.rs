@@ -10,6 +10,8 @@ pub const PRODUCT: &str = "roadcall-perf";
 /// One stack of a stage, by lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Part {
+    /// The stage's customer managed KMS key.
+    Keys,
     /// Security groups, and the VPC and subnets as exports.
     Network,
     /// ElastiCache for Redis.
@@ -28,7 +30,8 @@ pub enum Part {
 
 impl Part {
     /// Every part, in deployment (dependency) order.
-    pub const ALL: [Part; 7] = [
+    pub const ALL: [Part; 8] = [
+        Part::Keys,
         Part::Network,
         Part::Redis,
         Part::Monitoring,
@@ -46,6 +49,7 @@ impl Part {
     /// The part's name in stack names and exports.
     pub fn slug(self) -> &'static str {
         match self {
+            Part::Keys => "keys",
             Part::Network => "network",
             Part::Redis => "redis",
             Part::Monitoring => "monitoring",
@@ -59,9 +63,10 @@ impl Part {
     /// The parts whose exports this part imports.
     pub fn depends_on(self) -> &'static [Part] {
         match self {
-            Part::Network | Part::Cdn | Part::AppSyncCache | Part::Warmer => &[],
-            Part::Redis => &[Part::Network],
-            Part::Monitoring => &[Part::Redis],
+            Part::Keys | Part::Network | Part::Cdn | Part::AppSyncCache => &[],
+            Part::Redis => &[Part::Keys, Part::Network],
+            Part::Monitoring => &[Part::Keys, Part::Redis],
+            Part::Warmer => &[Part::Keys],
             Part::Dax => &[Part::Network, Part::Monitoring],
         }
     }
@@ -103,6 +108,11 @@ impl<'a> Stage<'a> {
     /// `Fn::ImportValue` of `<service>-<what>-<stage>`.
     pub fn import(&self, service: &str, what: &str) -> Expr {
         Expr::import_value(self.export_name(service, what))
+    }
+
+    /// The stage key's ARN, imported from the keys stack.
+    pub fn key_arn(&self) -> Expr {
+        self.import("keys", "key-arn")
     }
 
     /// The private subnets, imported from the network stack as a list.

@@ -217,7 +217,7 @@ fn cli_synth_writes_every_stack_and_nothing_on_error() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(written.len(), 7);
+    assert_eq!(written.len(), 8);
 
     // --all with one bad stage: exit 1, a message naming file and key, and no zz output.
     let bad = stacks_cli(
@@ -265,7 +265,7 @@ fn cli_list_shows_stages_and_stacks_in_order() {
     let text = String::from_utf8_lossy(&out.stdout);
     let dev_network = text.find("roadcall-perf-dev-network").unwrap();
     let dev_redis = text
-        .find("roadcall-perf-dev-redis (after roadcall-perf-dev-network)")
+        .find("roadcall-perf-dev-redis (after roadcall-perf-dev-keys, roadcall-perf-dev-network)")
         .unwrap();
     assert!(dev_network < dev_redis);
     assert!(text.contains("prod\n") && text.contains("staging\n"));

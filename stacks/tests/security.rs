@@ -251,7 +251,7 @@ fn warmer_invokes_exactly_the_configured_functions() {
 fn warmer_targets_can_be_added_through_the_construct() {
     use stacks::constructs::warmer::{Warmer, WarmerTarget};
     let config = stacks::config::load_stage(&stacks::config::default_stages_dir(), "dev").unwrap();
-    let mut warmer = Warmer::new(config.warmer.clone());
+    let mut warmer = Warmer::new(config.warmer.clone(), cfn::Expr::ref_("Key"));
     warmer.add_target(WarmerTarget {
         function: "roadcall-tracking-dev".into(),
         qualifier: None,
@@ -270,6 +270,12 @@ fn warmer_targets_can_be_added_through_the_construct() {
     );
     let stage = stacks::stage::Stage::new(&config);
     let mut template = cfn::Template::new("test");
+    template
+        .add_parameter(
+            "Key",
+            cfn::Parameter::new(cfn::ParameterType::String, "key"),
+        )
+        .unwrap();
     warmer.build(&stage, &mut template).unwrap();
     let json = cfn::render(&template, cfn::Format::Json).unwrap();
     assert!(

@@ -1,7 +1,7 @@
 //! Regenerates `crates/cfn/src/aws/` from the provider schemas of the pinned cfn-lint.
 //!
 //! ```text
-//! cargo run -p cfn-codegen            # finds the schemas through .venv/bin/python
+//! cargo run -p cfn-codegen            # finds the schemas through .venv-cfn-lint/bin/python
 //! cargo run -p cfn-codegen -- DIR     # or takes cfn-lint's data/schemas directory
 //! ```
 

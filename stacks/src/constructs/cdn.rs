@@ -22,6 +22,8 @@ use cfn::aws::cloudfront::response_headers_policy::{
     SecurityHeadersConfig, StrictTransportSecurity, XSSProtection,
 };
 use cfn::aws::cloudfront::{CachePolicy, Distribution, OriginAccessControl, ResponseHeadersPolicy};
+use cfn::aws::kms::Key;
+use cfn::aws::logs::LogGroup;
 use cfn::aws::s3::bucket::{
     BucketEncryption, LifecycleConfiguration, LoggingConfiguration, ObjectOwnership,
     OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, Rule, RuleStatus,
@@ -29,6 +31,12 @@ use cfn::aws::s3::bucket::{
     VersioningConfigurationStatus,
 };
 use cfn::aws::s3::{Bucket, BucketPolicy};
+use cfn::aws::wafv2::web_acl::{
+    AggregateKeyType, AllowAction, BlockAction, DefaultAction, ManagedRuleGroupStatement,
+    OverrideAction, RateBasedStatement, Rule as WafRule, RuleAction, Scope, Statement,
+    VisibilityConfig,
+};
+use cfn::aws::wafv2::{LoggingConfiguration as WafLoggingConfiguration, WebACL};
 use cfn::{
     Expr, Handle, Parameter, ParameterType, Policy, Pseudo, ResourceOptions, Template,
     TemplateError,
@@ -36,7 +44,7 @@ use cfn::{
 use serde_json::json;
 
 use crate::config::CdnConfig;
-use crate::constructs::policy;
+use crate::constructs::{keys, policy};
 use crate::stage::{Stage, to_json};
 
 /// AWS managed cache policy `Managed-CachingOptimized`.
@@ -66,6 +74,19 @@ pub struct CdnHandles {
     pub assets: Handle<Bucket>,
     /// The access-log bucket.
     pub logs: Handle<Bucket>,
+    /// The web ACL in front of the distribution.
+    pub web_acl: Handle<WebACL>,
+}
+
+/// The AWS managed rule groups the web ACL applies, in priority order.
+pub const MANAGED_RULE_GROUPS: &[&str] = &[
+    "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+];
+
+fn visibility(metric: &str) -> VisibilityConfig {
+    VisibilityConfig::new(true, metric, true)
 }
 
 fn private_bucket(encryption: SSEAlgorithm, ownership: ObjectOwnership) -> Bucket {
@@ -247,6 +268,8 @@ impl Cdn {
             to_json(&ViewerCertificate::new().cloud_front_default_certificate(true)),
         );
 
+        let web_acl = self.web_acl(stage, t)?;
+
         let config = DistributionConfig::new(
             DefaultCacheBehavior::new("assets", ViewerProtocolPolicy::RedirectToHttps)
                 .cache_policy_id(MANAGED_CACHING_OPTIMIZED)
@@ -279,6 +302,7 @@ impl Cdn {
             aliases.to_json(),
             Expr::no_value(),
         ))
+        .web_acl_id(web_acl.att_arn())
         .logging(
             Logging::new()
                 .bucket(logs.att_regional_domain_name())
@@ -286,6 +310,21 @@ impl Cdn {
                 .include_cookies(false),
         );
         let distribution = t.add("Distribution", Distribution::new(config))?;
+        crate::check::add_suppression(
+            t,
+            "Distribution",
+            "CKV_AWS_174",
+            "Without a custom domain CloudFront serves its default *.cloudfront.net certificate, whose minimum \
+             protocol it fixes; as soon as CertificateArn is set the distribution requires TLSv1.2_2021 \
+             (enforced by the CLOUDFRONT_TLS_1_2 rule of stacks check)",
+        )?;
+        crate::check::add_suppression(
+            t,
+            "AccessLogBucket",
+            "CKV_AWS_18",
+            "This bucket is the access-log destination of the distribution and the asset bucket; logging it \
+             into itself would loop",
+        )?;
 
         let distribution_arn = Expr::sub(
             "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}",
@@ -362,6 +401,89 @@ impl Cdn {
             distribution,
             assets,
             logs,
+            web_acl,
         })
+    }
+
+    /// The web ACL (AWS managed rules plus a per-IP rate limit) and its encrypted logs.
+    /// A CLOUDFRONT-scope web ACL exists only in us-east-1, so this stack deploys there.
+    fn web_acl(
+        &self,
+        stage: &Stage<'_>,
+        t: &mut Template,
+    ) -> Result<Handle<WebACL>, TemplateError> {
+        let mut rules = Vec::new();
+        for (priority, group) in MANAGED_RULE_GROUPS.iter().enumerate() {
+            rules.push(
+                WafRule::new(
+                    format!("aws-{group}"),
+                    priority as i64,
+                    Statement::new().managed_rule_group_statement(ManagedRuleGroupStatement::new(
+                        *group, "AWS",
+                    )),
+                    visibility(group),
+                )
+                .override_action(OverrideAction::new().none(json!({})))
+                .into(),
+            );
+        }
+        rules.push(
+            WafRule::new(
+                "rate-limit-per-ip",
+                MANAGED_RULE_GROUPS.len() as i64,
+                Statement::new().rate_based_statement(RateBasedStatement::new(
+                    AggregateKeyType::Ip,
+                    i64::from(self.config.rate_limit_per_5min),
+                )),
+                visibility("RateLimitPerIp"),
+            )
+            .action(RuleAction::new().block(BlockAction::new()))
+            .into(),
+        );
+        let web_acl = t.add(
+            "WebAcl",
+            WebACL::new(
+                DefaultAction::new().allow(AllowAction::new()),
+                Scope::Cloudfront,
+                visibility(&stage.resource_name("cdn")),
+            )
+            .name(stage.resource_name("cdn"))
+            .description("AWS managed protections and a per-IP rate limit in front of CloudFront")
+            .rules(rules),
+        )?;
+        // WAF logs stay in this stack's region (us-east-1), so they get a key of their own.
+        let key = t.add_with(
+            "WafLogsKey",
+            Key::new()
+                .description(format!("roadcall-perf {}: WAF logs", stage.name()))
+                .enable_key_rotation(true)
+                .pending_window_in_days(30)
+                .key_policy(json!({
+                    "Version": "2012-10-17",
+                    "Statement": [keys::account_statement(), keys::logs_statement()]
+                })),
+            ResourceOptions::default().retain_with(Policy::Retain),
+        )?;
+        // WAF requires the `aws-waf-logs-` prefix.
+        let log_group_name = format!("aws-waf-logs-{}", stage.resource_name("cdn"));
+        t.add_with(
+            "WafLogGroup",
+            LogGroup::new()
+                .log_group_name(log_group_name.as_str())
+                .retention_in_days(self.config.log_expiration_days)
+                .kms_key_id(key.att_arn()),
+            ResourceOptions::default().retain_with(Policy::Delete),
+        )?;
+        t.add_with(
+            "WafLogging",
+            WafLoggingConfiguration::new(
+                vec![Expr::sub(format!(
+                    "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{log_group_name}"
+                ))],
+                web_acl.att_arn(),
+            ),
+            ResourceOptions::default().depends_on("WafLogGroup"),
+        )?;
+        Ok(web_acl)
     }
 }

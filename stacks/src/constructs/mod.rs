@@ -6,6 +6,7 @@
 pub mod appsync;
 pub mod cdn;
 pub mod dax;
+pub mod keys;
 pub mod monitoring;
 pub mod network;
 pub mod policy;

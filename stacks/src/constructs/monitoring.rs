@@ -1,8 +1,8 @@
 //! `Monitoring`: the alarm topic, the alarms on Redis and on the runtime metrics the
 //! lambdas publish, and a dashboard of both.
 //!
-//! The topic is encrypted with a customer managed key whose policy lets CloudWatch
-//! publish (CloudWatch cannot use the AWS managed SNS key). Runtime metrics are read from
+//! The topic is encrypted with the stage's customer managed key, whose policy lets
+//! CloudWatch publish (CloudWatch cannot use the AWS managed SNS key). Runtime metrics are read from
 //! the `RoadcallPerf` namespace with the `Stage` dimension, which is where the lambdas'
 //! EMF lines put them (see docs/monitoring.md).
 
@@ -10,7 +10,6 @@ use cfn::aws::cloudwatch::alarm::{
     ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, TreatMissingData,
 };
 use cfn::aws::cloudwatch::{Alarm, Dashboard};
-use cfn::aws::kms::{Alias, Key};
 use cfn::aws::sns::topic::Subscription;
 use cfn::aws::sns::{Topic, TopicPolicy};
 use cfn::{Expr, Handle, Json, Template, TemplateError};
@@ -37,6 +36,8 @@ pub struct Monitoring {
     pub redis: RedisConfig,
     /// The Redis replication group id, usually imported from the Redis stack.
     pub replication_group_id: Expr,
+    /// The stage key, which lets CloudWatch publish to the encrypted topic.
+    pub kms_key_arn: Expr,
 }
 
 fn metric_query(
@@ -158,48 +159,10 @@ impl Monitoring {
         t: &mut Template,
     ) -> Result<MonitoringHandles, TemplateError> {
         let c = &self.config;
-        let key = t.add(
-            "AlarmTopicKey",
-            Key::new()
-                .description("Encrypts the roadcall-perf alarm topic")
-                .enable_key_rotation(true)
-                .key_policy(json!({
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AccountAdministersKey",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": Expr::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
-                            "Action": [
-                                "kms:CancelKeyDeletion", "kms:Create*", "kms:Decrypt", "kms:Delete*", "kms:Describe*",
-                                "kms:Disable*", "kms:Enable*", "kms:Encrypt", "kms:GenerateDataKey*", "kms:Get*",
-                                "kms:List*", "kms:Put*", "kms:ReEncrypt*", "kms:Revoke*", "kms:ScheduleKeyDeletion",
-                                "kms:TagResource", "kms:UntagResource", "kms:Update*"
-                            ],
-                            "Resource": "*"
-                        },
-                        {
-                            "Sid": "CloudWatchPublishesAlarms",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                            "Resource": "*",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": Expr::ref_("AWS::AccountId")}}
-                        }
-                    ]
-                })),
-        )?;
-        t.add(
-            "AlarmTopicKeyAlias",
-            Alias::new(
-                format!("alias/roadcall-perf-{}-alarms", stage.name()),
-                key.ref_(),
-            ),
-        )?;
         let mut topic = Topic::new()
             .topic_name(stage.resource_name("alarms"))
             .display_name(format!("roadcall-perf {} alarms", stage.name()))
-            .kms_master_key_id(key.ref_());
+            .kms_master_key_id(self.kms_key_arn.clone());
         if !c.alarm_email.is_empty() {
             topic = topic.subscription(vec![
                 Subscription::new(c.alarm_email.as_str(), "email").into(),

@@ -1,6 +1,7 @@
 //! `RedisCache`: an encrypted, authenticated ElastiCache for Redis replication group.
 //!
-//! Secure defaults that cannot be switched off: encryption in transit and at rest, an
+//! Secure defaults that cannot be switched off: encryption in transit and at rest (with
+//! the stage's customer managed key, which also encrypts the secret and the slow log), an
 //! AUTH token generated in Secrets Manager and passed by dynamic reference (it never
 //! appears in the template), private subnets only, and a security group that admits
 //! port 6379 only from the cache client group.
@@ -29,6 +30,8 @@ pub struct RedisCache {
     pub security_group_id: Expr,
     /// The private subnets, as a list expression.
     pub subnet_ids: Expr,
+    /// KMS key (ARN) for the data at rest, the secret and the slow log.
+    pub kms_key_arn: Expr,
 }
 
 /// Handles to what [`RedisCache::build`] created.
@@ -79,6 +82,7 @@ impl RedisCache {
                     stage.name()
                 ))
                 .description("AUTH token of the roadcall-perf Redis replication group")
+                .kms_key_id(self.kms_key_arn.clone())
                 .generate_secret_string(
                     // ElastiCache accepts 16-128 printable characters without / " @; letters
                     // and digits only keeps the token safe in URLs too.
@@ -107,7 +111,8 @@ impl RedisCache {
             "RedisSlowLogGroup",
             LogGroup::new()
                 .log_group_name(format!("/roadcall-perf/{}/redis/slow-log", stage.name()))
-                .retention_in_days(c.slow_log_retention_days),
+                .retention_in_days(c.slow_log_retention_days)
+                .kms_key_id(self.kms_key_arn.clone()),
             ResourceOptions::default().retain_with(Policy::Delete),
         )?;
 
@@ -122,6 +127,7 @@ impl RedisCache {
             .security_group_ids(vec![self.security_group_id.clone()])
             .transit_encryption_enabled(true)
             .at_rest_encryption_enabled(true)
+            .kms_key_id(self.kms_key_arn.clone())
             .auth_token(SecretsManagerRef::new(auth_token.ref_()))
             .multi_az_enabled(self.highly_available())
             .automatic_failover_enabled(self.highly_available() || c.cluster_mode)

@@ -60,6 +60,7 @@ pub struct WarmerInput<'a> {
 pub struct Warmer {
     config: WarmerConfig,
     targets: Vec<WarmerTarget>,
+    kms_key_arn: Expr,
 }
 
 /// Handles to what [`Warmer::build`] created.
@@ -74,10 +75,15 @@ pub struct WarmerHandles {
 }
 
 impl Warmer {
-    /// A warmer with the stage's settings and targets.
-    pub fn new(config: WarmerConfig) -> Self {
+    /// A warmer with the stage's settings and targets; `kms_key_arn` encrypts its log
+    /// group and dead-letter queue.
+    pub fn new(config: WarmerConfig, kms_key_arn: Expr) -> Self {
         let targets = config.targets.iter().map(WarmerTarget::from).collect();
-        Self { config, targets }
+        Self {
+            config,
+            targets,
+            kms_key_arn,
+        }
     }
 
     /// Adds a function to keep warm (the seed's `addFunctionToWarmer`). A target already
@@ -144,14 +150,15 @@ impl Warmer {
             "WarmerLogGroup",
             LogGroup::new()
                 .log_group_name(format!("/aws/lambda/{function_name}"))
-                .retention_in_days(c.log_retention_days),
+                .retention_in_days(c.log_retention_days)
+                .kms_key_id(self.kms_key_arn.clone()),
             ResourceOptions::default().retain_with(Policy::Delete),
         )?;
         let dead_letters = t.add(
             "WarmerDeadLetterQueue",
             Queue::new()
                 .queue_name(stage.resource_name("warmer-dlq"))
-                .sqs_managed_sse_enabled(true)
+                .kms_master_key_id(self.kms_key_arn.clone())
                 .message_retention_period(1_209_600),
         )?;
 
@@ -161,6 +168,11 @@ impl Warmer {
                 vec![log_group.att_arn().to_json()],
             ),
             policy::allow(&["sqs:SendMessage"], vec![dead_letters.att_arn().to_json()]),
+            // The dead-letter queue is encrypted with the stage key.
+            policy::allow(
+                &["kms:Decrypt", "kms:GenerateDataKey"],
+                vec![self.kms_key_arn.to_json()],
+            ),
         ];
         if !self.targets.is_empty() {
             statements.push(policy::allow(
@@ -233,6 +245,13 @@ impl Warmer {
             )
             .source_arn(rule.att_arn())
             .source_account(Pseudo::AccountId),
+        )?;
+        crate::check::add_suppression(
+            t,
+            "WarmerFunction",
+            "CKV_AWS_117",
+            "The warmer only calls the Lambda Invoke API and holds no data; outside the VPC it needs no NAT \
+             gateway or VPC endpoint to reach that API",
         )?;
         stage.export(
             t,
