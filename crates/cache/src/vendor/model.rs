@@ -1,0 +1,218 @@
+//! Vendor domain types shared with the lambdas crate. JSON field names are camelCase.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::geo::GeoPoint;
+
+/// A service a vendor offers; incident types use the same list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    /// Flat tire change or repair.
+    Tire,
+    /// Engine trouble.
+    Engine,
+    /// Towing.
+    Tow,
+    /// Fuel delivery.
+    Fuel,
+    /// Locked out of the vehicle.
+    Lockout,
+    /// Battery jump start.
+    Jumpstart,
+}
+
+impl Capability {
+    /// Every capability, in a stable order.
+    pub const ALL: [Capability; 6] = [
+        Self::Tire,
+        Self::Engine,
+        Self::Tow,
+        Self::Fuel,
+        Self::Lockout,
+        Self::Jumpstart,
+    ];
+
+    /// The wire name (`tire`, `engine`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tire => "tire",
+            Self::Engine => "engine",
+            Self::Tow => "tow",
+            Self::Fuel => "fuel",
+            Self::Lockout => "lockout",
+            Self::Jumpstart => "jumpstart",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A capability name that is not on the shared list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown capability {0:?}")]
+pub struct UnknownCapability(pub String);
+
+impl FromStr for Capability {
+    type Err = UnknownCapability;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownCapability(s.to_owned()))
+    }
+}
+
+/// Whether a vendor can take work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AvailabilityStatus {
+    /// Can be assigned.
+    Available,
+    /// Working an incident.
+    Busy,
+    /// Not working.
+    Offline,
+}
+
+impl AvailabilityStatus {
+    /// Every status.
+    pub const ALL: [AvailabilityStatus; 3] = [Self::Available, Self::Busy, Self::Offline];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "available",
+            Self::Busy => "busy",
+            Self::Offline => "offline",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// Availability with the incident a busy vendor is working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Availability {
+    /// available / busy / offline.
+    pub status: AvailabilityStatus,
+    /// The incident being worked, when busy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_incident_id: Option<String>,
+}
+
+impl Availability {
+    /// Available, no incident.
+    pub fn available() -> Self {
+        Self {
+            status: AvailabilityStatus::Available,
+            current_incident_id: None,
+        }
+    }
+
+    /// Busy with `incident_id`.
+    pub fn busy(incident_id: impl Into<String>) -> Self {
+        Self {
+            status: AvailabilityStatus::Busy,
+            current_incident_id: Some(incident_id.into()),
+        }
+    }
+
+    /// Offline.
+    pub fn offline() -> Self {
+        Self {
+            status: AvailabilityStatus::Offline,
+            current_incident_id: None,
+        }
+    }
+}
+
+/// Operational figures of a vendor.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VendorMetrics {
+    /// Jobs completed.
+    pub completed_jobs: u64,
+    /// Share of offers accepted, 0..=1.
+    pub acceptance_rate: f64,
+    /// Mean minutes from assignment to arrival.
+    pub average_response_minutes: f64,
+}
+
+/// A vendor profile as cached and as the platform's clients see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vendor {
+    /// Stable id (no whitespace or commas).
+    pub id: String,
+    /// Display name.
+    pub business_name: String,
+    /// Services offered.
+    pub capabilities: Vec<Capability>,
+    /// Last reported position.
+    pub location: GeoPoint,
+    /// Current availability.
+    pub availability: Availability,
+    /// Average customer rating, 0..=5.
+    pub rating: f64,
+    /// Operational figures.
+    pub metrics: VendorMetrics,
+}
+
+/// One vendor found by a search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VendorMatch {
+    /// The vendor id.
+    pub vendor_id: String,
+    /// Distance from the search center, in the query's unit.
+    pub distance: f64,
+    /// The vendor's indexed position.
+    pub location: GeoPoint,
+    /// Availability when the search ran.
+    pub status: AvailabilityStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_camel_case() {
+        let v = Vendor {
+            id: "v1".into(),
+            business_name: "Ace Towing".into(),
+            capabilities: vec![Capability::Tow, Capability::Jumpstart],
+            location: GeoPoint::new(40.0, -74.0),
+            availability: Availability::busy("inc-9"),
+            rating: 4.5,
+            metrics: VendorMetrics::default(),
+        };
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["businessName"], "Ace Towing");
+        assert_eq!(json["capabilities"][1], "jumpstart");
+        assert_eq!(json["availability"]["status"], "busy");
+        assert_eq!(json["availability"]["currentIncidentId"], "inc-9");
+        assert_eq!(json["metrics"]["completedJobs"], 0);
+        let back: Vendor = serde_json::from_value(json).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn capability_names_round_trip() {
+        for c in Capability::ALL {
+            assert_eq!(c.as_str().parse::<Capability>().unwrap(), c);
+        }
+        assert!("winch".parse::<Capability>().is_err());
+    }
+}

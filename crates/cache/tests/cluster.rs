@@ -1,0 +1,169 @@
+//! The same client against a real 3-master Redis Cluster: multi-key operations across
+//! slots, hash-tagged vendor keys (no CROSSSLOT), cache-aside.
+
+mod common;
+
+use std::time::Duration;
+
+use cache::{
+    Availability, Cache, CacheConfig, CacheOutcome, Capability, GeoPoint, Mode, SetCondition,
+    Vendor, VendorCache, VendorCacheConfig, VendorMetrics, VendorQuery, key_slot,
+};
+use testkit::redis::RedisCluster;
+
+async fn cluster_cache(cluster: &RedisCluster) -> Cache {
+    let cfg = CacheConfig {
+        urls: cluster.urls(),
+        mode: Mode::Cluster,
+        ..common::test_config("redis://unused")
+    };
+    Cache::connect(cfg).await.expect("connect to cluster")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_operations_and_vendor_index() {
+    let cluster = RedisCluster::start(3, 0);
+    let cache = cluster_cache(&cluster).await;
+    let c = cache.client();
+    assert!(c.is_cluster());
+
+    // Keys on many slots: MGET, DEL and the per-key-TTL pipeline are split per slot.
+    let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+    let slots: std::collections::HashSet<u16> = keys.iter().map(|k| key_slot(k)).collect();
+    assert!(slots.len() > 10);
+    let entries: Vec<(String, u32, Duration)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.clone(), i as u32, Duration::from_secs(60)))
+        .collect();
+    c.mset_with_ttl(&entries).await.unwrap();
+    let got: Vec<Option<u32>> = c.mget(&keys).await.unwrap();
+    assert_eq!(got, (0..40).map(Some).collect::<Vec<_>>());
+    assert_eq!(c.del(&keys[..20]).await.unwrap(), 20);
+    assert!(!c.exists("k3").await.unwrap());
+    assert!(c.set("nx", &1, None, SetCondition::IfAbsent).await.unwrap());
+    assert_eq!(c.incr("ctr", 3).await.unwrap(), 3);
+    // Each node holds part of the data.
+    let with_keys = cluster
+        .nodes()
+        .iter()
+        .filter(|n| n.cli(&["DBSIZE"]).trim() != "0")
+        .count();
+    assert!(with_keys >= 2, "keys spread over nodes");
+
+    // Cache-aside.
+    let fam = cache.family("cl");
+    let miss = fam
+        .get_or_load("x", Duration::from_secs(60), || async {
+            Ok::<_, std::convert::Infallible>(Some(5u32))
+        })
+        .await
+        .unwrap();
+    assert_eq!(miss.outcome, CacheOutcome::Miss);
+    let hit = fam
+        .get_or_load("x", Duration::from_secs(60), || async {
+            Ok::<_, std::convert::Infallible>(Some(6u32))
+        })
+        .await
+        .unwrap();
+    assert_eq!((hit.outcome, hit.value), (CacheOutcome::Hit, Some(5)));
+    fam.invalidate_all().await.unwrap();
+
+    // Vendor index: every key of a region shares `{geo:<region>}`, so scripts and
+    // pipelines run on one node without CROSSSLOT.
+    let vc = VendorCache::new(
+        cache.clone(),
+        VendorCacheConfig {
+            region: "us-east".into(),
+            ..VendorCacheConfig::default()
+        },
+    );
+    let center = GeoPoint::new(39.952, -75.164);
+    let vendors: Vec<Vendor> = (0..30)
+        .map(|i| Vendor {
+            id: format!("cv{i}"),
+            business_name: "x".into(),
+            capabilities: vec![Capability::Tow],
+            location: GeoPoint::new(39.95 + i as f64 * 0.01, -75.16),
+            availability: Availability::available(),
+            rating: 4.0,
+            metrics: VendorMetrics::default(),
+        })
+        .collect();
+    vc.put_profiles(&vendors).await.unwrap();
+    let updates: Vec<(String, GeoPoint)> = vendors
+        .iter()
+        .map(|v| (v.id.clone(), GeoPoint::new(v.location.lat, -75.17)))
+        .collect();
+    assert!(
+        vc.update_locations(&updates)
+            .await
+            .unwrap()
+            .iter()
+            .all(|&b| b)
+    );
+    let query = VendorQuery::available(center, 50.0, Capability::Tow).limit(5);
+    let found = vc.search_nearby(&query).await.unwrap();
+    assert_eq!(found.matches.len(), 5);
+    assert_eq!(found.matches[0].vendor_id, "cv0");
+    assert_eq!(
+        vc.search_nearby(&query).await.unwrap().outcome,
+        CacheOutcome::Hit
+    );
+    let claim = vc.claim_nearest(&query, "inc-1").await.unwrap().unwrap();
+    assert_eq!(claim.vendor_id, "cv0");
+    let after = vc.search_nearby(&query).await.unwrap();
+    assert_eq!(after.matches[0].vendor_id, "cv1");
+    assert_eq!(vc.invalidate(&["cv1", "cv2"]).await.unwrap(), 2);
+    assert_eq!(vc.get_profiles(&["cv1", "cv3"]).await.unwrap()[0], None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_master_degrades_to_bypass() {
+    let mut cluster = RedisCluster::start(3, 0);
+    let cfg = CacheConfig {
+        urls: cluster.urls(),
+        mode: Mode::Cluster,
+        command_timeout: Duration::from_millis(500),
+        breaker_failure_threshold: 3,
+        breaker_cool_off: Duration::from_secs(60),
+        ..common::test_config("redis://unused")
+    };
+    let cache = Cache::connect(cfg).await.unwrap();
+    let fam = cache.family("kill");
+    let ids: Vec<String> = (0..30).map(|i| format!("id{i}")).collect();
+    let get = |id: String| {
+        let fam = fam.clone();
+        async move {
+            let expected = format!("db-{id}");
+            let value = expected.clone();
+            let got = fam
+                .get_or_load(&id, Duration::from_secs(60), move || async move {
+                    Ok::<_, std::convert::Infallible>(Some(value))
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                got.value.as_deref(),
+                Some(expected.as_str()),
+                "always the right answer"
+            );
+            got.outcome
+        }
+    };
+    for id in &ids {
+        assert_eq!(get(id.clone()).await, CacheOutcome::Miss);
+    }
+    // One master dies: its keys (and, once the cluster notices, all keys) fail over to
+    // the loader; callers never see an error.
+    cluster.kill_node(0);
+    let mut bypassed = 0;
+    for id in &ids {
+        let outcome = get(id.clone()).await;
+        assert!(matches!(outcome, CacheOutcome::Hit | CacheOutcome::Bypass));
+        if outcome == CacheOutcome::Bypass {
+            bypassed += 1;
+        }
+    }
+    assert!(bypassed > 0, "the dead node's keys were bypassed");
+}
