@@ -1,0 +1,498 @@
+//! Runs short profiles against an in-process fake of the API's routes (a test
+//! double of the target described in docs/api.md) and checks behaviour: request
+//! counts, captured values, threshold verdicts, reports. Never timings.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use load::profile::Profile;
+use load::runner::{self, RunConfig};
+use load::testdata::Metros;
+use serde_json::{Value, json};
+
+#[derive(Default)]
+struct Fake {
+    /// Answer 500 on GET /vendors/{id}.
+    fail_vendor_profile: bool,
+    /// Sleep this long before answering a search.
+    slow_search_ms: u64,
+    hits: BTreeMap<&'static str, u64>,
+    created_incidents: Vec<String>,
+    read_incidents: Vec<String>,
+    vendors: Vec<String>,
+    searched_vendor_ids: BTreeSet<String>,
+    used_vendor_ids: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Fake>>;
+
+fn hit<'a>(state: &'a Shared, route: &'static str) -> std::sync::MutexGuard<'a, Fake> {
+    let mut f = state.lock().unwrap();
+    *f.hits.entry(route).or_insert(0) += 1;
+    f
+}
+
+async fn create_vendor(
+    State(s): State<Shared>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let mut f = hit(&s, "create_vendor");
+    assert!(body["businessName"].is_string() && body["capabilities"].is_array());
+    let id = format!("vendor-{}", f.vendors.len() + 1);
+    f.vendors.push(id.clone());
+    (
+        StatusCode::CREATED,
+        Json(json!({"vendorId": id, "businessName": body["businessName"]})),
+    )
+}
+
+async fn search(State(s): State<Shared>) -> Json<Value> {
+    let delay = hit(&s, "search_vendors").slow_search_ms;
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    let mut f = s.lock().unwrap();
+    let ids: Vec<String> = f.vendors.iter().take(3).cloned().collect();
+    f.searched_vendor_ids.extend(ids.iter().cloned());
+    let vendors: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"vendorId": id, "businessName": "x", "distanceMiles": 1.5}))
+        .collect();
+    Json(json!({"count": vendors.len(), "vendors": vendors}))
+}
+
+async fn get_vendor(State(s): State<Shared>, Path(id): Path<String>) -> (StatusCode, Json<Value>) {
+    let mut f = hit(&s, "get_vendor");
+    f.used_vendor_ids.push(id.clone());
+    if f.fail_vendor_profile {
+        let body = json!({"error": {"code": "internal", "message": "injected failure"}});
+        return (StatusCode::INTERNAL_SERVER_ERROR, Json(body));
+    }
+    (StatusCode::OK, Json(json!({"vendorId": id})))
+}
+
+async fn update_location(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Json<Value> {
+    let mut f = hit(&s, "update_location");
+    assert!(body["lat"].is_f64() && body["lon"].is_f64());
+    f.used_vendor_ids.push(id.clone());
+    Json(json!({"vendorId": id, "location": body}))
+}
+
+async fn create_incident(
+    State(s): State<Shared>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let mut f = hit(&s, "create_incident");
+    assert!(
+        body["driverId"].is_string()
+            && body["type"].is_string()
+            && body["location"]["lat"].is_f64()
+    );
+    let id = format!("inc-{}", f.created_incidents.len() + 1);
+    f.created_incidents.push(id.clone());
+    let incident = json!({"incidentId": id, "status": "unmatched", "type": body["type"]});
+    (
+        StatusCode::CREATED,
+        Json(json!({"incidentId": id, "incident": incident, "match": null})),
+    )
+}
+
+async fn get_incident(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+) -> (StatusCode, Json<Value>) {
+    let mut f = hit(&s, "get_incident");
+    f.read_incidents.push(id.clone());
+    if f.created_incidents.contains(&id) {
+        (StatusCode::OK, Json(json!({"incidentId": id})))
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": {"code": "not_found", "message": "no such incident"}})),
+        )
+    }
+}
+
+async fn start_fake(fake: Fake) -> (String, Shared) {
+    let state: Shared = Arc::new(Mutex::new(fake));
+    let app = Router::new()
+        .route("/vendors", post(create_vendor))
+        .route("/vendors/search", get(search))
+        .route("/vendors/{id}", get(get_vendor))
+        .route("/vendors/{id}/location", post(update_location))
+        .route("/incidents", post(create_incident))
+        .route("/incidents/{id}", get(get_incident))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{addr}"), state)
+}
+
+/// 2 s at 10 flows/s, then 20 simultaneous flows: 40 flows of the default mix.
+/// Thresholds bound only the error rate, or latency at a minute, so a slow test
+/// machine cannot fail them.
+const SHORT_PROFILE: &str = r#"
+name = "short"
+seed = 7
+request_timeout_ms = 10000
+setup_vendors = 5
+think_ms = [0, 20]
+[[phases]]
+name = "steady"
+duration_s = 2
+rate = 10
+[[phases]]
+name = "burst"
+burst = 20
+[thresholds.overall]
+error_rate = 0.01
+[thresholds.each]
+error_rate = 0.01
+p99_ms = 60000
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_run_counts_captures_and_reports() {
+    let (host, fake) = start_fake(Fake::default()).await;
+    let profile = Profile::from_toml(SHORT_PROFILE, "short.toml").unwrap();
+    let summary = runner::run(RunConfig {
+        target: host.clone(),
+        headers: vec!["Authorization: Bearer test".into()],
+        profile,
+        metros: Metros::embedded().unwrap(),
+        progress: false,
+    })
+    .await
+    .unwrap();
+
+    assert!(summary.passed, "{:?}", summary.failures());
+    assert_eq!(
+        (
+            summary.starts.scheduled,
+            summary.starts.started,
+            summary.starts.dropped
+        ),
+        (40, 40, 0)
+    );
+    assert_eq!(summary.unfinished, 0);
+    assert_eq!(summary.phases.len(), 2);
+    assert_eq!(summary.phases[1].starts.started, 20);
+    assert_eq!(summary.scenarios.values().sum::<u64>(), 40);
+
+    let flows = |name: &str| summary.scenarios.get(name).copied().unwrap_or(0);
+    let count = |key: &str| summary.endpoints.get(key).map_or(0, |e| e.count);
+    // Every flow ran all its steps: the fake always has vendors to capture.
+    assert_eq!(count("create_incident"), flows("incident"));
+    assert_eq!(count("get_incident"), flows("incident"));
+    assert_eq!(
+        count("search_vendors"),
+        flows("vendor_search") + flows("vendor_profile") + flows("location_update")
+    );
+    assert_eq!(count("get_vendor"), flows("vendor_profile"));
+    assert_eq!(count("update_location"), flows("location_update"));
+    assert_eq!(
+        summary.overall.count,
+        summary.endpoints.values().map(|e| e.count).sum::<u64>()
+    );
+    assert_eq!(summary.overall.errors, 0);
+    assert_eq!(summary.setup.as_ref().map(|s| s.ok), Some(5));
+
+    let f = fake.lock().unwrap();
+    // What the client counted is what the server saw.
+    for key in [
+        "create_incident",
+        "get_incident",
+        "search_vendors",
+        "get_vendor",
+        "update_location",
+    ] {
+        assert_eq!(f.hits.get(key).copied().unwrap_or(0), count(key), "{key}");
+    }
+    // Captured values flowed: each read-back used an id a POST returned, once each.
+    let created: BTreeSet<&String> = f.created_incidents.iter().collect();
+    let read: BTreeSet<&String> = f.read_incidents.iter().collect();
+    assert_eq!(f.read_incidents.len(), f.created_incidents.len());
+    assert_eq!(read, created);
+    assert!(
+        f.used_vendor_ids
+            .iter()
+            .all(|id| f.searched_vendor_ids.contains(id))
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("summary.json");
+    let html_path = dir.path().join("report.html");
+    load::report_json::write(&summary, &json_path).unwrap();
+    load::report_html::write(&summary, &html_path).unwrap();
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["starts"]["scheduled"], 40);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains("PASS") && html.contains("<svg"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_route_fails_the_run_with_the_threshold_named() {
+    let (host, fake) = start_fake(Fake {
+        fail_vendor_profile: true,
+        ..Fake::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let profile_path = dir.path().join("profile.toml");
+    std::fs::write(
+        &profile_path,
+        r#"
+        name = "failing"
+        setup_vendors = 3
+        think_ms = [0, 10]
+        [[phases]]
+        duration_s = 1
+        rate = 10
+        [[scenarios]]
+        name = "vendor_profile"
+        weight = 1
+        steps = ["search_vendors", "think", "get_vendor"]
+        [thresholds.each]
+        error_rate = 0.01
+        "#,
+    )
+    .unwrap();
+    let json_path = dir.path().join("out.json");
+    let html_path = dir.path().join("out.html");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_load"))
+        .arg("--host")
+        .arg(&host)
+        .arg("--profile-file")
+        .arg(&profile_path)
+        .arg("--json")
+        .arg(&json_path)
+        .arg("--html")
+        .arg(&html_path)
+        .arg("--quiet")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "stdout: {stdout}");
+    assert!(
+        stdout.contains("FAIL get_vendor error rate 100.00 % (limit < 1.00 %)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("FAIL search_vendors"), "{stdout}");
+
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["endpoints"]["get_vendor"]["errorKinds"]["http_500"], 10);
+    assert!(
+        std::fs::read_to_string(&html_path)
+            .unwrap()
+            .contains("FAIL")
+    );
+    assert_eq!(fake.lock().unwrap().hits.get("get_vendor"), Some(&10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_search_skips_dependent_steps() {
+    // No set-up vendors: searches answer an empty list, so nothing can be captured.
+    let (host, fake) = start_fake(Fake::default()).await;
+    let profile = Profile::from_toml(
+        r#"
+        setup_vendors = 0
+        think_ms = [0, 0]
+        [[phases]]
+        duration_s = 1
+        rate = 5
+        [[scenarios]]
+        name = "location_update"
+        weight = 1
+        steps = ["search_vendors", "think", "update_location"]
+        "#,
+        "empty.toml",
+    )
+    .unwrap();
+    let summary = runner::run(RunConfig {
+        target: host,
+        headers: Vec::new(),
+        profile,
+        metros: Metros::embedded().unwrap(),
+        progress: false,
+    })
+    .await
+    .unwrap();
+    assert_eq!(summary.endpoints["search_vendors"].count, 5);
+    assert_eq!(summary.endpoints["update_location"].count, 0);
+    assert_eq!(summary.endpoints["update_location"].skipped, 5);
+    assert_eq!(fake.lock().unwrap().hits.get("update_location"), None);
+}
+
+/// One search flow every 100 ms for 1 s.
+fn search_only(max_in_flight: u32, thresholds: &str) -> Profile {
+    Profile::from_toml(
+        &format!(
+            r#"
+            setup_vendors = 0
+            max_in_flight = {max_in_flight}
+            [[phases]]
+            duration_s = 1
+            rate = 10
+            [[scenarios]]
+            name = "vendor_search"
+            weight = 1
+            steps = ["search_vendors"]
+            {thresholds}
+            "#
+        ),
+        "search.toml",
+    )
+    .unwrap()
+}
+
+async fn run_against(host: String, profile: Profile) -> load::report_json::RunSummary {
+    runner::run(RunConfig {
+        target: host,
+        headers: Vec::new(),
+        profile,
+        metros: Metros::embedded().unwrap(),
+        progress: false,
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_route_shows_as_latency_not_as_fewer_requests() {
+    // Each answer takes 300 ms, three times the arrival interval: a closed model
+    // would send fewer requests; the open model sends all ten on schedule.
+    let (host, fake) = start_fake(Fake {
+        slow_search_ms: 300,
+        ..Fake::default()
+    })
+    .await;
+    let summary = run_against(
+        host,
+        search_only(100, "[thresholds.search_vendors]\np95_ms = 100"),
+    )
+    .await;
+    assert_eq!((summary.starts.started, summary.starts.dropped), (10, 0));
+    assert_eq!(fake.lock().unwrap().hits.get("search_vendors"), Some(&10));
+    let search = &summary.endpoints["search_vendors"];
+    assert_eq!(search.errors, 0);
+    // A lower bound set by the fake's sleep, not a performance assertion.
+    assert!(search.p50_ms >= 300.0, "{}", search.p50_ms);
+    assert!(!summary.passed);
+    assert_eq!(summary.failures().len(), 1);
+    assert!(
+        summary.failures()[0].starts_with("FAIL search_vendors p95 "),
+        "{:?}",
+        summary.failures()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_limit_drops_arrivals_instead_of_queueing() {
+    // Answers take 2 s; with room for 2 flows, the arrivals at 0 and 100 ms start and
+    // the 8 that follow within the first second find the limit reached.
+    let (host, fake) = start_fake(Fake {
+        slow_search_ms: 2000,
+        ..Fake::default()
+    })
+    .await;
+    let summary = run_against(host, search_only(2, "")).await;
+    assert_eq!(
+        (
+            summary.starts.scheduled,
+            summary.starts.started,
+            summary.starts.dropped
+        ),
+        (10, 2, 8)
+    );
+    assert_eq!(summary.phases[0].starts.dropped, 8);
+    assert_eq!(summary.endpoints["search_vendors"].count, 2);
+    assert_eq!(fake.lock().unwrap().hits.get("search_vendors"), Some(&2));
+}
+
+#[test]
+fn bad_profile_file_exits_2_naming_file_key_and_allowed_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "base = \"smoke\"\n[thresholds.everything]\np95_ms = 1\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_load"))
+        .arg("--profile-file")
+        .arg(&path)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.toml"), "{stderr}");
+    assert!(stderr.contains("`thresholds.everything`"), "{stderr}");
+    assert!(
+        stderr.contains("allowed: overall, each, create_incident"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unreachable_target_fails_setup_with_exit_2() {
+    // Bind then drop a listener so the port is (almost certainly) closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_load"))
+        .args([
+            "--host",
+            &format!("http://127.0.0.1:{port}"),
+            "--setup-vendors",
+            "2",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("set-up failed"), "{stderr}");
+}
+
+/// The built-in `incidents` profile (1,000 simultaneous incident creations) against
+/// the fake. Ignored by default: it needs ~2,000 file descriptors, more than some CI
+/// runners allow. `cargo test -p load -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn incidents_profile_creates_a_thousand_at_once() {
+    let (host, fake) = start_fake(Fake::default()).await;
+    let summary = runner::run(RunConfig {
+        target: host,
+        headers: Vec::new(),
+        profile: Profile::builtin("incidents").unwrap(),
+        metros: Metros::embedded().unwrap(),
+        progress: false,
+    })
+    .await
+    .unwrap();
+    assert_eq!(summary.starts.started, 1000);
+    assert_eq!(summary.endpoints["create_incident"].count, 1000);
+    assert_eq!(
+        summary.overall.errors, 0,
+        "{:?}",
+        summary.overall.error_kinds
+    );
+    assert_eq!(fake.lock().unwrap().created_incidents.len(), 1000);
+}
