@@ -1,4 +1,38 @@
-//! Vendor, incidents and payments HTTP handlers and the Lambda warmer.
+//! The vendor, incidents and payments services of the roadside-assistance platform, on
+//! `cache` (Redis) and `aurora` (PostgreSQL).
 //!
-//! This crate will hold one axum `Router` per service, run under `lambda_http` on Lambda
-//! and under `axum::serve` by the `local` binary, plus the warmer (issue 5).
+//! Each service is an axum [`Router`](axum::Router) ([`router`]); the same router runs on
+//! Lambda under `lambda_http::run` (binaries `vendor`, `incidents`, `payments`) and
+//! locally under `axum::serve` (binary `local`, every route on `127.0.0.1:3000`), so the
+//! tests and load runs exercise production code. The HTTP contract is in `docs/api.md`.
+//!
+//! - Reads go through the cache ([`cache::VendorCache`]) and answer `X-Cache`; Redis being
+//!   slow or down means `BYPASS` answers from PostgreSQL, never an error.
+//! - Writes go to PostgreSQL first, then update or drop the cache entries.
+//! - Incidents take the nearest available vendor atomically (`FOR UPDATE SKIP LOCKED`).
+//! - Payments are idempotent per `Idempotency-Key`, in one transaction with their line
+//!   items and an audit row.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! let config = lambdas::config::AppConfig::from_env()?; // DATABASE_URL, REDIS_URL, ...
+//! let state = lambdas::state::AppState::connect(config).await?;
+//! let app = lambdas::router::app(state);
+//! lambdas::host::serve_local("127.0.0.1:3000".parse()?, app).await?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod host;
+pub mod index;
+pub mod metrics;
+pub mod model;
+pub mod router;
+pub mod routes;
+pub mod seed;
+pub mod state;

@@ -311,12 +311,20 @@ impl VendorCache {
         calls: Vec<(String, Vec<Vec<u8>>)>,
     ) -> Result<Vec<i64>, CacheError> {
         use futures::{StreamExt, TryStreamExt};
-        let chunks: Vec<Vec<i64>> =
-            futures::stream::iter(calls.chunks(self.config.pipeline_chunk.max(1)))
-                .map(|chunk| self.pipelined_chunk(script, chunk))
-                .buffered(PIPELINES_IN_FLIGHT)
-                .try_collect()
-                .await?;
+        // Owned chunks: a stream over borrowed slices makes this future not `Send` for
+        // every lifetime (a rustc limitation), and callers spawn it or serve it from axum.
+        let size = self.config.pipeline_chunk.max(1);
+        let mut owned: Vec<Vec<(String, Vec<Vec<u8>>)>> =
+            Vec::with_capacity(calls.len() / size + 1);
+        let mut rest = calls.into_iter().peekable();
+        while rest.peek().is_some() {
+            owned.push(rest.by_ref().take(size).collect());
+        }
+        let chunks: Vec<Vec<i64>> = futures::stream::iter(owned)
+            .map(|chunk| async move { self.pipelined_chunk(script, &chunk).await })
+            .buffered(PIPELINES_IN_FLIGHT)
+            .try_collect()
+            .await?;
         Ok(chunks.into_iter().flatten().collect())
     }
 

@@ -1,0 +1,65 @@
+//! Every route of every service on one local HTTP server, against `DATABASE_URL` and
+//! (optionally) `REDIS_URL`.
+//!
+//! ```text
+//! cargo run -p lambdas --bin local -- --addr 127.0.0.1:3000 --seed 5000
+//! ```
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Parser;
+use lambdas::config::AppConfig;
+use lambdas::state::AppState;
+
+/// Serves the vendor, incidents and payments routes locally.
+#[derive(Debug, Parser)]
+#[command(name = "local", version, about)]
+struct Args {
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// Insert this many demo vendors around real US metro areas (ids `ven-seed-NNNNNN`,
+    /// the same every time; existing ids are kept).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: usize,
+    /// Seed of the demo data's random generator.
+    #[arg(long, default_value_t = 42)]
+    random_seed: u64,
+    /// Do not run the schema migrations at start.
+    #[arg(long)]
+    no_migrate: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    lambdas::host::init_tracing(false);
+    let args = Args::parse();
+    let config = AppConfig::from_env().context("configuration")?;
+    let state = AppState::connect(config).await.context("connecting")?;
+    if !args.no_migrate {
+        let report = state.db.migrate().await.context("running migrations")?;
+        tracing::info!(?report, "migrations");
+    }
+    if args.seed > 0 {
+        let vendors = lambdas::seed::vendors(args.seed, args.random_seed);
+        lambdas::db::vendors::insert_many(&state.db, &vendors)
+            .await
+            .context("seeding vendors")?;
+        tracing::info!(count = vendors.len(), "seeded demo vendors");
+    }
+    if let Some(vendors) = &state.vendors {
+        match state.index.reload(&state.db, vendors).await {
+            Ok(n) => tracing::info!(vendors = n, "vendor index loaded"),
+            Err(e) => {
+                tracing::warn!(error = %e, "vendor index not loaded; searches use PostgreSQL until it is")
+            }
+        }
+    }
+    let app = lambdas::router::app(state.clone());
+    lambdas::host::serve_local(args.addr, app)
+        .await
+        .context("serving")?;
+    state.db.shutdown(std::time::Duration::from_secs(5)).await;
+    Ok(())
+}

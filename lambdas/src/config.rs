@@ -1,0 +1,103 @@
+//! Configuration from the environment, parsed once at start.
+
+use std::time::Duration;
+
+use aurora::AuroraConfig;
+use cache::CacheConfig;
+
+/// Errors naming the variable at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The database configuration is missing or wrong.
+    #[error("database: {0}")]
+    Database(#[from] aurora::ConfigError),
+    /// The Redis configuration is wrong.
+    #[error("redis: {0}")]
+    Redis(#[from] cache::ConfigError),
+    /// Another variable is wrong.
+    #[error("{variable}: {message}")]
+    Invalid {
+        /// The variable.
+        variable: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Everything a service needs.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// PostgreSQL (`DATABASE_URL` and friends).
+    pub database: AuroraConfig,
+    /// Redis (`REDIS_URL` and friends); `None` when `REDIS_URL` is unset: every read then
+    /// goes to the database (`X-Cache: BYPASS`).
+    pub redis: Option<CacheConfig>,
+    /// Stage name for metrics (`STAGE`, default `local`).
+    pub stage: String,
+    /// Radius in which an incident is matched to a vendor (`MATCH_RADIUS_MILES`, default 50).
+    pub match_radius_miles: f64,
+    /// How long a warmer ping holds its execution environment (`WARMER_HOLD_MS`, default 75).
+    pub warmer_hold: Duration,
+    /// Emit CloudWatch EMF metric lines on stdout (`EMF_METRICS`, default on under Lambda).
+    pub emf_metrics: bool,
+}
+
+impl AppConfig {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// From any lookup (tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let database = AuroraConfig::from_lookup(&lookup)?;
+        let redis = match get("REDIS_URL") {
+            Some(_) => Some(CacheConfig::from_lookup(&lookup)?),
+            None => None,
+        };
+        let match_radius_miles = match get("MATCH_RADIUS_MILES") {
+            None => 50.0,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && *r > 0.0 && *r <= 500.0)
+                .ok_or_else(|| ConfigError::Invalid {
+                    variable: "MATCH_RADIUS_MILES",
+                    message: format!("`{v}` is not a number of miles in (0, 500]"),
+                })?,
+        };
+        let warmer_hold = match get("WARMER_HOLD_MS") {
+            None => Duration::from_millis(75),
+            Some(v) => Duration::from_millis(
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|ms| *ms <= 10_000)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        variable: "WARMER_HOLD_MS",
+                        message: format!("`{v}` is not a number of milliseconds in [0, 10000]"),
+                    })?,
+            ),
+        };
+        let on_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let emf_metrics = match get("EMF_METRICS").as_deref() {
+            None => on_lambda,
+            Some("1" | "true" | "on") => true,
+            Some("0" | "false" | "off") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: "EMF_METRICS",
+                    message: format!("`{other}` is not one of true, false"),
+                });
+            }
+        };
+        Ok(Self {
+            database,
+            redis,
+            stage: get("STAGE").unwrap_or_else(|| "local".to_owned()),
+            match_radius_miles,
+            warmer_hold,
+            emf_metrics,
+        })
+    }
+}

@@ -1,0 +1,139 @@
+//! Payments in PostgreSQL: idempotent creation with line items and an audit row, all in
+//! one transaction.
+
+use aurora::{AuroraError, AuroraPool};
+
+use super::RFC3339_UTC;
+use crate::model::{LineItem, PaymentInput, PaymentView};
+
+/// What `create` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// A new payment.
+    New(PaymentView),
+    /// The key was used before with the same body: the first answer.
+    Replayed(PaymentView),
+    /// The key was used before with another body.
+    KeyReused,
+}
+
+/// Creates the payment unless `key` was used before.
+///
+/// The idempotency row is inserted first: a concurrent request with the same key waits
+/// on that row's unique index until this transaction ends, then sees the stored answer.
+pub async fn create(
+    pool: &AuroraPool,
+    key: &str,
+    request_hash: &str,
+    payment_id: &str,
+    input: &PaymentInput,
+) -> Result<Created, AuroraError> {
+    pool.transaction(|tx| {
+        let (key, request_hash, payment_id, input) =
+            (key.to_owned(), request_hash.to_owned(), payment_id.to_owned(), input.clone());
+        Box::pin(async move {
+            let fresh = tx
+                .query_opt(
+                    "INSERT INTO idempotency_keys (key, request_hash) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO NOTHING RETURNING key",
+                    &[&key, &request_hash],
+                )
+                .await?;
+            if fresh.is_none() {
+                let row = tx
+                    .query_one("SELECT request_hash, response FROM idempotency_keys WHERE key = $1", &[&key])
+                    .await?;
+                let stored_hash: String = row.try_get(0)?;
+                if stored_hash != request_hash {
+                    return Ok(Created::KeyReused);
+                }
+                let response: Option<serde_json::Value> = row.try_get(1)?;
+                let view = response
+                    .and_then(|r| serde_json::from_value::<PaymentView>(r).ok())
+                    .ok_or_else(|| AuroraError::application(StoredAnswerMissing))?;
+                return Ok(Created::Replayed(view));
+            }
+            tx.execute(
+                "INSERT INTO payments (id, incident_id, vendor_id, amount_cents, currency) VALUES ($1, $2, $3, $4, $5)",
+                &[&payment_id, &input.incident_id, &input.vendor_id, &input.amount_cents, &input.currency],
+            )
+            .await?;
+            let descriptions: Vec<&str> = input.line_items.iter().map(|i| i.description.trim()).collect();
+            let amounts: Vec<i64> = input.line_items.iter().map(|i| i.amount_cents).collect();
+            tx.execute(
+                "INSERT INTO payment_line_items (payment_id, description, amount_cents) \
+                 SELECT $1, d, a FROM unnest($2::text[], $3::int8[]) WITH ORDINALITY AS t(d, a, n) ORDER BY n",
+                &[&payment_id, &descriptions, &amounts],
+            )
+            .await?;
+            let detail = serde_json::json!({
+                "amountCents": input.amount_cents,
+                "currency": input.currency,
+                "idempotencyKey": key,
+                "lineItems": input.line_items.len(),
+            });
+            tx.execute(
+                "INSERT INTO payment_audit_log (payment_id, event, detail) VALUES ($1, 'created', $2)",
+                &[&payment_id, &detail],
+            )
+            .await?;
+            let sql = format!("SELECT {RFC3339_UTC} FROM payments WHERE id = $1");
+            let created_at: String = tx.query_one(&sql, &[&payment_id]).await?.try_get(0)?;
+            let view = PaymentView {
+                payment_id: payment_id.clone(),
+                incident_id: input.incident_id.clone(),
+                vendor_id: input.vendor_id.clone(),
+                amount_cents: input.amount_cents,
+                currency: input.currency.clone(),
+                line_items: input.line_items.clone(),
+                created_at,
+            };
+            let response = serde_json::to_value(&view).map_err(AuroraError::application)?;
+            tx.execute(
+                "UPDATE idempotency_keys SET payment_id = $2, response = $3 WHERE key = $1",
+                &[&key, &payment_id, &response],
+            )
+            .await?;
+            Ok(Created::New(view))
+        })
+    })
+    .await
+}
+
+/// The stored answer of a used idempotency key could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("the idempotency record has no stored answer")]
+pub struct StoredAnswerMissing;
+
+/// One payment with its line items.
+pub async fn get(pool: &AuroraPool, id: &str) -> Result<Option<PaymentView>, AuroraError> {
+    let sql = format!(
+        "SELECT id, incident_id, vendor_id, amount_cents, currency, {RFC3339_UTC} FROM payments WHERE id = $1"
+    );
+    let Some(row) = pool.query_opt(&sql, &[&id]).await? else {
+        return Ok(None);
+    };
+    let items = pool
+        .query(
+            "SELECT description, amount_cents FROM payment_line_items WHERE payment_id = $1 ORDER BY id",
+            &[&id],
+        )
+        .await?;
+    Ok(Some(PaymentView {
+        payment_id: row.try_get(0)?,
+        incident_id: row.try_get(1)?,
+        vendor_id: row.try_get(2)?,
+        amount_cents: row.try_get(3)?,
+        currency: row.try_get(4)?,
+        created_at: row.try_get(5)?,
+        line_items: items
+            .iter()
+            .map(|r| {
+                Ok(LineItem {
+                    description: r.try_get(0)?,
+                    amount_cents: r.try_get(1)?,
+                })
+            })
+            .collect::<Result<_, AuroraError>>()?,
+    }))
+}

@@ -1,0 +1,126 @@
+//! The routers: one per service (`vendor`, `incidents`, `payments`) and one with every
+//! route for the local server. Each adds the warmer ping, invocation metrics, the body
+//! limit and a JSON 404.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::extract::MAX_BODY_BYTES;
+use crate::metrics;
+use crate::routes::{health, incidents, payments, vendors};
+use crate::state::AppState;
+
+/// Path of the warmer ping.
+pub const WARMER_PATH: &str = "/_warmer";
+/// Header every warmer ping carries.
+pub const WARMER_HEADER: &str = "x-roadcall-warmer";
+
+/// The vendor service's routes.
+pub fn vendor_routes() -> Router<AppState> {
+    Router::new()
+        .route("/vendors", post(vendors::create))
+        .route("/vendors/search", get(vendors::search))
+        .route(
+            "/vendors/{id}",
+            get(vendors::get_vendor).put(vendors::update),
+        )
+        .route(
+            "/vendors/{id}/availability",
+            patch(vendors::set_availability),
+        )
+        .route("/vendors/{id}/location", post(vendors::set_location))
+}
+
+/// The incident service's routes.
+pub fn incident_routes() -> Router<AppState> {
+    Router::new()
+        .route("/incidents", post(incidents::create))
+        .route("/incidents/{id}", get(incidents::get))
+}
+
+/// The payment service's routes.
+pub fn payment_routes() -> Router<AppState> {
+    Router::new()
+        .route("/payments", post(payments::create))
+        .route("/payments/{id}", get(payments::get))
+}
+
+/// Adds `/health`, the warmer ping, metrics, the body limit and the JSON 404 to `routes`.
+pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        .route("/health", get(health::health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), invocation))
+        .with_state(state)
+}
+
+/// Every route of every service (the local server, the tests and the load runs).
+pub fn app(state: AppState) -> Router {
+    finish(
+        vendor_routes()
+            .merge(incident_routes())
+            .merge(payment_routes()),
+        state,
+    )
+}
+
+async fn not_found(request: Request) -> Response {
+    ApiError {
+        status: axum::http::StatusCode::NOT_FOUND,
+        code: "route_not_found",
+        message: format!("no route for {} {}", request.method(), request.uri().path()),
+        field: None,
+    }
+    .into_response()
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    ApiError {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+        field: None,
+    }
+    .into_response()
+}
+
+/// Answers warmer pings without touching any dependency, and counts real invocations.
+async fn invocation(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.uri().path() == WARMER_PATH && request.headers().contains_key(WARMER_HEADER) {
+        let cold = state.environment.take_cold_start();
+        // Hold the environment so concurrent pings land on distinct environments.
+        let hold = request
+            .uri()
+            .query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("holdMs=")))
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .map(|ms| std::time::Duration::from_millis(ms.min(10_000)))
+            .unwrap_or(state.config.warmer_hold);
+        tokio::time::sleep(hold).await;
+        return Json(json!({
+            "warmed": true,
+            "environmentId": state.environment.id,
+            "coldStart": cold,
+        }))
+        .into_response();
+    }
+    let cold = state.environment.take_cold_start();
+    state.environment.count_invocation();
+    let response = next.run(request).await;
+    if state.config.emf_metrics {
+        metrics::emit_invocation(&state, cold);
+    }
+    response
+}

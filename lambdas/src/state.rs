@@ -1,0 +1,97 @@
+//! What every handler shares: the database pool, the cache, the configuration and this
+//! execution environment's identity.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use aurora::AuroraPool;
+use cache::{Cache, VendorCache, VendorCacheConfig};
+
+use crate::config::AppConfig;
+use crate::index::VendorIndex;
+
+/// One execution environment (one Lambda sandbox, or one local server).
+#[derive(Debug)]
+pub struct Environment {
+    /// Unique id, so the warmer can count distinct environments.
+    pub id: String,
+    /// When the environment started.
+    pub started: Instant,
+    cold: AtomicBool,
+    invocations: AtomicU64,
+}
+
+impl Environment {
+    /// A new environment with a fresh id.
+    pub fn new() -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            started: Instant::now(),
+            cold: AtomicBool::new(true),
+            invocations: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether this is the environment's first invocation (and marks it warm).
+    pub fn take_cold_start(&self) -> bool {
+        self.cold.swap(false, Ordering::Relaxed)
+    }
+
+    /// Counts an invocation and returns the total.
+    pub fn count_invocation(&self) -> u64 {
+        self.invocations.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The handlers' shared state (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// PostgreSQL, the source of truth.
+    pub db: AuroraPool,
+    /// Redis cache-aside, when configured.
+    pub cache: Option<Cache>,
+    /// Vendor profiles and geo index, when Redis is configured.
+    pub vendors: Option<VendorCache>,
+    /// Whether the geo index holds every vendor.
+    pub index: VendorIndex,
+    /// Configuration.
+    pub config: Arc<AppConfig>,
+    /// This execution environment.
+    pub environment: Arc<Environment>,
+}
+
+impl AppState {
+    /// Connects to PostgreSQL and (when configured) Redis. Redis being down is not an
+    /// error: the cache connects lazily and answers `BYPASS` meanwhile.
+    pub async fn connect(config: AppConfig) -> Result<Self, anyhow::Error> {
+        let db = AuroraPool::connect(config.database.clone()).await?;
+        let cache = match &config.redis {
+            Some(redis) => Some(Cache::connect(redis.clone()).await?),
+            None => None,
+        };
+        Ok(Self::with_parts(db, cache, config))
+    }
+
+    /// State from an existing pool and cache (tests, the local server).
+    pub fn with_parts(db: AuroraPool, cache: Option<Cache>, config: AppConfig) -> Self {
+        let vendors = cache
+            .as_ref()
+            .map(|c| VendorCache::new(c.clone(), VendorCacheConfig::default()));
+        let index = VendorIndex::new(cache.clone(), VendorCacheConfig::default().profile_ttl);
+        Self {
+            db,
+            cache,
+            vendors,
+            index,
+            config: Arc::new(config),
+            environment: Arc::new(Environment::new()),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! A running local server over real PostgreSQL and Redis, for the end-to-end tests.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use lambdas::config::AppConfig;
+use lambdas::state::AppState;
+use serde_json::{Value, json};
+use testkit::postgres::PostgresServer;
+use testkit::redis::RedisServer;
+
+/// The servers and the app under test.
+pub struct TestApp {
+    /// PostgreSQL (kept alive for the test).
+    pub postgres: PostgresServer,
+    /// Redis (stop and restart it for fault tests).
+    pub redis: RedisServer,
+    /// The shared state of the app.
+    pub state: AppState,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+}
+
+impl TestApp {
+    /// Starts PostgreSQL, Redis, the migrations and the local router on a free port.
+    pub async fn start() -> Self {
+        let postgres = PostgresServer::start();
+        let redis = RedisServer::start();
+        let (db_url, redis_url) = (postgres.url(), redis.url());
+        let config = AppConfig::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(db_url.clone()),
+            "REDIS_URL" => Some(redis_url.clone()),
+            "STAGE" => Some("test".to_owned()),
+            _ => None,
+        })
+        .expect("config");
+        let state = AppState::connect(config).await.expect("connect");
+        state.db.migrate().await.expect("migrate");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let app = lambdas::router::app(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            postgres,
+            redis,
+            state,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// `GET path`: (status, X-Cache, JSON body).
+    pub async fn get(&self, path: &str) -> (u16, String, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("send");
+        split(response).await
+    }
+
+    /// `method path` with a JSON body: (status, X-Cache, JSON body).
+    pub async fn send(&self, method: &str, path: &str, body: Value) -> (u16, String, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        split(response).await
+    }
+
+    /// `POST path` with raw bytes and a content type.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, String, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        split(response).await
+    }
+
+    /// Creates a vendor and returns its id.
+    pub async fn vendor(&self, name: &str, capabilities: &[&str], lat: f64, lon: f64) -> String {
+        let (status, _, body) = self
+            .send(
+                "POST",
+                "/vendors",
+                json!({"businessName": name, "capabilities": capabilities, "location": {"lat": lat, "lon": lon}, "rating": 4.5}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["vendorId"].as_str().expect("vendorId").to_owned()
+    }
+
+    /// Loads the geo index from the database (as the local server does at start).
+    pub async fn load_index(&self) {
+        let vendors = self.state.vendors.as_ref().expect("redis configured");
+        self.state.index.forget();
+        self.state
+            .index
+            .reload(&self.state.db, vendors)
+            .await
+            .expect("reload");
+    }
+}
+
+async fn split(response: reqwest::Response) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let cache = response
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text}"));
+    (status, cache, body)
+}
+
+/// Asserts an API error: status, code and (optionally) field.
+pub fn assert_error(got: &(u16, String, Value), status: u16, field: Option<&str>) {
+    assert_eq!(got.0, status, "{}", got.2);
+    let error = &got.2["error"];
+    assert!(
+        error["code"].is_string() && error["message"].is_string(),
+        "{}",
+        got.2
+    );
+    if let Some(field) = field {
+        assert_eq!(error["field"], field, "{}", got.2);
+    }
+}
