@@ -8,6 +8,8 @@
 //! - [`app`]: a stage's constructs split into stacks by lifecycle, joined by exports.
 //! - [`synth`]: deterministic, all-or-nothing rendering to `out/<stage>/`.
 //! - [`check`]: security and best-practice rules (CloudFormation Guard) over the templates.
+//! - [`deploy`]: deploy, diff, destroy, outputs, status and cache operations through the
+//!   AWS SDK.
 //!
 //! ```
 //! use stacks::{app, config};
@@ -27,5 +29,6 @@ pub mod app;
 pub mod check;
 pub mod config;
 pub mod constructs;
+pub mod deploy;
 pub mod stage;
 pub mod synth;

@@ -9,6 +9,7 @@
 //! assert!(port > 0);
 //! ```
 
+pub mod moto;
 pub mod postgres;
 pub mod redis;
 
