@@ -36,3 +36,4 @@ pub mod router;
 pub mod routes;
 pub mod seed;
 pub mod state;
+pub mod warmer;
