@@ -129,6 +129,14 @@ impl From<aurora::AuroraError> for ApiError {
             E::Connect(_) | E::ShutDown | E::CommitOutcomeUnknown(_) => {
                 ApiError::unavailable(format!("the database is unavailable: {error}"))
             }
+            // Text the client sent that PostgreSQL cannot store (U+0000 in a string): the
+            // request is at fault, not the server.
+            _ if matches!(error.sqlstate(), Some("22021" | "22P05")) => ApiError {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalid_text",
+                message: "text fields cannot contain the NUL character (\\u0000)".to_owned(),
+                field: None,
+            },
             _ if error.is_transient() => {
                 ApiError::unavailable(format!("the database is unavailable: {error}"))
             }

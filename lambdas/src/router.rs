@@ -122,5 +122,33 @@ async fn invocation(State(state): State<AppState>, request: Request, next: Next)
     if state.config.emf_metrics {
         metrics::emit_invocation(&state, cold);
     }
+    // axum's own rejections (a path parameter that is not UTF-8, for example) answer
+    // plain text; the contract is a JSON error for every failure.
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if response.status().is_client_error() && !is_json {
+        let status = response.status();
+        let text = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        return ApiError {
+            status,
+            code: "invalid_request",
+            message: if text.is_empty() {
+                status
+                    .canonical_reason()
+                    .unwrap_or("bad request")
+                    .to_owned()
+            } else {
+                text
+            },
+            field: None,
+        }
+        .into_response();
+    }
     response
 }

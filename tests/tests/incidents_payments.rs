@@ -103,6 +103,41 @@ async fn concurrent_incidents_never_share_a_vendor() {
     let distinct: BTreeSet<_> = matched.iter().cloned().collect();
     assert_eq!(matched.len(), 6, "every vendor taken once");
     assert_eq!(distinct, vendors, "no vendor taken twice");
+    // Again with the geo index loaded: candidates come from Redis, the claim from PostgreSQL.
+    let mut indexed = BTreeSet::new();
+    for i in 0..6 {
+        indexed.insert(
+            app.vendor(
+                &format!("Indexed Tow {i}"),
+                &["tow"],
+                32.78 + f64::from(i) * 0.01,
+                -96.80,
+            )
+            .await,
+        );
+    }
+    app.load_index().await;
+    let requests = (0..30).map(|i| {
+        let app = &app;
+        async move {
+            app.send("POST", "/incidents", json!({"driverId": format!("e-{i}"), "type": "tow", "location": {"lat": 32.78, "lon": -96.80}}))
+                .await
+        }
+    });
+    let mut matched = Vec::new();
+    for (status, _, body) in futures::future::join_all(requests).await {
+        assert_eq!(status, 201, "{body}");
+        if let Some(v) = body["match"]["vendorId"].as_str() {
+            matched.push(v.to_owned());
+        }
+    }
+    let distinct: BTreeSet<_> = matched.iter().cloned().collect();
+    assert_eq!(
+        (matched.len(), &distinct),
+        (6, &indexed),
+        "indexed path: every vendor taken once"
+    );
+
     // No vendor is busy without an incident pointing at it.
     let orphans = app
         .state

@@ -33,10 +33,19 @@ pub fn bounding_box(center: cache::GeoPoint, radius_miles: f64) -> (f64, f64, f6
 
 /// SQL for the haversine distance in miles from `($lat, $lon)` given as parameters
 /// `lat_param`/`lon_param` to the row's `lat`/`lon`.
+///
+/// PostgreSQL raises `22003 value out of range: underflow` when a float multiplication or
+/// `power` rounds a non-zero result to zero, which legal but tiny inputs do (a longitude
+/// of `1e-200` next to a vendor at 0). Angles are therefore snapped to 1e-9 degrees
+/// (0.1 mm) before the trigonometry: a difference is then 0 or large enough to square.
 pub fn sql_distance(lat_param: usize, lon_param: usize) -> String {
+    let snap = |x: String| format!("(round(({x}) * 1e9) / 1e9)");
+    let dlat = snap(format!("lat - ${lat_param}"));
+    let dlon = snap(format!("lon - ${lon_param}"));
+    let (lat0, lat1) = (snap(format!("${lat_param}")), snap("lat".to_owned()));
     format!(
-        "(2 * {EARTH_RADIUS_MILES} * asin(sqrt(power(sin(radians(lat - ${lat_param}) / 2), 2) \
-         + cos(radians(${lat_param})) * cos(radians(lat)) * power(sin(radians(lon - ${lon_param}) / 2), 2))))"
+        "(2 * {EARTH_RADIUS_MILES} * asin(sqrt(power(sin(radians({dlat}) / 2), 2) \
+         + cos(radians({lat0})) * cos(radians({lat1})) * power(sin(radians({dlon}) / 2), 2))))"
     )
 }
 

@@ -10,8 +10,8 @@ use cfn::aws::events::rule::{RetryPolicy, State, Target};
 use cfn::aws::iam::Role;
 use cfn::aws::iam::role::Policy as RolePolicy;
 use cfn::aws::lambda::function::{
-    ArchitecturesItem, Code, DeadLetterConfig, LogFormat, LoggingConfig, Mode, Runtime,
-    TracingConfig,
+    ArchitecturesItem, Code, DeadLetterConfig, Environment, LogFormat, LoggingConfig, Mode,
+    Runtime, TracingConfig,
 };
 use cfn::aws::lambda::{Function, Permission};
 use cfn::aws::logs::LogGroup;
@@ -211,7 +211,12 @@ impl Warmer {
                         .log_group(log_group.ref_())
                         .log_format(LogFormat::Json),
                 )
-                .dead_letter_config(DeadLetterConfig::new().target_arn(dead_letters.att_arn())),
+                .dead_letter_config(DeadLetterConfig::new().target_arn(dead_letters.att_arn()))
+                // The stage names the metrics the warmer emits; the key encrypts the variables.
+                .environment(
+                    Environment::new().variables(serde_json::json!({"STAGE": stage.name()})),
+                )
+                .kms_key_arn(self.kms_key_arn.clone()),
             ResourceOptions::default(),
         )?;
         let input = serde_json::to_string(&WarmerInput {
