@@ -15,9 +15,16 @@ pub fn record_pool_exhausted() {
     POOL_EXHAUSTED.fetch_add(1, Ordering::Relaxed);
 }
 
-/// One EMF document for an invocation: `Invocation`, `ColdStart` and `PoolExhausted`
-/// (since the previous line), with the `Stage` dimension.
-pub fn invocation_line(stage: &str, cold: bool, pool_exhausted: u64, timestamp_ms: u128) -> String {
+/// One EMF document for an invocation: `Invocation`, `ColdStart`, `PoolExhausted` (since
+/// the previous line) and `PoolWaiting` (requests waiting for a connection now), with the
+/// `Stage` dimension.
+pub fn invocation_line(
+    stage: &str,
+    cold: bool,
+    pool_exhausted: u64,
+    pool_waiting: usize,
+    timestamp_ms: u128,
+) -> String {
     serde_json::json!({
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -27,7 +34,8 @@ pub fn invocation_line(stage: &str, cold: bool, pool_exhausted: u64, timestamp_m
                 "Metrics": [
                     {"Name": "Invocation", "Unit": "Count"},
                     {"Name": "ColdStart", "Unit": "Count"},
-                    {"Name": "PoolExhausted", "Unit": "Count"}
+                    {"Name": "PoolExhausted", "Unit": "Count"},
+                    {"Name": "PoolWaiting", "Unit": "Count"}
                 ]
             }]
         },
@@ -35,6 +43,7 @@ pub fn invocation_line(stage: &str, cold: bool, pool_exhausted: u64, timestamp_m
         "Invocation": 1,
         "ColdStart": u8::from(cold),
         "PoolExhausted": pool_exhausted,
+        "PoolWaiting": pool_waiting,
     })
     .to_string()
 }
@@ -46,9 +55,10 @@ pub fn emit_invocation(state: &AppState, cold: bool) {
         .map(|d| d.as_millis())
         .unwrap_or(0);
     let exhausted = POOL_EXHAUSTED.swap(0, Ordering::Relaxed);
+    let waiting = state.db.stats().writer.waiting;
     println!(
         "{}",
-        invocation_line(&state.config.stage, cold, exhausted, now)
+        invocation_line(&state.config.stage, cold, exhausted, waiting, now)
     );
     if let Some(cache) = &state.cache {
         cache.metrics().emit_emf("RoadcallPerf/Cache");
@@ -62,7 +72,7 @@ mod tests {
     #[test]
     fn emf_line_matches_the_alarm_contract() {
         let line: serde_json::Value =
-            serde_json::from_str(&invocation_line("dev", true, 2, 1)).unwrap();
+            serde_json::from_str(&invocation_line("dev", true, 2, 3, 1)).unwrap();
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             "RoadcallPerf"
@@ -75,6 +85,9 @@ mod tests {
             (line["Stage"].as_str(), line["ColdStart"].as_u64()),
             (Some("dev"), Some(1))
         );
-        assert_eq!(line["PoolExhausted"], 2);
+        assert_eq!(
+            (line["PoolExhausted"].as_u64(), line["PoolWaiting"].as_u64()),
+            (Some(2), Some(3))
+        );
     }
 }

@@ -483,7 +483,10 @@ fn monitoring_alarms_cover_the_documented_signals() {
     let cold = &t["Resources"]["ColdStartRatioAlarm"]["Properties"];
     assert_eq!(cold["Threshold"], json!(20.0));
     let topic = &t["Resources"]["AlarmTopic"]["Properties"];
-    assert_eq!(topic["KmsMasterKeyId"], json!({"Fn::ImportValue": "keys-key-arn-prod"}));
+    assert_eq!(
+        topic["KmsMasterKeyId"],
+        json!({"Fn::ImportValue": "keys-key-arn-prod"})
+    );
     let dax = common::template_json("prod", "dax");
     assert_eq!(
         dax["Resources"]["DaxItemCacheHitRateAlarm"]["Condition"],
