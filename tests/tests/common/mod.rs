@@ -46,6 +46,9 @@ impl TestApp {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
+        // `cargo test --workspace` unifies the load crate's reqwest features, which
+        // leave the TLS crypto provider to the program: install the one the workspace uses.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             postgres,
             redis,
