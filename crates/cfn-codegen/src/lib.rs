@@ -9,6 +9,8 @@
 //! read-only properties. The output is run through `rustfmt` and committed; a test checks
 //! that it is current.
 
+#![warn(missing_docs)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -9,6 +9,8 @@
 //! assert!(port > 0);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod moto;
 pub mod postgres;
 pub mod redis;
