@@ -796,14 +796,20 @@ async fn the_built_in_secrets_manager_fetcher_signs_and_parses() {
     }
 }
 
-/// Against moto's Secrets Manager; not run by default because it needs a `moto_server`
-/// started by hand with secret `roadcall/db` = `{"password":"new-secret"}`:
-/// `MOTO_ENDPOINT=http://127.0.0.1:PORT cargo test -p aurora --test server -- --ignored moto`
+/// Against moto's Secrets Manager (the pinned `moto_server`, started by testkit).
 #[tokio::test]
-#[ignore = "needs a moto_server started by hand (MOTO_ENDPOINT)"]
 async fn secrets_manager_fetch_against_moto() {
     use aurora::auth::SecretFetcher;
-    let endpoint = std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT");
+    let moto = testkit::moto::MotoServer::start();
+    let (status, body) = moto
+        .aws_json(
+            "secretsmanager",
+            "secretsmanager.CreateSecret",
+            r#"{"Name": "roadcall/db", "SecretString": "{\"password\":\"new-secret\"}"}"#,
+        )
+        .expect("create secret");
+    assert_eq!(status, 200, "{body}");
+    let endpoint = moto.endpoint();
     let credentials = Arc::new(aurora::auth::AwsCredentials {
         access_key_id: "testing".to_owned(),
         secret_access_key: "testing".to_owned(),

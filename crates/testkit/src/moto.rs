@@ -145,11 +145,37 @@ impl MotoServer {
 
     /// One HTTP/1.0 request to the server: `(status, body)`.
     pub fn request(&self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        self.request_with(method, path, "Content-Type: application/json\r\n", body)
+    }
+
+    /// A call of an AWS JSON-protocol API (e.g. `secretsmanager`, `CreateSecret`) with a
+    /// placeholder signature: moto routes on the credential scope and never checks it.
+    pub fn aws_json(
+        &self,
+        service: &str,
+        target: &str,
+        body: &str,
+    ) -> std::io::Result<(u16, String)> {
+        let headers = format!(
+            "Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
+             SignedHeaders=host, Signature=00\r\n"
+        );
+        self.request_with("POST", "/", &headers, body)
+    }
+
+    fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &str,
+    ) -> std::io::Result<(u16, String)> {
         let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         write!(
             stream,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n{headers}\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.port,
             body.len()
