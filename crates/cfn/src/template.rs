@@ -470,23 +470,6 @@ impl Template {
         Ok(())
     }
 
-    /// Merges `metadata` into a resource's `Metadata` object (keys already there are
-    /// replaced).
-    pub fn merge_metadata(&mut self, id: &str, metadata: Json) -> Result<(), TemplateError> {
-        let entry = self
-            .resources
-            .get_mut(id)
-            .ok_or_else(|| TemplateError::DanglingReference {
-                from: "metadata".to_owned(),
-                to: id.to_owned(),
-            })?;
-        match (&mut entry.metadata, metadata) {
-            (Some(Json::Object(existing)), Json::Object(new)) => existing.extend(new),
-            (slot, new) => *slot = Some(new),
-        }
-        Ok(())
-    }
-
     fn ensure_free(&self, id: &str) -> Result<(), TemplateError> {
         if self.parameters.contains_key(id) || self.resources.contains_key(id) {
             return Err(TemplateError::DuplicateLogicalId(id.to_owned()));
