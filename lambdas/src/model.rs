@@ -473,5 +473,7 @@ pub fn new_vendor(id: String, input: &ValidVendor) -> Vendor {
         availability: Availability::available(),
         rating: input.rating,
         metrics: VendorMetrics::default(),
+        version: 0,
+        updated_at: String::new(),
     }
 }

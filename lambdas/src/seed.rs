@@ -92,6 +92,8 @@ pub fn vendors(count: usize, seed: u64) -> Vec<Vendor> {
                 availability: Availability::available(),
                 rating: (3.0 + rng.random::<f64>() * 2.0 * 10.0).round() / 10.0,
                 metrics: VendorMetrics::default(),
+                version: 0,
+                updated_at: String::new(),
             }
         })
         .collect()

@@ -79,6 +79,8 @@
 //!         availability: Availability::available(),
 //!         rating: 4.8,
 //!         metrics: VendorMetrics::default(),
+//!         version: 0,
+//!         updated_at: String::new(),
 //!     })
 //!     .await?;
 //!
@@ -122,6 +124,7 @@ pub use error::CacheError;
 pub use geo::{EARTH_RADIUS_M, GeoMatch, GeoPoint, GeoQuery, GeoShape, GeoUnit};
 pub use metrics::{CacheMetrics, FamilyStats};
 pub use vendor::{
-    Availability, AvailabilityStatus, Capability, Claim, UnknownCapability, Vendor, VendorCache,
-    VendorCacheConfig, VendorMatch, VendorMetrics, VendorQuery, VendorSearch,
+    Availability, AvailabilityStatus, Capability, Claim, MAX_ABS_LAT, MAX_ABS_LON, MAX_ID_CHARS,
+    TransitionRefused, UnknownCapability, UnknownStatus, Vendor, VendorCache, VendorCacheConfig,
+    VendorMatch, VendorMetrics, VendorQuery, VendorSearch, is_valid_id,
 };

@@ -88,6 +88,8 @@ async fn cluster_operations_and_vendor_index() {
             availability: Availability::available(),
             rating: 4.0,
             metrics: VendorMetrics::default(),
+            version: 0,
+            updated_at: String::new(),
         })
         .collect();
     vc.put_profiles(&vendors).await.unwrap();

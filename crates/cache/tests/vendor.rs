@@ -31,6 +31,8 @@ fn vendor(id: &str, at: GeoPoint, caps: &[Capability], availability: Availabilit
         availability,
         rating: 4.2,
         metrics: VendorMetrics::default(),
+        version: 0,
+        updated_at: String::new(),
     }
 }
 

@@ -34,6 +34,8 @@ fn vendor_from_row(row: &Row) -> Result<Vendor, AuroraError> {
             completed_jobs: u64::try_from(completed).unwrap_or(0),
             ..VendorMetrics::default()
         },
+        version: 0,
+        updated_at: String::new(),
     })
 }
 

@@ -19,8 +19,9 @@ use crate::geo::{GeoPoint, GeoUnit, value_to_f64, value_to_string};
 use crate::metrics::Counters;
 
 pub use model::{
-    Availability, AvailabilityStatus, Capability, UnknownCapability, Vendor, VendorMatch,
-    VendorMetrics,
+    Availability, AvailabilityStatus, Capability, MAX_ABS_LAT, MAX_ABS_LON, MAX_ID_CHARS,
+    TransitionRefused, UnknownCapability, UnknownStatus, Vendor, VendorMatch, VendorMetrics,
+    is_valid_id,
 };
 use scripts::{LuaScript, Scripts};
 

@@ -98,6 +98,61 @@ impl AvailabilityStatus {
     pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == s)
     }
+
+    /// The statuses a vendor may be in for the availability API to move it to `next`
+    /// (the one table of allowed transitions; SQL and the handlers take it from here).
+    ///
+    /// - `available` <-> `offline`: the vendor starts or stops working.
+    /// - `busy` -> `available` / `offline`: the job is done (or dropped).
+    /// - `available` -> `busy`: only together with an unmatched incident the vendor takes;
+    ///   a busy vendor never goes straight to another incident (`busy` -> `busy` is refused),
+    ///   and an offline vendor must become available first.
+    /// - Setting the status a vendor already has is allowed (a retried request); for
+    ///   `busy` only with the same incident, which [`Availability::check_transition`] checks.
+    pub fn may_become(next: AvailabilityStatus) -> &'static [AvailabilityStatus] {
+        match next {
+            Self::Available => &[Self::Available, Self::Busy, Self::Offline],
+            Self::Offline => &[Self::Available, Self::Busy, Self::Offline],
+            Self::Busy => &[Self::Available, Self::Busy],
+        }
+    }
+}
+
+impl FromStr for AvailabilityStatus {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+}
+
+impl fmt::Display for AvailabilityStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status name that is not `available`, `busy` or `offline`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown availability status {0:?}")]
+pub struct UnknownStatus(pub String);
+
+/// Why an availability change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionRefused {
+    /// The current status cannot move to the requested one.
+    #[error("a vendor that is {from} cannot become {to}")]
+    Status {
+        /// The vendor's status now.
+        from: AvailabilityStatus,
+        /// The status asked for.
+        to: AvailabilityStatus,
+    },
+    /// The vendor is busy with another incident.
+    #[error("the vendor is busy with incident {current}")]
+    OtherIncident {
+        /// The incident the vendor works now.
+        current: String,
+    },
 }
 
 /// Availability with the incident a busy vendor is working.
@@ -112,6 +167,27 @@ pub struct Availability {
 }
 
 impl Availability {
+    /// Whether the availability API may change `self` into `next`
+    /// (see [`AvailabilityStatus::may_become`]).
+    pub fn check_transition(&self, next: &Availability) -> Result<(), TransitionRefused> {
+        if !AvailabilityStatus::may_become(next.status).contains(&self.status) {
+            return Err(TransitionRefused::Status {
+                from: self.status,
+                to: next.status,
+            });
+        }
+        match (&self.current_incident_id, next.status) {
+            (Some(current), AvailabilityStatus::Busy)
+                if next.current_incident_id.as_ref() != Some(current) =>
+            {
+                Err(TransitionRefused::OtherIncident {
+                    current: current.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Available, no incident.
     pub fn available() -> Self {
         Self {
@@ -167,7 +243,32 @@ pub struct Vendor {
     pub rating: f64,
     /// Operational figures.
     pub metrics: VendorMetrics,
+    /// The database row's version: raised by every write, so a cache holding version `n`
+    /// knows that any answer with a smaller version is older than what it has.
+    #[serde(default)]
+    pub version: i64,
+    /// When the database row last changed (RFC 3339, UTC); empty when unknown.
+    #[serde(default)]
+    pub updated_at: String,
 }
+
+/// Longest id (vendor, incident, driver) anywhere in the platform.
+pub const MAX_ID_CHARS: usize = 64;
+
+/// Whether `id` is a valid id: 1 to [`MAX_ID_CHARS`] ASCII letters, digits, `-`, `_`, `.`
+/// or `:` (so ids are safe in Redis keys, logs and URLs without escaping).
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_CHARS
+        && id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Latitude limits the API accepts (degrees).
+pub const MAX_ABS_LAT: f64 = 90.0;
+/// Longitude limits the API accepts (degrees).
+pub const MAX_ABS_LON: f64 = 180.0;
 
 /// One vendor found by a search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -197,6 +298,8 @@ mod tests {
             availability: Availability::busy("inc-9"),
             rating: 4.5,
             metrics: VendorMetrics::default(),
+            version: 3,
+            updated_at: "2026-12-01T00:00:00.000000Z".into(),
         };
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["businessName"], "Ace Towing");
@@ -206,6 +309,45 @@ mod tests {
         assert_eq!(json["metrics"]["completedJobs"], 0);
         let back: Vendor = serde_json::from_value(json).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn transitions_follow_the_table() {
+        use AvailabilityStatus::*;
+        let busy_a = Availability::busy("inc-a");
+        assert!(Availability::available().check_transition(&busy_a).is_ok());
+        assert!(busy_a.check_transition(&busy_a).is_ok());
+        assert_eq!(
+            busy_a.check_transition(&Availability::busy("inc-b")),
+            Err(TransitionRefused::OtherIncident {
+                current: "inc-a".into()
+            })
+        );
+        assert_eq!(
+            Availability::offline().check_transition(&busy_a),
+            Err(TransitionRefused::Status {
+                from: Offline,
+                to: Busy
+            })
+        );
+        for from in [
+            Availability::available(),
+            busy_a.clone(),
+            Availability::offline(),
+        ] {
+            assert!(from.check_transition(&Availability::available()).is_ok());
+            assert!(from.check_transition(&Availability::offline()).is_ok());
+        }
+    }
+
+    #[test]
+    fn ids_follow_the_rule() {
+        assert!(is_valid_id("ven-0123:a.b_c"));
+        assert!(is_valid_id(&"x".repeat(MAX_ID_CHARS)));
+        for bad in ["", "a b", "a,b", "é", "a/b"] {
+            assert!(!is_valid_id(bad), "{bad:?}");
+        }
+        assert!(!is_valid_id(&"x".repeat(MAX_ID_CHARS + 1)));
     }
 
     #[test]

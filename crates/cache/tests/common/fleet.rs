@@ -79,6 +79,8 @@ pub fn fleet(count: usize, seed: u64, scatter_miles: f64) -> Vec<Vendor> {
                     acceptance_rate: rng.random_range(0.5..1.0),
                     average_response_minutes: rng.random_range(10.0..60.0),
                 },
+                version: 0,
+                updated_at: String::new(),
             }
         })
         .collect()
