@@ -40,6 +40,8 @@ pub struct AppConfig {
     pub warmer_hold: Duration,
     /// Emit CloudWatch EMF metric lines on stdout (`EMF_METRICS`, default on under Lambda).
     pub emf_metrics: bool,
+    /// The vendor wing (`VENDOR_REGION` names the index's region; the rest are defaults).
+    pub vendors: vendors::VendorsConfig,
 }
 
 impl AppConfig {
@@ -91,9 +93,23 @@ impl AppConfig {
                 });
             }
         };
+        let mut vendors = vendors::VendorsConfig::default();
+        if let Some(region) = get("VENDOR_REGION") {
+            if !region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(ConfigError::Invalid {
+                    variable: "VENDOR_REGION",
+                    message: format!("`{region}` must be letters, digits, '-' or '_'"),
+                });
+            }
+            vendors.region = region;
+        }
         Ok(Self {
             database,
             redis,
+            vendors,
             stage: get("STAGE").unwrap_or_else(|| "local".to_owned()),
             match_radius_miles,
             warmer_hold,

@@ -6,9 +6,11 @@
 //! locally under `axum::serve` (binary `local`, every route on `127.0.0.1:3000`), so the
 //! tests and load runs exercise production code. The HTTP contract is in `docs/api.md`.
 //!
-//! - Reads go through the cache ([`cache::VendorCache`]) and answer `X-Cache`; Redis being
-//!   slow or down means `BYPASS` answers from PostgreSQL, never an error.
-//! - Writes go to PostgreSQL first, then update or drop the cache entries.
+//! - Vendor reads and searches go through the vendor wing ([`vendors::Vendors`]) and
+//!   answer `X-Cache`; Redis being slow or down means `BYPASS` answers from PostgreSQL,
+//!   never an error.
+//! - Writes go to PostgreSQL first, then (in a task a disconnecting client cannot cancel)
+//!   to the cache, ordered by the row's version.
 //! - Incidents take the nearest available vendor atomically (`FOR UPDATE SKIP LOCKED`).
 //! - Payments are idempotent per `Idempotency-Key`, in one transaction with their line
 //!   items and an audit row.
@@ -29,7 +31,6 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod host;
-pub mod index;
 pub mod metrics;
 pub mod model;
 pub mod router;

@@ -1,7 +1,10 @@
 //! The JSON the routes take and give (camelCase, as the platform's clients use), and the
 //! validation of every input field.
 
-use cache::{Availability, AvailabilityStatus, Capability, GeoPoint, Vendor, VendorMetrics};
+use vendors::{Availability, Capability, GeoPoint, Vendor, VendorMetrics};
+
+/// The vendor document and the id limit are the vendor wing's; routes show them as is.
+pub use vendors::{AvailabilityView, MAX_ID_CHARS, MetricsView, VendorView};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -10,8 +13,6 @@ use crate::error::ApiError;
 pub const MAX_NAME_CHARS: usize = 200;
 /// Longest incident description accepted.
 pub const MAX_DESCRIPTION_CHARS: usize = 2000;
-/// Longest id (vendor, driver, incident) accepted.
-pub const MAX_ID_CHARS: usize = 64;
 
 /// A position as the API carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -72,12 +73,7 @@ pub fn check_lon(lon: f64, field: &str) -> Result<(), ApiError> {
 
 /// An id given in a path or body: 1 to 64 of letters, digits, `-`, `_`, `.`, `:`.
 pub fn check_id(id: &str, field: &str) -> Result<(), ApiError> {
-    let ok = !id.is_empty()
-        && id.chars().count() <= MAX_ID_CHARS
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
-    if ok {
+    if vendors::is_valid_id(id) {
         Ok(())
     } else {
         Err(ApiError::invalid(
@@ -95,70 +91,6 @@ pub fn parse_capability(name: &str, field: &str) -> Result<Capability, ApiError>
             format!("`{name}` is not one of tire, engine, tow, fuel, lockout, jumpstart"),
         )
     })
-}
-
-/// Availability as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AvailabilityView {
-    /// `available`, `busy` or `offline`.
-    pub status: AvailabilityStatus,
-    /// The incident a busy vendor works.
-    pub incident_id: Option<String>,
-}
-
-/// Operational figures as the API shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MetricsView {
-    /// Jobs completed.
-    pub completed_jobs: u64,
-    /// Mean minutes from assignment to arrival.
-    pub avg_response_minutes: f64,
-}
-
-/// A vendor as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VendorView {
-    /// Vendor id.
-    pub vendor_id: String,
-    /// Display name.
-    pub business_name: String,
-    /// Services offered.
-    pub capabilities: Vec<Capability>,
-    /// Last reported position.
-    pub location: Location,
-    /// Availability.
-    pub availability: AvailabilityView,
-    /// Average rating 0..=5.
-    pub rating: f64,
-    /// Operational figures.
-    pub metrics: MetricsView,
-    /// Distance from the search center, in miles (search results only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub distance_miles: Option<f64>,
-}
-
-impl From<&Vendor> for VendorView {
-    fn from(v: &Vendor) -> Self {
-        Self {
-            vendor_id: v.id.clone(),
-            business_name: v.business_name.clone(),
-            capabilities: v.capabilities.clone(),
-            location: v.location.into(),
-            availability: AvailabilityView {
-                status: v.availability.status,
-                incident_id: v.availability.current_incident_id.clone(),
-            },
-            rating: v.rating,
-            metrics: MetricsView {
-                completed_jobs: v.metrics.completed_jobs,
-                avg_response_minutes: v.metrics.average_response_minutes,
-            },
-            distance_miles: None,
-        }
-    }
 }
 
 /// Body of `POST /vendors` and `PUT /vendors/{id}`.
@@ -473,7 +405,7 @@ pub fn new_vendor(id: String, input: &ValidVendor) -> Vendor {
         availability: Availability::available(),
         rating: input.rating,
         metrics: VendorMetrics::default(),
-        version: 0,
+        version: 1,
         updated_at: String::new(),
     }
 }

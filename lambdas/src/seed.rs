@@ -1,7 +1,7 @@
 //! A deterministic demo data set: vendors around the 300 most populous US places
 //! (`data/us-metros.csv`, GeoNames, CC BY 4.0), weighted by population.
 
-use cache::{Availability, Capability, GeoPoint, Vendor, VendorMetrics};
+use vendors::{Availability, Capability, GeoPoint, Vendor, VendorMetrics};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

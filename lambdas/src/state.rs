@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use aurora::AuroraPool;
-use cache::{Cache, VendorCache, VendorCacheConfig};
+use cache::Cache;
+use vendors::Vendors;
 
 use crate::config::AppConfig;
-use crate::index::VendorIndex;
+use crate::db::store::PgVendors;
 
 /// One execution environment (one Lambda sandbox, or one local server).
 #[derive(Debug)]
@@ -57,10 +58,9 @@ pub struct AppState {
     pub db: AuroraPool,
     /// Redis cache-aside, when configured.
     pub cache: Option<Cache>,
-    /// Vendor profiles and geo index, when Redis is configured.
-    pub vendors: Option<VendorCache>,
-    /// Whether the geo index holds every vendor.
-    pub index: VendorIndex,
+    /// The vendor wing: profiles, the geo index and search over PostgreSQL and (when
+    /// configured) Redis.
+    pub vendors: Vendors<PgVendors>,
     /// Configuration.
     pub config: Arc<AppConfig>,
     /// This execution environment.
@@ -69,27 +69,30 @@ pub struct AppState {
 
 impl AppState {
     /// Connects to PostgreSQL and (when configured) Redis. Redis being down is not an
-    /// error: the cache connects lazily and answers `BYPASS` meanwhile.
+    /// error: the cache connects lazily and answers `BYPASS` meanwhile. The vendor index is
+    /// not awaited: a rebuild starts in the background (once per fleet, under a lease).
     pub async fn connect(config: AppConfig) -> Result<Self, anyhow::Error> {
         let db = AuroraPool::connect(config.database.clone()).await?;
         let cache = match &config.redis {
             Some(redis) => Some(Cache::connect(redis.clone()).await?),
             None => None,
         };
-        Ok(Self::with_parts(db, cache, config))
+        let state = Self::with_parts(db, cache, config);
+        state.vendors.start_rebuild();
+        Ok(state)
     }
 
     /// State from an existing pool and cache (tests, the local server).
     pub fn with_parts(db: AuroraPool, cache: Option<Cache>, config: AppConfig) -> Self {
-        let vendors = cache
-            .as_ref()
-            .map(|c| VendorCache::new(c.clone(), VendorCacheConfig::default()));
-        let index = VendorIndex::new(cache.clone(), VendorCacheConfig::default().profile_ttl);
+        let vendors = Vendors::new(
+            PgVendors(db.clone()),
+            cache.clone(),
+            config.vendors.clone(),
+        );
         Self {
             db,
             cache,
             vendors,
-            index,
             config: Arc::new(config),
             environment: Arc::new(Environment::new()),
         }

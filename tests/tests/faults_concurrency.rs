@@ -233,17 +233,9 @@ async fn concurrent_incidents_never_share_a_vendor_and_leave_none_orphaned() {
     // Searches (from the index once it is reloaded, or from PostgreSQL) offer none of them.
     // The first command on the connection that saw Redis die fails once (the client then
     // reconnects), so the reload is retried, boundedly.
-    let vendors_cache = app.state.vendors.clone().unwrap();
     let mut reloaded = false;
     for _ in 0..20 {
-        app.state.index.forget();
-        if app
-            .state
-            .index
-            .reload(&app.state.db, &vendors_cache)
-            .await
-            .is_ok()
-        {
+        if app.state.vendors.rebuild_index().await.is_ok() {
             reloaded = true;
             break;
         }

@@ -45,7 +45,9 @@ async fn redis_killed_under_load_bypasses_then_resumes_without_stale_data() {
     // cached copy would show up as a HIT with the old name.
     let watched = ids[0].clone();
     app.load_index().await;
+    // Profiles are cache-aside: the first read fills, the second hits.
     for id in &ids {
+        app.call("GET", &format!("/vendors/{id}"), None).await;
         assert_eq!(
             app.call("GET", &format!("/vendors/{id}"), None).await.1,
             "HIT"
@@ -178,7 +180,9 @@ async fn cluster_failover() {
         );
     }
     app.load_index().await;
+    // Profiles are cache-aside: the first read fills, the second hits.
     for id in &ids {
+        app.call("GET", &format!("/vendors/{id}"), None).await;
         let (status, cache, _) = app.call("GET", &format!("/vendors/{id}"), None).await;
         assert_eq!((status, cache.as_str()), (200, "HIT"));
     }

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::breaker::{BreakerState, CircuitBreaker};
-use crate::client::{RedisClient, SetCondition};
+use crate::client::{RedisClient, ttl_millis};
 use crate::config::CacheConfig;
 use crate::error::CacheError;
 use crate::metrics::{CacheMetrics, Counters};
@@ -182,7 +182,9 @@ impl Cache {
     }
 
     /// Runs `op` against Redis unless the breaker is open, and reports the result to it.
-    pub(crate) async fn guarded<T, F>(&self, op: F) -> Result<T, CacheError>
+    /// Every request-path Redis call goes through here, so an unreachable Redis costs one
+    /// timeout per breaker window instead of one per request.
+    pub async fn guarded<T, F>(&self, op: F) -> Result<T, CacheError>
     where
         F: Future<Output = Result<T, CacheError>>,
     {
@@ -257,10 +259,29 @@ impl KeyFamily {
     }
 
     fn key_for(&self, generation: u64, id: &str) -> String {
+        // The id is the hash tag, so an entry and its fill fence share a cluster slot.
         format!(
-            "{}:{}:{}:{}",
+            "{}:{}:{}:{{{}}}",
             self.cache.inner.config.key_prefix, self.name, generation, id
         )
+    }
+
+    /// Registers a fill of `key`: a token that any invalidation in between revokes.
+    ///
+    /// Taken *before* the loader reads the database, so a write committed after the read
+    /// began is always followed by an invalidation that deletes the token, and the fill
+    /// carrying the older answer is refused ([`FENCED_SET`]).
+    async fn take_fence(&self, key: &str) -> Result<String, CacheError> {
+        let token = format!("{:016x}", rand::rng().random::<u64>());
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(fence_key(key))
+            .arg(&token)
+            .arg("PX")
+            .arg(ttl_millis(FENCE_TTL));
+        self.cache
+            .guarded(self.cache.inner.client.query::<()>(&cmd))
+            .await?;
+        Ok(token)
     }
 
     async fn generation(&self, force: bool) -> Result<u64, CacheError> {
@@ -366,12 +387,12 @@ impl KeyFamily {
         self.write(&key, value, ttl).await
     }
 
-    async fn write<T: Serialize>(
+    /// The entry bytes for `value` and how long Redis keeps them.
+    fn entry<T: Serialize>(
         &self,
-        key: &str,
         value: Option<&T>,
         ttl: Duration,
-    ) -> Result<(), CacheError> {
+    ) -> Result<(Vec<u8>, Duration), CacheError> {
         let fresh_for = match value {
             Some(_) => self.cache.jittered(ttl),
             None => self.cache.jittered(self.cache.inner.config.negative_ttl),
@@ -380,16 +401,58 @@ impl KeyFamily {
             (Some(_), Some(window)) => fresh_for.saturating_add(window),
             _ => fresh_for,
         };
-        let bytes = self.encode(value, fresh_for)?;
+        Ok((self.encode(value, fresh_for)?, keep_for))
+    }
+
+    /// Write-through: revokes fills in flight (their answers are older than this one) and
+    /// stores `value`, in one transaction.
+    async fn write<T: Serialize>(
+        &self,
+        key: &str,
+        value: Option<&T>,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let (bytes, keep_for) = self.entry(value, ttl)?;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("DEL")
+            .arg(fence_key(key))
+            .ignore()
+            .cmd("SET")
+            .arg(key)
+            .arg(bytes)
+            .arg("PX")
+            .arg(ttl_millis(keep_for))
+            .ignore();
         self.cache
-            .guarded(self.cache.inner.client.set_bytes(
-                key,
-                &bytes,
-                Some(keep_for),
-                SetCondition::Always,
-            ))
+            .guarded(self.cache.inner.client.query_pipeline::<()>(&pipe))
             .await
-            .map(|_| ())
+    }
+
+    /// Stores a loader's answer only if no invalidation revoked `token` since it was taken;
+    /// `Ok(false)` when it was refused.
+    async fn fill<T: Serialize>(
+        &self,
+        key: &str,
+        token: &str,
+        value: Option<&T>,
+        ttl: Duration,
+    ) -> Result<bool, CacheError> {
+        let (bytes, keep_for) = self.entry(value, ttl)?;
+        let script = fenced_set();
+        let mut inv = script.key(key);
+        inv.key(fence_key(key))
+            .arg(token)
+            .arg(bytes)
+            .arg(ttl_millis(keep_for));
+        let stored: i64 = self
+            .cache
+            .guarded(self.cache.inner.client.invoke(&inv))
+            .await?;
+        if stored == 0 {
+            Counters::add(&self.counters.fills_refused);
+        }
+        Ok(stored == 1)
     }
 
     /// Cache-aside read of `id`.
@@ -468,9 +531,12 @@ impl KeyFamily {
             return; // a refresh (or a load) of this key is already running
         };
         tokio::spawn(async move {
+            let fence = family.take_fence(&key).await;
             Counters::add(&family.counters.loads);
             if let Ok(value) = loader().await {
-                if let Err(e) = family.write(&key, value.as_ref(), ttl).await {
+                if let Ok(token) = &fence
+                    && let Err(e) = family.fill(&key, token, value.as_ref(), ttl).await
+                {
                     Counters::add(&family.counters.errors);
                     tracing::warn!(family = %family.name, error = %e, "stale refresh write failed");
                 }
@@ -530,11 +596,24 @@ impl KeyFamily {
                 return loader().await;
             }
         };
+        // The fence comes first: only then may the loader read the truth.
+        let fence = match store_key {
+            Some(key) => match self.take_fence(&key).await {
+                Ok(token) => Some((key, token)),
+                Err(e) => {
+                    if !matches!(e, CacheError::CircuitOpen) {
+                        Counters::add(&self.counters.errors);
+                    }
+                    None
+                }
+            },
+            None => None,
+        };
         Counters::add(&self.counters.loads);
         let result = loader().await;
         if let Ok(value) = &result {
-            if let Some(key) = store_key
-                && let Err(e) = self.write(&key, value.as_ref(), ttl).await
+            if let Some((key, token)) = fence
+                && let Err(e) = self.fill(&key, &token, value.as_ref(), ttl).await
                 && !matches!(e, CacheError::CircuitOpen)
             {
                 Counters::add(&self.counters.errors);
@@ -550,14 +629,29 @@ impl KeyFamily {
         self.invalidate_many(&[id]).await.map(|_| ())
     }
 
-    /// Deletes the cached entries of `ids` (one `DEL`); returns how many existed.
+    /// Deletes the cached entries of `ids` and revokes every fill of them in flight (one
+    /// `DEL` per id, entry and fence together); returns how many entries existed.
+    ///
+    /// Call it after the database write commits: a reader that loaded the old row before
+    /// the commit then cannot store it, whatever the interleaving.
     pub async fn invalidate_many(&self, ids: &[impl AsRef<str>]) -> Result<u64, CacheError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
         let generation = self.generation(true).await?;
-        let keys: Vec<String> = ids
-            .iter()
-            .map(|id| self.key_for(generation, id.as_ref()))
-            .collect();
-        self.cache.inner.client.del(&keys).await
+        let mut pipe = redis::pipe();
+        for id in ids {
+            let key = self.key_for(generation, id.as_ref());
+            // Fence first: between the two deletions a fill must already be refused.
+            pipe.cmd("DEL").arg(fence_key(&key)).arg(&key);
+        }
+        let deleted: Vec<u64> = self
+            .cache
+            .guarded(self.cache.inner.client.query_pipeline(&pipe))
+            .await?;
+        // Each DEL counts the fence too; an entry and its fence rarely coexist, so report
+        // at most one per id.
+        Ok(deleted.into_iter().map(|n| n.min(1)).sum())
     }
 
     /// Invalidates every entry of the family at once by bumping its generation; old
@@ -576,6 +670,28 @@ impl KeyFamily {
         self.generation.fetched_at.store(now, Ordering::Release);
         Ok(value)
     }
+}
+
+/// How long a fill fence lives: a loader slower than this cannot store its answer (the
+/// request still gets it), which is the safe side.
+const FENCE_TTL: Duration = Duration::from_secs(10);
+
+fn fence_key(key: &str) -> String {
+    format!("{key}:fence")
+}
+
+/// KEYS: entry, fence. ARGV: token, bytes, PX. Stores the entry only while the fence still
+/// holds this fill's token, and consumes the fence.
+const FENCED_SET: &str = r#"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('DEL', KEYS[2])
+return 1
+"#;
+
+fn fenced_set() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| redis::Script::new(FENCED_SET))
 }
 
 /// Leadership of one single-flight load; removing it from the table on drop means a

@@ -214,8 +214,9 @@ impl RedisClient {
         }
     }
 
-    /// Runs a Lua script (EVALSHA, loading it on NOSCRIPT).
-    pub(crate) async fn invoke<T: FromRedisValue>(
+    /// Runs a Lua script (EVALSHA, loading it on NOSCRIPT). In cluster mode the script's
+    /// first key routes it, and every key it touches must share that key's slot.
+    pub async fn invoke<T: FromRedisValue>(
         &self,
         inv: &redis::ScriptInvocation<'_>,
     ) -> Result<T, CacheError> {
@@ -527,7 +528,8 @@ async fn invoke_on<T: FromRedisValue, C: ConnectionLike + Send>(
     inv.invoke_async(&mut conn).await
 }
 
-pub(crate) fn ttl_millis(ttl: Duration) -> u64 {
+/// A TTL in whole milliseconds for `PX`, at least 1 (Redis refuses 0).
+pub fn ttl_millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 

@@ -1,4 +1,5 @@
-//! Cache-aside over Redis with geo-indexing for vendor matching.
+//! Cache-aside over Redis, and the generic geo primitives the vendor index (the `vendors`
+//! crate) is built on.
 //!
 //! Service Lambdas use this crate to put Redis (ElastiCache, standalone or cluster mode,
 //! TLS and AUTH) in front of PostgreSQL without ever making Redis a reason to fail:
@@ -13,12 +14,9 @@
 //!   and an outcome for the `X-Cache` header (`HIT`, `MISS`, `STALE`, `BYPASS`). When
 //!   Redis is slow or down the loader answers (`BYPASS`); only the loader's error is
 //!   ever returned. Counters per family are in [`Cache::metrics`], also as CloudWatch
-//!   EMF lines ([`CacheMetrics::emit_emf`]).
-//! * [`VendorCache`]: vendor profiles, a geo index per availability and capability whose
-//!   updates are atomic Lua scripts, searches that never return a vendor whose profile
-//!   expired or whose availability changed, a search-result cache invalidated by relevant
-//!   changes, and [`VendorCache::claim_nearest`], an atomic "take the nearest available
-//!   vendor" primitive.
+//!   EMF lines ([`CacheMetrics::emit_emf`]). Fills are fenced: a loader's answer is
+//!   stored only if no [`KeyFamily::invalidate`] ran since the load began, so a write
+//!   that commits and then invalidates can never be overwritten by an older read.
 //!
 //! Key design, TTLs and failure behaviour are described in `docs/cache.md`.
 //!
@@ -57,52 +55,6 @@
 //! cache.metrics().emit_emf("Roadcall/Cache");
 //! # Ok(()) }
 //! ```
-//!
-//! # Vendor search
-//!
-//! ```no_run
-//! use cache::{
-//!     Availability, Cache, CacheConfig, Capability, GeoPoint, Vendor, VendorCache,
-//!     VendorCacheConfig, VendorMetrics, VendorQuery,
-//! };
-//!
-//! # async fn run() -> Result<(), cache::CacheError> {
-//! let cache = Cache::connect(CacheConfig::with_url("redis://127.0.0.1:6379")).await?;
-//! let vendors = VendorCache::new(cache, VendorCacheConfig::default());
-//!
-//! vendors
-//!     .put_profile(&Vendor {
-//!         id: "v-17".into(),
-//!         business_name: "Ace Towing".into(),
-//!         capabilities: vec![Capability::Tow, Capability::Jumpstart],
-//!         location: GeoPoint::new(40.7484, -73.9857),
-//!         availability: Availability::available(),
-//!         rating: 4.8,
-//!         metrics: VendorMetrics::default(),
-//!         version: 0,
-//!         updated_at: String::new(),
-//!     })
-//!     .await?;
-//!
-//! // Nearest available tow vendors within 50 miles (cached for a minute, invalidated
-//! // by any relevant availability or location change).
-//! let incident = GeoPoint::new(40.7128, -74.0060);
-//! let found = vendors
-//!     .search_nearby(&VendorQuery::available(incident, 50.0, Capability::Tow).limit(5))
-//!     .await?;
-//! for m in &found.matches {
-//!     println!("{} at {:.1} mi", m.vendor_id, m.distance);
-//! }
-//!
-//! // Take one atomically for an incident (the database still confirms the assignment).
-//! let query = VendorQuery::available(incident, 50.0, Capability::Tow);
-//! if let Some(claim) = vendors.claim_nearest(&query, "inc-981").await? {
-//!     println!("assigned {}", claim.vendor_id);
-//! }
-//! vendors.update_locations(&[("v-17", GeoPoint::new(40.75, -73.99))]).await?;
-//! vendors.set_availability("v-17", &Availability::offline()).await?;
-//! # Ok(()) }
-//! ```
 #![warn(missing_docs)]
 
 mod aside;
@@ -113,18 +65,12 @@ mod config;
 mod error;
 mod geo;
 mod metrics;
-mod vendor;
 
 pub use aside::{Cache, CacheOutcome, Cached, KeyFamily};
 pub use breaker::{BreakerState, CircuitBreaker};
-pub use client::{RedisClient, SetCondition, key_slot};
+pub use client::{RedisClient, SetCondition, key_slot, ttl_millis};
 pub use codec::Codec;
 pub use config::{CacheConfig, ConfigError, Mode};
 pub use error::CacheError;
 pub use geo::{EARTH_RADIUS_M, GeoMatch, GeoPoint, GeoQuery, GeoShape, GeoUnit};
 pub use metrics::{CacheMetrics, FamilyStats};
-pub use vendor::{
-    Availability, AvailabilityStatus, Capability, Claim, MAX_ABS_LAT, MAX_ABS_LON, MAX_ID_CHARS,
-    TransitionRefused, UnknownCapability, UnknownStatus, Vendor, VendorCache, VendorCacheConfig,
-    VendorMatch, VendorMetrics, VendorQuery, VendorSearch, is_valid_id,
-};

@@ -22,6 +22,8 @@ pub struct FamilyStats {
     pub errors: u64,
     /// Loader invocations.
     pub loads: u64,
+    /// Loaded answers not stored because a write invalidated the key while they loaded.
+    pub fills_refused: u64,
 }
 
 impl FamilyStats {
@@ -33,6 +35,7 @@ impl FamilyStats {
             bypass: self.bypass.saturating_sub(earlier.bypass),
             errors: self.errors.saturating_sub(earlier.errors),
             loads: self.loads.saturating_sub(earlier.loads),
+            fills_refused: self.fills_refused.saturating_sub(earlier.fills_refused),
         }
     }
 }
@@ -45,6 +48,7 @@ pub(crate) struct Counters {
     pub(crate) bypass: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) loads: AtomicU64,
+    pub(crate) fills_refused: AtomicU64,
     emitted: Mutex<FamilyStats>,
 }
 
@@ -61,6 +65,7 @@ impl Counters {
             bypass: self.bypass.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
             loads: self.loads.load(Ordering::Relaxed),
+            fills_refused: self.fills_refused.load(Ordering::Relaxed),
         }
     }
 }

@@ -1,14 +1,11 @@
 //! The same client against a real 3-master Redis Cluster: multi-key operations across
-//! slots, hash-tagged vendor keys (no CROSSSLOT), cache-aside.
+//! slots, cache-aside. (The vendor index on a cluster: `crates/vendors/tests/cluster.rs`.)
 
 mod common;
 
 use std::time::Duration;
 
-use cache::{
-    Availability, Cache, CacheConfig, CacheOutcome, Capability, GeoPoint, Mode, SetCondition,
-    Vendor, VendorCache, VendorCacheConfig, VendorMetrics, VendorQuery, key_slot,
-};
+use cache::{Cache, CacheConfig, CacheOutcome, Mode, SetCondition, key_slot};
 use testkit::redis::RedisCluster;
 
 async fn cluster_cache(cluster: &RedisCluster) -> Cache {
@@ -68,56 +65,6 @@ async fn cluster_operations_and_vendor_index() {
         .unwrap();
     assert_eq!((hit.outcome, hit.value), (CacheOutcome::Hit, Some(5)));
     fam.invalidate_all().await.unwrap();
-
-    // Vendor index: every key of a region shares `{geo:<region>}`, so scripts and
-    // pipelines run on one node without CROSSSLOT.
-    let vc = VendorCache::new(
-        cache.clone(),
-        VendorCacheConfig {
-            region: "us-east".into(),
-            ..VendorCacheConfig::default()
-        },
-    );
-    let center = GeoPoint::new(39.952, -75.164);
-    let vendors: Vec<Vendor> = (0..30)
-        .map(|i| Vendor {
-            id: format!("cv{i}"),
-            business_name: "x".into(),
-            capabilities: vec![Capability::Tow],
-            location: GeoPoint::new(39.95 + i as f64 * 0.01, -75.16),
-            availability: Availability::available(),
-            rating: 4.0,
-            metrics: VendorMetrics::default(),
-            version: 0,
-            updated_at: String::new(),
-        })
-        .collect();
-    vc.put_profiles(&vendors).await.unwrap();
-    let updates: Vec<(String, GeoPoint)> = vendors
-        .iter()
-        .map(|v| (v.id.clone(), GeoPoint::new(v.location.lat, -75.17)))
-        .collect();
-    assert!(
-        vc.update_locations(&updates)
-            .await
-            .unwrap()
-            .iter()
-            .all(|&b| b)
-    );
-    let query = VendorQuery::available(center, 50.0, Capability::Tow).limit(5);
-    let found = vc.search_nearby(&query).await.unwrap();
-    assert_eq!(found.matches.len(), 5);
-    assert_eq!(found.matches[0].vendor_id, "cv0");
-    assert_eq!(
-        vc.search_nearby(&query).await.unwrap().outcome,
-        CacheOutcome::Hit
-    );
-    let claim = vc.claim_nearest(&query, "inc-1").await.unwrap().unwrap();
-    assert_eq!(claim.vendor_id, "cv0");
-    let after = vc.search_nearby(&query).await.unwrap();
-    assert_eq!(after.matches[0].vendor_id, "cv1");
-    assert_eq!(vc.invalidate(&["cv1", "cv2"]).await.unwrap(), 2);
-    assert_eq!(vc.get_profiles(&["cv1", "cv3"]).await.unwrap()[0], None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

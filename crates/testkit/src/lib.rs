@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod fleet;
 pub mod moto;
 pub mod postgres;
 pub mod redis;

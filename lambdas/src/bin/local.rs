@@ -48,12 +48,16 @@ async fn main() -> anyhow::Result<()> {
             .context("seeding vendors")?;
         tracing::info!(count = vendors.len(), "seeded demo vendors");
     }
-    if let Some(vendors) = &state.vendors {
-        match state.index.reload(&state.db, vendors).await {
-            Ok(n) => tracing::info!(vendors = n, "vendor index loaded"),
-            Err(e) => {
-                tracing::warn!(error = %e, "vendor index not loaded; searches use PostgreSQL until it is")
-            }
+    if args.seed > 0 && state.cache.is_some() {
+        // Fresh demo data: build the index now so the first searches already use it (a
+        // rebuild started by `connect` may be running; then it is that one's lease).
+        match state.vendors.rebuild_index().await {
+            Ok(report) => tracing::info!(
+                vendors = report.vendors,
+                took_ms = report.took.as_millis() as u64,
+                "vendor index built"
+            ),
+            Err(e) => tracing::info!(reason = %e, "vendor index not rebuilt here; searches use PostgreSQL until it is ready"),
         }
     }
     let app = lambdas::router::app(state.clone());

@@ -3,6 +3,7 @@
 
 pub mod incidents;
 pub mod payments;
+pub mod store;
 pub mod vendors;
 
 /// Earth radius in miles, for distances computed in SQL and in Rust alike.

@@ -2,7 +2,7 @@
 
 use aurora::tokio_postgres::Row;
 use aurora::{AuroraError, AuroraPool};
-use cache::{Availability, AvailabilityStatus, Capability, GeoPoint, Vendor, VendorMetrics};
+use vendors::{Availability, AvailabilityStatus, Capability, GeoPoint, Vendor, VendorMetrics};
 
 use super::{bounding_box, haversine_miles, sql_distance};
 use crate::model::ValidVendor;
@@ -51,6 +51,23 @@ pub async fn get(pool: &AuroraPool, id: &str) -> Result<Option<Vendor>, AuroraEr
         .as_ref()
         .map(vendor_from_row)
         .transpose()
+}
+
+/// Up to `limit` vendors with ids after `after`, by id (the index rebuild's pages).
+pub async fn page(
+    pool: &AuroraPool,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Vendor>, AuroraError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM vendors WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2"
+    );
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    pool.query(&sql, &[&after, &limit])
+        .await?
+        .iter()
+        .map(vendor_from_row)
+        .collect()
 }
 
 /// Every vendor, for loading the cache's geo index.

@@ -1,4 +1,5 @@
-//! `GET /health`: database round trip and writability, Redis, pool figures.
+//! `GET /health`: database round trip and writability, Redis, the vendor index, pool
+//! figures.
 
 use axum::Json;
 use axum::extract::State;
@@ -30,6 +31,14 @@ pub async fn health(State(state): State<AppState>) -> Response {
                              "breaker": format!("{:?}", cache.breaker_state())}),
         },
     };
+    // The vendor index: complete or not, vendors indexed, last rebuild and its duration.
+    let index = match state.cache {
+        None => json!({"configured": false}),
+        Some(_) => match state.vendors.index_status().await {
+            Some(status) => json!(status),
+            None => json!({"ok": false, "error": "redis did not answer"}),
+        },
+    };
     let stats = state.db.stats();
     let pool = json!({
         "size": stats.writer.size,
@@ -59,6 +68,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
             "environmentId": state.environment.id,
             "database": database,
             "redis": redis,
+            "vendorIndex": index,
             "pool": pool,
         })),
     )

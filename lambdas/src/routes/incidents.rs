@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use cache::{Availability, VendorQuery};
 
 use crate::db;
 use crate::error::{ApiError, ApiResult};
@@ -13,25 +12,17 @@ use crate::extract::ApiJson;
 use crate::model::{IncidentCreated, IncidentInput, ValidIncident, check_id};
 use crate::state::AppState;
 
-/// The nearest available vendors with the capability, from the geo index when it holds
-/// every vendor; `None` sends the match to PostgreSQL's geographic query.
+/// The nearest available vendors with the capability, from the geo index; `None` sends
+/// the match to PostgreSQL's geographic query.
 async fn nearest_candidates(
     state: &AppState,
     incident: &ValidIncident,
     radius: f64,
 ) -> Option<Vec<String>> {
-    let vendors = state.vendors.as_ref()?;
-    if !state.index.is_ready().await {
-        return None;
-    }
-    let query = VendorQuery::available(incident.location, radius, incident.kind).limit(8);
-    match vendors.search_index(&query).await {
-        Ok(found) => Some(found.into_iter().map(|m| m.vendor_id).collect()),
-        Err(e) => {
-            tracing::warn!(error = %e, "geo index unavailable; matching in PostgreSQL");
-            None
-        }
-    }
+    state
+        .vendors
+        .nearest_available(incident.location, radius, incident.kind, 8)
+        .await
 }
 
 /// `POST /incidents`.
@@ -43,19 +34,18 @@ pub async fn create(
     let id = format!("inc-{}", uuid::Uuid::new_v4().simple());
     let radius = state.config.match_radius_miles;
     let candidates = nearest_candidates(&state, &incident, radius).await;
-    let (view, matched) =
-        db::incidents::create_and_match(&state.db, &id, &incident, radius, candidates).await?;
-    if let (Some(m), Some(vendors)) = (&matched, &state.vendors) {
-        // The database already holds the assignment; the index must stop offering the
-        // vendor. If Redis cannot be told, drop the vendor from it instead.
-        if let Err(e) = vendors
-            .set_availability(&m.vendor_id, &Availability::busy(id.clone()))
-            .await
-        {
-            tracing::warn!(vendor = %m.vendor_id, error = %e, "cache availability update failed");
-            let _ = vendors.invalidate(&[m.vendor_id.as_str()]).await;
-        }
-    }
+    let owned = id.clone();
+    let (view, matched) = super::write_vendors(&state, move |db| async move {
+        let (view, matched) =
+            db::incidents::create_and_match(&db, &owned, &incident, radius, candidates).await?;
+        // The claimed vendor's committed row, for the cache.
+        let claimed = match &matched {
+            Some(m) => db::vendors::get(&db, &m.vendor_id).await?.into_iter().collect(),
+            None => Vec::new(),
+        };
+        Ok::<_, aurora::AuroraError>(((view, matched), claimed))
+    })
+    .await?;
     let body = IncidentCreated {
         incident_id: id,
         incident: view,

@@ -5,9 +5,16 @@ pub mod incidents;
 pub mod payments;
 pub mod vendors;
 
-use axum::http::HeaderValue;
+use std::future::Future;
+
+use aurora::AuroraPool;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cache::CacheOutcome;
+use ::vendors::Vendor;
+
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Adds `X-Cache` to a response.
 pub fn with_cache_header(outcome: CacheOutcome, response: impl IntoResponse) -> Response {
@@ -16,4 +23,40 @@ pub fn with_cache_header(outcome: CacheOutcome, response: impl IntoResponse) -> 
         .headers_mut()
         .insert("x-cache", HeaderValue::from_static(outcome.as_header()));
     response
+}
+
+/// A JSON body that is already rendered (a vendor document, a search answer), with
+/// `X-Cache`.
+pub fn rendered_json(status: StatusCode, outcome: CacheOutcome, body: impl Into<axum::body::Body>) -> Response {
+    let mut response = (status, body.into()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert("x-cache", HeaderValue::from_static(outcome.as_header()));
+    response
+}
+
+/// Runs a database write and then brings the vendor cache in line with the vendor rows it
+/// committed, in a task of its own: a client that disconnects drops this handler's
+/// future, not the task, so no committed write is left without its cache update.
+pub async fn write_vendors<T, E, F, Fut>(state: &AppState, write: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+    F: FnOnce(AuroraPool) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(T, Vec<Vendor>), E>> + Send + 'static,
+{
+    let db = state.db.clone();
+    let wing = state.vendors.clone();
+    let task = tokio::spawn(async move {
+        let (answer, committed) = write(db).await?;
+        wing.committed(&committed).await;
+        Ok::<T, E>(answer)
+    });
+    match task.await {
+        Ok(result) => result.map_err(Into::into),
+        Err(e) => Err(ApiError::internal(format!("write task failed: {e}"))),
+    }
 }

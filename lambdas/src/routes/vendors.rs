@@ -1,13 +1,14 @@
-//! Vendor routes: profile (cache-aside), nearby search (Redis geo index, PostgreSQL when
-//! Redis cannot answer), and writes that go to PostgreSQL first, then to the cache.
+//! Vendor routes: parse, call the vendor wing ([`vendors::Vendors`]) or write to
+//! PostgreSQL, render. Profiles and searches answer `X-Cache`; writes commit to PostgreSQL
+//! first and update the cache in a task the client cannot cancel.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use cache::{AvailabilityStatus, CacheOutcome, Capability, GeoPoint, GeoUnit, Vendor, VendorQuery};
+use vendors::{Capability, GeoPoint, NearbyQuery};
 
-use super::with_cache_header;
+use super::{rendered_json, write_vendors};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
@@ -26,43 +27,17 @@ pub const DEFAULT_LIMIT: usize = 10;
 /// Largest number of results.
 pub const MAX_LIMIT: usize = 100;
 
-/// Keeps the cache in step after a database write; the database already holds the truth,
-/// so a cache failure only costs freshness, and the entry is dropped if it can be.
-async fn refresh_cache(state: &AppState, vendor: &Vendor) {
-    let Some(vendors) = &state.vendors else {
-        return;
-    };
-    if let Err(e) = vendors.put_profile(vendor).await {
-        tracing::warn!(vendor = %vendor.id, error = %e, "cache refresh failed; dropping the entry");
-        let _ = vendors.invalidate(&[vendor.id.as_str()]).await;
-    }
-}
-
 /// `GET /vendors/{id}`.
 pub async fn get_vendor(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     check_id(&id, "id")?;
-    let (vendor, outcome) = match &state.vendors {
-        Some(vendors) => {
-            let db = state.db.clone();
-            let owned = id.clone();
-            let cached = vendors
-                .get_or_load_profile(
-                    &id,
-                    move || async move { db::vendors::get(&db, &owned).await },
-                )
-                .await?;
-            (cached.value, cached.outcome)
-        }
-        None => (
-            db::vendors::get(&state.db, &id).await?,
-            CacheOutcome::Bypass,
-        ),
-    };
-    let vendor = vendor.ok_or_else(|| ApiError::not_found("vendor", &id))?;
-    Ok(with_cache_header(outcome, Json(VendorView::from(&vendor))))
+    let cached = state.vendors.profile(&id).await?;
+    let doc = cached
+        .value
+        .ok_or_else(|| ApiError::not_found("vendor", &id))?;
+    Ok(rendered_json(StatusCode::OK, cached.outcome, doc.into_string()))
 }
 
 /// Validated search parameters.
@@ -154,77 +129,6 @@ pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, ApiError
     })
 }
 
-fn round2(miles: f64) -> f64 {
-    (miles * 100.0).round() / 100.0
-}
-
-/// Search answer body.
-#[derive(Debug, serde::Serialize)]
-struct SearchBody {
-    vendors: Vec<VendorView>,
-    count: usize,
-}
-
-fn search_response(outcome: CacheOutcome, found: Vec<(Vendor, f64)>) -> Response {
-    let vendors: Vec<VendorView> = found
-        .iter()
-        .map(|(v, miles)| VendorView {
-            distance_miles: Some(round2(*miles)),
-            ..VendorView::from(v)
-        })
-        .collect();
-    let count = vendors.len();
-    with_cache_header(outcome, Json(SearchBody { vendors, count }))
-}
-
-/// The search through the geo index; `None` when Redis cannot answer.
-async fn search_index(
-    state: &AppState,
-    p: &SearchParams,
-) -> Option<(CacheOutcome, Vec<(Vendor, f64)>)> {
-    let vendors = state.vendors.as_ref()?;
-    let query = VendorQuery {
-        center: p.center,
-        radius: p.radius_miles,
-        unit: GeoUnit::Miles,
-        capability: p.capability,
-        status: p.available_only.then_some(AvailabilityStatus::Available),
-        limit: p.limit,
-    };
-    let found = match vendors.search_nearby(&query).await {
-        Ok(found) => found,
-        Err(e) => {
-            tracing::warn!(error = %e, "geo search failed; answering from PostgreSQL");
-            return None;
-        }
-    };
-    let ids: Vec<&str> = found.matches.iter().map(|m| m.vendor_id.as_str()).collect();
-    let profiles = match vendors.get_profiles(&ids).await {
-        Ok(profiles) => profiles,
-        Err(e) => {
-            tracing::warn!(error = %e, "profile read failed; answering from PostgreSQL");
-            return None;
-        }
-    };
-    let mut out = Vec::with_capacity(ids.len());
-    for (m, profile) in found.matches.iter().zip(profiles) {
-        let vendor = match profile {
-            Some(v) => v,
-            // Expired between the search and the read: the database has it.
-            None => match db::vendors::get(&state.db, &m.vendor_id).await {
-                Ok(Some(v)) => v,
-                _ => continue,
-            },
-        };
-        // The index and the profile agree on the filters; re-check what the client asked.
-        if p.available_only && vendor.availability.status != AvailabilityStatus::Available {
-            continue;
-        }
-        out.push((vendor, m.distance));
-    }
-    Some((found.outcome, out))
-}
-
 /// `GET /vendors/search`.
 pub async fn search(
     State(state): State<AppState>,
@@ -232,39 +136,22 @@ pub async fn search(
 ) -> ApiResult<Response> {
     let Query(pairs) =
         query.map_err(|e| ApiError::bad_body(format!("cannot read the query string: {e}")))?;
-    let params = parse_search(&pairs)?;
-    let mut outcome = CacheOutcome::Bypass;
-    if let Some(vendors) = &state.vendors {
-        match state.index.readiness().await {
-            Some(true) => {
-                if let Some((hit, found)) = search_index(&state, &params).await {
-                    return Ok(search_response(hit, found));
-                }
-            }
-            Some(false) => {
-                // The index is incomplete: answer from the database and refill it.
-                outcome = CacheOutcome::Miss;
-                state
-                    .index
-                    .reload_in_background(state.db.clone(), vendors.clone());
-            }
-            None => {}
-        }
-    }
-    let found = db::vendors::search(
-        &state.db,
-        &db::vendors::SearchQuery {
-            center: params.center,
-            radius_miles: params.radius_miles,
-            capability: params.capability,
-            status: params
-                .available_only
-                .then_some(AvailabilityStatus::Available),
-            limit: params.limit,
-        },
-    )
-    .await?;
-    Ok(search_response(outcome, found))
+    let p = parse_search(&pairs)?;
+    let answer = state
+        .vendors
+        .search(&NearbyQuery {
+            center: p.center,
+            radius_miles: p.radius_miles,
+            capability: p.capability,
+            available_only: p.available_only,
+            limit: p.limit,
+        })
+        .await?;
+    Ok(rendered_json(
+        StatusCode::OK,
+        answer.outcome,
+        answer.body.to_string(),
+    ))
 }
 
 /// `POST /vendors`.
@@ -274,8 +161,11 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let valid = input.validate()?;
     let vendor = model::new_vendor(format!("ven-{}", uuid::Uuid::new_v4().simple()), &valid);
-    db::vendors::insert(&state.db, &vendor).await?;
-    refresh_cache(&state, &vendor).await;
+    let vendor = write_vendors(&state, move |db| async move {
+        db::vendors::insert(&db, &vendor).await?;
+        Ok::<_, aurora::AuroraError>((vendor.clone(), vec![vendor]))
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(VendorView::from(&vendor))).into_response())
 }
 
@@ -287,10 +177,13 @@ pub async fn update(
 ) -> ApiResult<Response> {
     check_id(&id, "id")?;
     let valid = input.validate()?;
-    let vendor = db::vendors::update_profile(&state.db, &id, &valid)
-        .await?
-        .ok_or_else(|| ApiError::not_found("vendor", &id))?;
-    refresh_cache(&state, &vendor).await;
+    let owned = id.clone();
+    let vendor = write_vendors(&state, move |db| async move {
+        let v = db::vendors::update_profile(&db, &owned, &valid).await?;
+        Ok::<_, aurora::AuroraError>((v.clone(), v.into_iter().collect()))
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("vendor", &id))?;
     Ok(Json(VendorView::from(&vendor)).into_response())
 }
 
@@ -302,14 +195,18 @@ pub async fn set_availability(
 ) -> ApiResult<Response> {
     check_id(&id, "id")?;
     let availability = input.validate()?;
-    let vendor = match db::vendors::set_availability(&state.db, &id, &availability).await {
-        Ok(v) => v.ok_or_else(|| ApiError::not_found("vendor", &id))?,
-        Err(e) if e.sqlstate() == Some("23503") => {
-            return Err(ApiError::invalid("incidentId", "no such incident"));
+    let owned = id.clone();
+    let vendor = write_vendors(&state, move |db| async move {
+        match db::vendors::set_availability(&db, &owned, &availability).await {
+            Ok(v) => Ok((v.clone(), v.into_iter().collect())),
+            Err(e) if e.sqlstate() == Some("23503") => {
+                Err(ApiError::invalid("incidentId", "no such incident"))
+            }
+            Err(e) => Err(ApiError::from(e)),
         }
-        Err(e) => return Err(e.into()),
-    };
-    refresh_cache(&state, &vendor).await;
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("vendor", &id))?;
     Ok(Json(VendorView::from(&vendor)).into_response())
 }
 
@@ -321,10 +218,13 @@ pub async fn set_location(
 ) -> ApiResult<Response> {
     check_id(&id, "id")?;
     let point = input.validate("")?;
-    let vendor = db::vendors::set_location(&state.db, &id, point)
-        .await?
-        .ok_or_else(|| ApiError::not_found("vendor", &id))?;
-    refresh_cache(&state, &vendor).await;
+    let owned = id.clone();
+    let vendor = write_vendors(&state, move |db| async move {
+        let v = db::vendors::set_location(&db, &owned, point).await?;
+        Ok::<_, aurora::AuroraError>((v.clone(), v.into_iter().collect()))
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("vendor", &id))?;
     Ok(Json(VendorView::from(&vendor)).into_response())
 }
 

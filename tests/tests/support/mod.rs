@@ -149,13 +149,8 @@ impl App {
 
     /// Loads the geo index from the database (as the local server does at start).
     pub async fn load_index(&self) {
-        let vendors = self.state.vendors.as_ref().expect("redis configured");
-        self.state.index.forget();
-        self.state
-            .index
-            .reload(&self.state.db, vendors)
-            .await
-            .expect("reload");
+        assert!(self.state.cache.is_some(), "redis configured");
+        self.state.vendors.rebuild_index().await.expect("rebuild");
     }
 
     /// `SELECT count(*) ...` through the app's pool.

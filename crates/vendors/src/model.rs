@@ -1,11 +1,14 @@
-//! Vendor domain types shared with the lambdas crate. JSON field names are camelCase.
+//! The vendor vocabulary: capabilities, availability and its allowed transitions, the id
+//! rule and coordinate limits. The Lua scripts, the SQL schema, the handlers, the load
+//! suite and the seed take these from here (or are tested against them). JSON field
+//! names are camelCase.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::geo::GeoPoint;
+use cache::GeoPoint;
 
 /// A service a vendor offers; incident types use the same list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -95,7 +98,8 @@ impl AvailabilityStatus {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Option<Self> {
+    /// The status named `s`, if any.
+    pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
@@ -269,20 +273,6 @@ pub fn is_valid_id(id: &str) -> bool {
 pub const MAX_ABS_LAT: f64 = 90.0;
 /// Longitude limits the API accepts (degrees).
 pub const MAX_ABS_LON: f64 = 180.0;
-
-/// One vendor found by a search.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VendorMatch {
-    /// The vendor id.
-    pub vendor_id: String,
-    /// Distance from the search center, in the query's unit.
-    pub distance: f64,
-    /// The vendor's indexed position.
-    pub location: GeoPoint,
-    /// Availability when the search ran.
-    pub status: AvailabilityStatus,
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,62 @@
+//! Settings of the vendor wing, as a plain struct with defaults that suit one Lambda
+//! environment in front of ElastiCache.
+
+use std::time::Duration;
+
+/// Settings of [`crate::Vendors`].
+#[derive(Debug, Clone)]
+pub struct VendorsConfig {
+    /// Region (market) name: every index key of a region shares the hash tag
+    /// `{vendors:<region>}`, so a region lives in one cluster slot and its scripts are atomic.
+    pub region: String,
+    /// TTL of a cached vendor profile (`GET /vendors/{id}`).
+    pub profile_ttl: Duration,
+    /// How long past its TTL a profile may be served (`STALE`) while one refresh runs.
+    pub profile_stale_window: Option<Duration>,
+    /// How long this process keeps a search answer; each reuse is still checked against the
+    /// index's change counters, so this bounds memory, not staleness.
+    pub result_ttl: Duration,
+    /// Search answers kept in this process at most.
+    pub result_capacity: usize,
+    /// Radius of the first step of the nearest-first walk, in miles.
+    pub first_radius_miles: f64,
+    /// Vendors read from the database per page during a rebuild.
+    pub build_page: usize,
+    /// Vendors written to Redis per script call during a rebuild.
+    pub build_chunk: usize,
+    /// Script calls of a rebuild in flight at once.
+    pub build_parallelism: usize,
+    /// Time allowed for one rebuild script call (the rebuild's own deadline, independent
+    /// of the per-request command timeout).
+    pub build_command_timeout: Duration,
+    /// How long a rebuild may hold the fleet-wide lease; a builder that dies frees it then.
+    pub build_lease: Duration,
+    /// Shortest time between two rebuild attempts started by this process.
+    pub rebuild_interval: Duration,
+    /// An index older than this is rebuilt in the background while it keeps serving (heals
+    /// a write whose cache update was lost for good).
+    pub max_index_age: Duration,
+    /// Attempts to re-apply a committed write whose cache update failed.
+    pub repair_attempts: u32,
+}
+
+impl Default for VendorsConfig {
+    fn default() -> Self {
+        Self {
+            region: "default".to_owned(),
+            profile_ttl: Duration::from_secs(300),
+            profile_stale_window: Some(Duration::from_secs(30)),
+            result_ttl: Duration::from_secs(60),
+            result_capacity: 4096,
+            first_radius_miles: 4.0,
+            build_page: 5000,
+            build_chunk: 500,
+            build_parallelism: 2,
+            build_command_timeout: Duration::from_secs(5),
+            build_lease: Duration::from_secs(120),
+            rebuild_interval: Duration::from_secs(10),
+            max_index_age: Duration::from_secs(3600),
+            repair_attempts: 6,
+        }
+    }
+}

@@ -1,0 +1,26 @@
+-- Verifies a built generation and makes it live. ARGV: T, token, generation, vendors read
+-- from the database, build milliseconds.
+-- Returns {-1} when the lease is no longer this builder's, {0, indexed, placed} when the
+-- generation does not hold what was loaded (evicted or lost meanwhile), else
+-- {1, previous generation or ''}.
+local lease = T .. ':lease'
+if redis.call('GET', lease) ~= ARGV[2] then return {-1} end
+local g = ARGV[3]
+local indexed = redis.call('HLEN', gen_key(g, 'st')) - 1
+local documents = redis.call('HLEN', gen_key(g, 'doc')) - 1
+local placed = redis.call('SCARD', gen_key(g, 'polar'))
+for _, st in ipairs(STATUSES) do
+  local n = redis.call('ZCARD', gset(g, st, 'any'))
+  if n == 0 then return {0, indexed, -1} end
+  placed = placed + n - 1
+end
+if indexed < tonumber(ARGV[4]) or documents ~= indexed or placed ~= indexed then
+  return {0, indexed, placed}
+end
+local previous = redis.call('HGET', META, 'cur') or ''
+local now = redis.call('TIME')
+redis.call('HSET', META, 'cur', g, 'complete', '1', 'count', indexed,
+  'built_at', now[1] * 1000 + math.floor(now[2] / 1000), 'build_ms', ARGV[5])
+redis.call('HDEL', META, 'building')
+redis.call('DEL', lease)
+return {1, previous}

@@ -1,0 +1,416 @@
+//! [`Vendors`]: the vendor use cases a handler calls — read a profile, search nearby, find
+//! candidates for an incident, and keep the cache behind every committed write.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cache::{Cache, CacheOutcome, Cached, GeoPoint, KeyFamily};
+
+use crate::build::{BuildError, BuildReport, rebuild};
+use crate::config::VendorsConfig;
+use crate::index::{GeoIndex, IndexAnswer, IndexQuery, IndexStatus, cells_covering};
+use crate::model::{Capability, Vendor};
+use crate::results::ResultTier;
+use crate::store::{NearbyQuery, VendorStore};
+use crate::view::VendorDoc;
+
+/// The key family of cached vendor profiles.
+pub const PROFILE_FAMILY: &str = "vendor";
+
+/// A rendered search answer: `{"vendors":[...],"count":n}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchAnswer {
+    /// The JSON body.
+    pub body: Arc<str>,
+    /// `HIT` (a kept answer, confirmed unchanged), `MISS` (the index, or the database while
+    /// the index is not ready) or `BYPASS` (Redis failed or is not configured).
+    pub outcome: CacheOutcome,
+}
+
+struct RedisSide {
+    index: GeoIndex,
+    profiles: KeyFamily,
+    results: ResultTier,
+    rebuilding: AtomicBool,
+    last_rebuild_attempt_ms: AtomicU64,
+    epoch: Instant,
+}
+
+/// The vendor wing over a database (`S`) and, optionally, Redis. Cheap to clone.
+pub struct Vendors<S> {
+    store: S,
+    redis: Option<Arc<RedisSide>>,
+    config: Arc<VendorsConfig>,
+}
+
+impl<S: Clone> Clone for Vendors<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            redis: self.redis.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for Vendors<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vendors")
+            .field("redis", &self.redis.as_ref().map(|r| r.index.tag().to_owned()))
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Renders search results, nearest first.
+fn render<'a>(found: impl ExactSizeIterator<Item = (&'a str, f64)>) -> Arc<str> {
+    let count = found.len();
+    let mut body = String::with_capacity(64 + count * 400);
+    body.push_str("{\"vendors\":[");
+    for (i, (doc, miles)) in found.enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        VendorDoc::write_with_distance(doc, miles, &mut body);
+    }
+    body.push_str("],\"count\":");
+    body.push_str(&count.to_string());
+    body.push('}');
+    Arc::from(body)
+}
+
+/// The key of a search in the result tier: every parameter, exactly.
+fn result_key(q: &NearbyQuery) -> String {
+    format!(
+        "{}:{}:{}:{}:{}:{}",
+        q.center.lat,
+        q.center.lon,
+        q.radius_miles,
+        q.capability.map_or("any", Capability::as_str),
+        u8::from(q.available_only),
+        q.limit
+    )
+}
+
+impl<S: VendorStore> Vendors<S> {
+    /// The wing over `store`, with the Redis cache when `cache` is given.
+    pub fn new(store: S, cache: Option<Cache>, config: VendorsConfig) -> Self {
+        let config = Arc::new(config);
+        let redis = cache.map(|cache| {
+            let mut profiles = cache.family(PROFILE_FAMILY);
+            if let Some(window) = config.profile_stale_window {
+                profiles = profiles.with_stale_while_revalidate(window);
+            }
+            Arc::new(RedisSide {
+                index: GeoIndex::new(cache, config.clone()),
+                profiles,
+                results: ResultTier::new(config.result_capacity, config.result_ttl),
+                rebuilding: AtomicBool::new(false),
+                last_rebuild_attempt_ms: AtomicU64::new(0),
+                epoch: Instant::now(),
+            })
+        });
+        Self {
+            store,
+            redis,
+            config,
+        }
+    }
+
+    /// The database side.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The geo index, when Redis is configured.
+    pub fn index(&self) -> Option<&GeoIndex> {
+        self.redis.as_ref().map(|r| &r.index)
+    }
+
+    /// One vendor's document: cache-aside through the `vendor` key family (single-flight,
+    /// negative caching, stale-while-revalidate, TTL jitter, fenced fills).
+    pub async fn profile(&self, id: &str) -> Result<Cached<VendorDoc>, S::Error> {
+        let store = self.store.clone();
+        let owned = id.to_owned();
+        let load = move || async move { Ok(store.get(&owned).await?.as_ref().map(VendorDoc::render)) };
+        match &self.redis {
+            Some(r) => {
+                r.profiles
+                    .get_or_load(id, self.config.profile_ttl, load)
+                    .await
+            }
+            None => Ok(Cached {
+                value: load().await?,
+                outcome: CacheOutcome::Bypass,
+            }),
+        }
+    }
+
+    /// The nearest vendors matching `q`, rendered. Never offers a vendor whose last
+    /// committed state does not match: a kept answer is reused only after Redis confirms
+    /// that no vendor in its cells changed, and the index holds each vendor's newest state.
+    pub async fn search(&self, q: &NearbyQuery) -> Result<SearchAnswer, S::Error> {
+        let Some(r) = &self.redis else {
+            return self.search_database(q, CacheOutcome::Bypass).await;
+        };
+        let cells = cells_covering(&q.center, q.radius_miles);
+        let key = result_key(q);
+        if cells.is_some()
+            && let Some(kept) = r.results.get(&key)
+        {
+            match r.index.counters(&kept.cells).await {
+                Ok((Some(live), counters)) if live == kept.generation && counters == kept.counters => {
+                    return Ok(SearchAnswer {
+                        body: kept.body.clone(),
+                        outcome: CacheOutcome::Hit,
+                    });
+                }
+                Ok(_) => r.results.remove(&key),
+                Err(e) => {
+                    tracing::warn!(error = %e, "vendor index unavailable; searching the database");
+                    return self.search_database(q, CacheOutcome::Bypass).await;
+                }
+            }
+        }
+        let query = IndexQuery {
+            center: q.center,
+            radius_miles: q.radius_miles,
+            capability: q.capability,
+            available_only: q.available_only,
+            limit: q.limit,
+        };
+        let cell_list = cells.clone().unwrap_or_default();
+        match r.index.search(&query, true, &cell_list).await {
+            Ok(IndexAnswer::Found {
+                generation,
+                built_at_ms,
+                hits,
+                cell_counters,
+            }) if hits.iter().all(|h| h.doc.is_some()) => {
+                self.rebuild_if_old(built_at_ms);
+                let body = render(
+                    hits.iter()
+                        .map(|h| (h.doc.as_deref().unwrap_or("{}"), h.miles)),
+                );
+                if cells.is_some() {
+                    r.results
+                        .put(key, generation, cell_list, cell_counters, body.clone());
+                }
+                Ok(SearchAnswer {
+                    body,
+                    outcome: CacheOutcome::Miss,
+                })
+            }
+            Ok(_) => {
+                // Not ready (or a document missing, which a complete index never lacks).
+                self.start_rebuild();
+                self.search_database(q, CacheOutcome::Miss).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "vendor index unavailable; searching the database");
+                self.search_database(q, CacheOutcome::Bypass).await
+            }
+        }
+    }
+
+    async fn search_database(
+        &self,
+        q: &NearbyQuery,
+        outcome: CacheOutcome,
+    ) -> Result<SearchAnswer, S::Error> {
+        let found = self.store.search(q).await?;
+        let docs: Vec<(VendorDoc, f64)> = found
+            .iter()
+            .map(|(v, miles)| (VendorDoc::render(v), *miles))
+            .collect();
+        Ok(SearchAnswer {
+            body: render(docs.iter().map(|(d, m)| (d.as_str(), *m))),
+            outcome,
+        })
+    }
+
+    /// Ids of the nearest available vendors with `capability` (for matching an incident),
+    /// nearest first; `None` when the index cannot answer (the database must search).
+    pub async fn nearest_available(
+        &self,
+        center: GeoPoint,
+        radius_miles: f64,
+        capability: Capability,
+        limit: usize,
+    ) -> Option<Vec<String>> {
+        let r = self.redis.as_ref()?;
+        let query = IndexQuery {
+            center,
+            radius_miles,
+            capability: Some(capability),
+            available_only: true,
+            limit,
+        };
+        match r.index.search(&query, false, &[]).await {
+            Ok(IndexAnswer::Found {
+                hits, built_at_ms, ..
+            }) => {
+                self.rebuild_if_old(built_at_ms);
+                Some(hits.into_iter().map(|h| h.id).collect())
+            }
+            Ok(IndexAnswer::NotReady) => {
+                self.start_rebuild();
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "vendor index unavailable; matching in the database");
+                None
+            }
+        }
+    }
+
+    /// Brings the cache in line with rows the database committed: the index takes each
+    /// row unless it already holds a newer version, and cached profiles are invalidated
+    /// (revoking fills in flight). Call it after the commit, from a task that outlives the
+    /// request (a client that disconnects must not cancel it). When Redis fails, a
+    /// background task re-reads the rows and retries with back-off.
+    pub async fn committed(&self, vendors: &[Vendor]) {
+        let Some(r) = &self.redis else {
+            return;
+        };
+        if vendors.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = vendors.iter().map(|v| v.id.clone()).collect();
+        let applied = r.index.apply(vendors).await;
+        let invalidated = r.profiles.invalidate_many(&ids).await;
+        if let (Ok(_), Ok(_)) = (&applied, &invalidated) {
+            return;
+        }
+        tracing::warn!(
+            vendors = ?ids,
+            index = ?applied.err(),
+            profiles = ?invalidated.err(),
+            "cache update after a write failed; repairing in the background"
+        );
+        let wing = self.clone();
+        tokio::spawn(async move { wing.repair(ids).await });
+    }
+
+    async fn repair(&self, ids: Vec<String>) {
+        let Some(r) = &self.redis else {
+            return;
+        };
+        let mut delay = Duration::from_millis(100);
+        for _ in 0..self.config.repair_attempts.max(1) {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+            let mut rows = Vec::with_capacity(ids.len());
+            let mut read_all = true;
+            for id in &ids {
+                match self.store.get(id).await {
+                    Ok(Some(v)) => rows.push(v),
+                    Ok(None) => {}
+                    Err(_) => read_all = false,
+                }
+            }
+            if !read_all {
+                continue;
+            }
+            if r.index.apply(&rows).await.is_ok() && r.profiles.invalidate_many(&ids).await.is_ok()
+            {
+                tracing::info!(vendors = ?ids, "cache repaired after a failed update");
+                return;
+            }
+        }
+        tracing::error!(
+            vendors = ?ids,
+            "cache update lost; the index heals at its next rebuild (max_index_age)"
+        );
+    }
+
+    /// The index's metadata; `None` without Redis or when Redis does not answer.
+    pub async fn index_status(&self) -> Option<IndexStatus> {
+        self.redis.as_ref()?.index.status().await.ok()
+    }
+
+    /// Rebuilds the index now and waits for it (start-up of the local server, tests,
+    /// operators). [`BuildError::Busy`] when another environment holds the lease.
+    pub async fn rebuild_index(&self) -> Result<BuildReport, BuildError> {
+        let Some(r) = &self.redis else {
+            return Ok(BuildReport {
+                generation: String::new(),
+                vendors: 0,
+                took: Duration::ZERO,
+            });
+        };
+        rebuild(&r.index, &self.store).await
+    }
+
+    fn rebuild_if_old(&self, built_at_ms: u64) {
+        let age = Duration::from_millis(now_unix_ms().saturating_sub(built_at_ms));
+        if age > self.config.max_index_age {
+            self.start_rebuild();
+        }
+    }
+
+    /// Starts a background rebuild unless this process started one within
+    /// `rebuild_interval` or one is running here; the fleet-wide lease keeps other
+    /// environments from building at the same time. Never waits.
+    pub fn start_rebuild(&self) {
+        let Some(r) = &self.redis else {
+            return;
+        };
+        let now = r.epoch.elapsed().as_millis() as u64 + 1;
+        let last = r.last_rebuild_attempt_ms.load(Ordering::Relaxed);
+        let interval = self.config.rebuild_interval.as_millis() as u64;
+        if last != 0 && now.saturating_sub(last) < interval {
+            return;
+        }
+        if r
+            .last_rebuild_attempt_ms
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        if r.rebuilding.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let wing = self.clone();
+        tokio::spawn(async move {
+            let result = wing.rebuild_index().await;
+            if let Some(r) = &wing.redis {
+                r.rebuilding.store(false, Ordering::Release);
+            }
+            match result {
+                Ok(report) => tracing::info!(
+                    vendors = report.vendors,
+                    generation = %report.generation,
+                    took_ms = report.took.as_millis() as u64,
+                    "vendor index rebuilt"
+                ),
+                Err(BuildError::Busy) => tracing::debug!("vendor index rebuild running elsewhere"),
+                Err(e) => tracing::warn!(error = %e, "vendor index rebuild failed"),
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_render_as_the_search_body() {
+        let body = render([("{\"vendorId\":\"a\"}", 1.234), ("{\"vendorId\":\"b\"}", 2.0)].into_iter());
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["count"], 2);
+        assert_eq!(v["vendors"][0]["distanceMiles"], 1.23);
+        assert_eq!(v["vendors"][1]["vendorId"], "b");
+        let empty = render(std::iter::empty());
+        assert_eq!(&*empty, "{\"vendors\":[],\"count\":0}");
+    }
+}
