@@ -61,6 +61,8 @@ pub struct AppState {
     pub vendors: Option<VendorCache>,
     /// Whether the geo index holds every vendor.
     pub index: VendorIndex,
+    /// Creates incidents, batching the claims of concurrent requests.
+    pub incidents: crate::db::incidents::IncidentMatcher,
     /// Configuration.
     pub config: Arc<AppConfig>,
     /// This execution environment.
@@ -86,6 +88,7 @@ impl AppState {
             .map(|c| VendorCache::new(c.clone(), VendorCacheConfig::default()));
         let index = VendorIndex::new(cache.clone(), VendorCacheConfig::default().profile_ttl);
         Self {
+            incidents: crate::db::incidents::IncidentMatcher::new(db.clone()),
             db,
             cache,
             vendors,

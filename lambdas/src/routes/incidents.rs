@@ -1,67 +1,109 @@
 //! Incident routes: create (store, match the nearest available capable vendor, mark it
-//! busy atomically) and read.
+//! busy atomically; idempotent with an `Idempotency-Key`) and read.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use cache::{Availability, VendorQuery};
+use cache::VendorQuery;
 
+use super::payments::{optional_idempotency_key, replayed, request_hash};
 use crate::db;
+use crate::db::incidents::{Created, IdempotencyKey, MatchError, NewIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::model::{IncidentCreated, IncidentInput, ValidIncident, check_id};
+use crate::model::{IncidentInput, ValidIncident, check_id};
 use crate::state::AppState;
 
 /// The nearest available vendors with the capability, from the geo index when it holds
-/// every vendor; `None` sends the match to PostgreSQL's geographic query.
+/// every vendor. Only a hint: the claim tries them first and then the whole table, so an
+/// empty or stale list never leaves an incident unmatched.
 async fn nearest_candidates(
     state: &AppState,
     incident: &ValidIncident,
     radius: f64,
-) -> Option<Vec<String>> {
-    let vendors = state.vendors.as_ref()?;
+) -> Vec<String> {
+    let Some(vendors) = state.vendors.as_ref() else {
+        return Vec::new();
+    };
     if !state.index.is_ready().await {
-        return None;
+        return Vec::new();
     }
     let query = VendorQuery::available(incident.location, radius, incident.kind).limit(8);
     match vendors.search_index(&query).await {
-        Ok(found) => Some(found.into_iter().map(|m| m.vendor_id).collect()),
+        Ok(found) => found.into_iter().map(|m| m.vendor_id).collect(),
         Err(e) => {
             tracing::warn!(error = %e, "geo index unavailable; matching in PostgreSQL");
-            None
+            Vec::new()
         }
     }
+}
+
+/// What the idempotency hash covers: the validated request, field by field.
+fn canonical(incident: &ValidIncident) -> serde_json::Value {
+    serde_json::json!({
+        "driverId": incident.driver_id,
+        "type": incident.kind.as_str(),
+        "lat": incident.location.lat,
+        "lon": incident.location.lon,
+        "description": incident.description,
+    })
+}
+
+/// Creates the incident through the matcher and then brings the claimed vendor's cache
+/// entry up to date: the database has it busy, the index must stop offering it.
+async fn create_and_cache(state: AppState, request: NewIncident) -> Result<Created, MatchError> {
+    let created = state.incidents.create(request).await?;
+    if let (
+        Created::New {
+            vendor: Some(vendor),
+            ..
+        },
+        Some(vendors),
+    ) = (&created, &state.vendors)
+        && let Err(e) = vendors.put_profile(vendor).await
+    {
+        // If Redis cannot be told, drop the vendor from it instead.
+        tracing::warn!(vendor = %vendor.id, error = %e, "cache update after a claim failed");
+        let _ = vendors.invalidate(&[vendor.id.as_str()]).await;
+    }
+    Ok(created)
 }
 
 /// `POST /incidents`.
 pub async fn create(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(input): ApiJson<IncidentInput>,
 ) -> ApiResult<Response> {
+    let key = optional_idempotency_key(&headers)?;
     let incident = input.validate()?;
-    let id = format!("inc-{}", uuid::Uuid::new_v4().simple());
     let radius = state.config.match_radius_miles;
     let candidates = nearest_candidates(&state, &incident, radius).await;
-    let (view, matched) =
-        db::incidents::create_and_match(&state.db, &id, &incident, radius, candidates).await?;
-    if let (Some(m), Some(vendors)) = (&matched, &state.vendors) {
-        // The database already holds the assignment; the index must stop offering the
-        // vendor. If Redis cannot be told, drop the vendor from it instead.
-        if let Err(e) = vendors
-            .set_availability(&m.vendor_id, &Availability::busy(id.clone()))
-            .await
-        {
-            tracing::warn!(vendor = %m.vendor_id, error = %e, "cache availability update failed");
-            let _ = vendors.invalidate(&[m.vendor_id.as_str()]).await;
-        }
-    }
-    let body = IncidentCreated {
-        incident_id: id,
-        incident: view,
-        matched,
+    let request = NewIncident {
+        id: format!("inc-{}", uuid::Uuid::new_v4().simple()),
+        idempotency: key.map(|key| IdempotencyKey {
+            key,
+            request_hash: request_hash(&canonical(&incident)),
+        }),
+        incident,
+        radius_miles: radius,
+        candidates,
     };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    // The write and the cache update run in their own task: a client that disconnects
+    // drops this handler, not the task, so a committed claim always reaches the cache.
+    let task = tokio::spawn(create_and_cache(state.clone(), request));
+    match task.await.map_err(ApiError::internal)? {
+        Ok(Created::New { body, .. }) => Ok((StatusCode::CREATED, Json(body)).into_response()),
+        Ok(Created::Replayed(body)) => Ok(replayed(Json(body))),
+        Ok(Created::KeyReused) => Err(ApiError::invalid(
+            "Idempotency-Key",
+            "this Idempotency-Key was used by this driver with a different request",
+        )
+        .with_status(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")),
+        Err(MatchError::Database(e)) => Err(e.into()),
+        Err(MatchError::Stopped) => Err(ApiError::unavailable("the incident matcher stopped")),
+    }
 }
 
 /// `GET /incidents/{id}`.

@@ -302,12 +302,32 @@ pub async fn set_availability(
 ) -> ApiResult<Response> {
     check_id(&id, "id")?;
     let availability = input.validate()?;
-    let vendor = match db::vendors::set_availability(&state.db, &id, &availability).await {
-        Ok(v) => v.ok_or_else(|| ApiError::not_found("vendor", &id))?,
-        Err(e) if e.sqlstate() == Some("23503") => {
-            return Err(ApiError::invalid("incidentId", "no such incident"));
+    use db::vendors::AvailabilityChange as Change;
+    let vendor = match db::vendors::set_availability(&state.db, &id, &availability).await? {
+        Change::Changed(vendor) => vendor,
+        Change::NotFound => return Err(ApiError::not_found("vendor", &id)),
+        Change::Refused { why, .. } => {
+            return Err(ApiError::invalid("status", why.to_string())
+                .with_status(StatusCode::CONFLICT, "transition_refused"));
         }
-        Err(e) => return Err(e.into()),
+        Change::NoSuchIncident => {
+            return Err(ApiError::invalid("incidentId", "no such incident")
+                .with_status(StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference"));
+        }
+        Change::IncidentTaken { by } => {
+            return Err(ApiError::invalid(
+                "incidentId",
+                format!("the incident is matched to vendor {by}"),
+            )
+            .with_status(StatusCode::CONFLICT, "incident_taken"));
+        }
+        Change::IncidentClosed { status } => {
+            return Err(ApiError::invalid(
+                "incidentId",
+                format!("the incident is {status} and takes no vendor"),
+            )
+            .with_status(StatusCode::CONFLICT, "incident_closed"));
+        }
     };
     refresh_cache(&state, &vendor).await;
     Ok(Json(VendorView::from(&vendor)).into_response())
