@@ -30,7 +30,10 @@ async fn set_up(db: &Db, state: &Availability) {
         let change = vendors::set_availability(&db.pool, "v1", state)
             .await
             .expect("set up");
-        assert!(matches!(change, AvailabilityChange::Changed(_)), "{change:?}");
+        assert!(
+            matches!(change, AvailabilityChange::Changed(_)),
+            "{change:?}"
+        );
     }
 }
 
@@ -67,14 +70,24 @@ async fn every_pair_of_the_table() {
     for (from, to, refused) in cases {
         let db = Db::start().await;
         set_up(&db, from).await;
-        let before = vendors::get(&db.pool, "v1").await.expect("get").expect("v1");
+        let before = vendors::get(&db.pool, "v1")
+            .await
+            .expect("get")
+            .expect("v1");
         assert_eq!(&before.availability, from);
         // The one table and this function agree.
-        assert_eq!(from.check_transition(to).err(), refused, "{from:?} -> {to:?}");
+        assert_eq!(
+            from.check_transition(to).err(),
+            refused,
+            "{from:?} -> {to:?}"
+        );
         let change = vendors::set_availability(&db.pool, "v1", to)
             .await
             .expect("change");
-        let after = vendors::get(&db.pool, "v1").await.expect("get").expect("v1");
+        let after = vendors::get(&db.pool, "v1")
+            .await
+            .expect("get")
+            .expect("v1");
         match refused {
             Some(why) => {
                 assert_eq!(
@@ -101,7 +114,10 @@ async fn every_pair_of_the_table() {
             );
         }
         if to == &busy_b {
-            assert_eq!(incident_state(&db, "inc-b").await, ("pending".to_owned(), None));
+            assert_eq!(
+                incident_state(&db, "inc-b").await,
+                ("pending".to_owned(), None)
+            );
         }
     }
 }
@@ -114,7 +130,10 @@ async fn busy_needs_an_incident_that_is_free_or_already_ours() {
     db.incident("inc-a").await;
     db.incident("inc-done").await;
     db.pool
-        .execute("UPDATE incidents SET status = 'completed' WHERE id = 'inc-done'", &[])
+        .execute(
+            "UPDATE incidents SET status = 'completed' WHERE id = 'inc-done'",
+            &[],
+        )
         .await
         .expect("complete");
     assert_eq!(
@@ -158,7 +177,10 @@ async fn busy_needs_an_incident_that_is_free_or_already_ours() {
             .expect("still taken"),
         AvailabilityChange::IncidentTaken { by: "v1".into() }
     );
-    let v2 = vendors::get(&db.pool, "v2").await.expect("get").expect("v2");
+    let v2 = vendors::get(&db.pool, "v2")
+        .await
+        .expect("get")
+        .expect("v2");
     assert_eq!(v2.availability, Availability::available());
 }
 

@@ -16,7 +16,9 @@ const V1: &str = include_str!("../../crates/aurora/migrations/V1__initial_schema
 
 /// The quoted words of the first `(...)` or `[...]` list after `marker` in V1.
 fn quoted_list_after(marker: &str) -> Vec<String> {
-    let at = V1.find(marker).unwrap_or_else(|| panic!("{marker:?} not in V1"));
+    let at = V1
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} not in V1"));
     let rest = &V1[at + marker.len()..];
     let end = rest.find([')', ']']).expect("list end");
     rest[..end]
@@ -27,7 +29,10 @@ fn quoted_list_after(marker: &str) -> Vec<String> {
 
 #[test]
 fn the_schema_speaks_the_model_vocabulary() {
-    let capabilities: Vec<String> = Capability::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+    let capabilities: Vec<String> = Capability::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
     assert_eq!(quoted_list_after("capabilities <@ ARRAY["), capabilities);
     assert_eq!(quoted_list_after("incident_type IN ("), capabilities);
     let statuses: Vec<String> = AvailabilityStatus::ALL
@@ -36,7 +41,11 @@ fn the_schema_speaks_the_model_vocabulary() {
         .collect();
     assert_eq!(quoted_list_after("availability IN ("), statuses);
     let id_rule = format!("length(id) BETWEEN 1 AND {MAX_ID_CHARS})");
-    assert_eq!(V1.matches(&id_rule).count(), 3, "vendors, incidents and payments ids");
+    assert_eq!(
+        V1.matches(&id_rule).count(),
+        3,
+        "vendors, incidents and payments ids"
+    );
     assert!(V1.contains(&format!("length(driver_id) BETWEEN 1 AND {MAX_ID_CHARS})")));
 }
 
@@ -87,11 +96,21 @@ async fn sql_distance_is_the_rust_distance() {
     let db = Db::start().await;
     let mut rng = StdRng::seed_from_u64(12);
     for _ in 0..2000 {
-        let a = GeoPoint::new(rng.random_range(-90.0..=90.0), rng.random_range(-180.0..=180.0));
+        let a = GeoPoint::new(
+            rng.random_range(-90.0..=90.0),
+            rng.random_range(-180.0..=180.0),
+        );
         let b = if rng.random_bool(0.5) {
-            destination(a, rng.random_range(0.0..360.0), rng.random_range(0.0..200_000.0))
+            destination(
+                a,
+                rng.random_range(0.0..360.0),
+                rng.random_range(0.0..200_000.0),
+            )
         } else {
-            GeoPoint::new(rng.random_range(-90.0..=90.0), rng.random_range(-180.0..=180.0))
+            GeoPoint::new(
+                rng.random_range(-90.0..=90.0),
+                rng.random_range(-180.0..=180.0),
+            )
         };
         let sql: f64 = db
             .pool
@@ -181,7 +200,9 @@ async fn the_radius_edge_is_where_haversine_puts_it() {
 async fn postgis_and_the_bounding_box_give_the_same_answers() {
     let db = Db::start().await;
     if !db.has_postgis().await {
-        println!("skipped: PostGIS is not installed on this server (scripts/test installs postgresql-15-postgis-3)");
+        println!(
+            "skipped: PostGIS is not installed on this server (scripts/test installs postgresql-15-postgis-3)"
+        );
         return;
     }
     let fleet = lambdas::seed::vendors(3000, 5);
@@ -206,7 +227,9 @@ async fn postgis_and_the_bounding_box_give_the_same_answers() {
             capability: rng
                 .random_bool(0.5)
                 .then(|| Capability::ALL[rng.random_range(0..Capability::ALL.len())]),
-            status: rng.random_bool(0.5).then_some(AvailabilityStatus::Available),
+            status: rng
+                .random_bool(0.5)
+                .then_some(AvailabilityStatus::Available),
             limit: rng.random_range(1..=50),
         };
         let postgis = ids(&db, GeoPath::Geography, &q).await;
@@ -214,7 +237,10 @@ async fn postgis_and_the_bounding_box_give_the_same_answers() {
         assert_eq!(postgis, boxed, "{q:?}");
         compared += postgis.len();
     }
-    assert!(compared > 200, "the queries found too little to compare: {compared}");
+    assert!(
+        compared > 200,
+        "the queries found too little to compare: {compared}"
+    );
     // `search` picks PostGIS on this server.
     assert_eq!(
         lambdas::db::geo::path(&db.pool).await.expect("path"),
@@ -231,7 +257,9 @@ async fn bulk_reads_page_by_id() {
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = vendors::page(&db.pool, after.as_deref(), 64).await.expect("page");
+        let page = vendors::page(&db.pool, after.as_deref(), 64)
+            .await
+            .expect("page");
         if page.is_empty() {
             break;
         }
@@ -243,17 +271,25 @@ async fn bulk_reads_page_by_id() {
     all.sort();
     assert_eq!(seen, all);
     let wanted = vec![all[3].clone(), "ven-none".to_owned(), all[0].clone()];
-    let many = vendors::get_many(&db.pool, &wanted).await.expect("get_many");
+    let many = vendors::get_many(&db.pool, &wanted)
+        .await
+        .expect("get_many");
     let got: Vec<&str> = many.iter().map(|v| v.id.as_str()).collect();
     assert_eq!(got, [all[0].as_str(), all[3].as_str()]);
-    assert!(many.iter().all(|v| v.version == 1 && v.updated_at.ends_with('Z')));
+    assert!(
+        many.iter()
+            .all(|v| v.version == 1 && v.updated_at.ends_with('Z'))
+    );
 }
 
 #[tokio::test]
 async fn every_update_raises_the_version() {
     let db = Db::start().await;
     db.vendor("v1", &["tow"], 1.0, 1.0).await;
-    let first = vendors::get(&db.pool, "v1").await.expect("get").expect("v1");
+    let first = vendors::get(&db.pool, "v1")
+        .await
+        .expect("get")
+        .expect("v1");
     assert_eq!(first.version, 1);
     let moved = vendors::set_location(&db.pool, "v1", GeoPoint::new(2.0, 2.0))
         .await
@@ -262,9 +298,18 @@ async fn every_update_raises_the_version() {
     assert_eq!(moved.version, 2);
     assert!(moved.updated_at >= first.updated_at, "{moved:?} {first:?}");
     db.pool
-        .execute("UPDATE vendors SET rating = 4, version = 1 WHERE id = 'v1'", &[])
+        .execute(
+            "UPDATE vendors SET rating = 4, version = 1 WHERE id = 'v1'",
+            &[],
+        )
         .await
         .expect("raw update");
-    let raw = vendors::get(&db.pool, "v1").await.expect("get").expect("v1");
-    assert_eq!(raw.version, 3, "the trigger, not the statement, sets the version");
+    let raw = vendors::get(&db.pool, "v1")
+        .await
+        .expect("get")
+        .expect("v1");
+    assert_eq!(
+        raw.version, 3,
+        "the trigger, not the statement, sets the version"
+    );
 }

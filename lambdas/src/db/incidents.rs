@@ -254,7 +254,8 @@ async fn create_in(
         let fresh: Vec<(String, String)> = tx
             .query(
                 "INSERT INTO incident_idempotency_keys (driver_id, key, request_hash, incident_id) \
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
+                 SELECT driver_id, key, request_hash, incident_id \
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
                      AS t(driver_id, key, request_hash, incident_id, n) ORDER BY n \
                  ON CONFLICT (driver_id, key) DO NOTHING RETURNING driver_id, key",
                 &[&drivers, &keys, &hashes, &ids],
