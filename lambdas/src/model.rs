@@ -3,9 +3,9 @@
 
 use vendors::{Availability, Capability, GeoPoint, Vendor, VendorMetrics};
 
+use serde::{Deserialize, Serialize};
 /// The vendor document and the id limit are the vendor wing's; routes show them as is.
 pub use vendors::{AvailabilityView, MAX_ID_CHARS, MetricsView, VendorView};
-use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 

@@ -1,9 +1,9 @@
 //! A deterministic demo data set: vendors around the 300 most populous US places
 //! (`data/us-metros.csv`, GeoNames, CC BY 4.0), weighted by population.
 
-use vendors::{Availability, Capability, GeoPoint, Vendor, VendorMetrics};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use vendors::{Availability, Capability, GeoPoint, Vendor, VendorMetrics};
 
 /// The metro list, embedded so the binary needs no data files.
 pub const US_METROS_CSV: &str = include_str!("../../data/us-metros.csv");

@@ -61,6 +61,8 @@ pub struct AppState {
     /// The vendor wing: profiles, the geo index and search over PostgreSQL and (when
     /// configured) Redis.
     pub vendors: Vendors<PgVendors>,
+    /// Creates incidents, batching the claims of concurrent requests.
+    pub incidents: crate::db::incidents::IncidentMatcher,
     /// Configuration.
     pub config: Arc<AppConfig>,
     /// This execution environment.
@@ -84,12 +86,9 @@ impl AppState {
 
     /// State from an existing pool and cache (tests, the local server).
     pub fn with_parts(db: AuroraPool, cache: Option<Cache>, config: AppConfig) -> Self {
-        let vendors = Vendors::new(
-            PgVendors(db.clone()),
-            cache.clone(),
-            config.vendors.clone(),
-        );
+        let vendors = Vendors::new(PgVendors(db.clone()), cache.clone(), config.vendors.clone());
         Self {
+            incidents: crate::db::incidents::IncidentMatcher::new(db.clone()),
             db,
             cache,
             vendors,

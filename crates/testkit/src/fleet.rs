@@ -74,7 +74,12 @@ pub fn metros() -> Vec<Metro> {
 
 /// `count` vendors, deterministic for a given seed, each offering every one of
 /// `capability_count` capabilities with probability 0.4 (at least one).
-pub fn fleet(count: usize, seed: u64, scatter_miles: f64, capability_count: usize) -> Vec<FleetMember> {
+pub fn fleet(
+    count: usize,
+    seed: u64,
+    scatter_miles: f64,
+    capability_count: usize,
+) -> Vec<FleetMember> {
     let metros = metros();
     let mut cumulative = Vec::with_capacity(metros.len());
     let mut total = 0.0;
@@ -94,8 +99,9 @@ pub fn fleet(count: usize, seed: u64, scatter_miles: f64, capability_count: usiz
             let theta = rng.random_range(0.0..std::f64::consts::TAU);
             let lat = m.lat + r * theta.cos() / 69.0;
             let lon = m.lon + r * theta.sin() / (69.0 * m.lat.to_radians().cos());
-            let mut capabilities: Vec<usize> =
-                (0..capability_count).filter(|_| rng.random_bool(0.4)).collect();
+            let mut capabilities: Vec<usize> = (0..capability_count)
+                .filter(|_| rng.random_bool(0.4))
+                .collect();
             if capabilities.is_empty() && capability_count > 0 {
                 capabilities.push(i % capability_count);
             }

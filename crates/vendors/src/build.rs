@@ -58,7 +58,10 @@ async fn bulk_client(config: &CacheConfig, timeout: Duration) -> Result<RedisCli
 }
 
 /// Rebuilds `index` from `store` unless another environment is doing it.
-pub async fn rebuild<S: VendorStore>(index: &GeoIndex, store: &S) -> Result<BuildReport, BuildError> {
+pub async fn rebuild<S: VendorStore>(
+    index: &GeoIndex,
+    store: &S,
+) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
     let config = index.config().clone();
     let client = bulk_client(index.cache().config(), config.build_command_timeout).await?;

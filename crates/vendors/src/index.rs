@@ -151,8 +151,8 @@ pub(crate) fn cells_covering(center: &GeoPoint, radius_miles: f64) -> Option<Vec
         return None;
     }
     let rows = (lat_lo / CELL_DEGREES).floor() as i64..=(lat_hi / CELL_DEGREES).floor() as i64;
-    let cols =
-        ((center.lon - dlon) / CELL_DEGREES).floor() as i64..=((center.lon + dlon) / CELL_DEGREES).floor() as i64;
+    let cols = ((center.lon - dlon) / CELL_DEGREES).floor() as i64
+        ..=((center.lon + dlon) / CELL_DEGREES).floor() as i64;
     let n = (rows.end() - rows.start() + 1) * (cols.end() - cols.start() + 1);
     if n > 64 {
         return None;
@@ -181,13 +181,20 @@ fn caps_csv(caps: &[Capability]) -> String {
 
 /// Whether Redis can place `p` in a geo set.
 pub fn placeable(p: &GeoPoint) -> bool {
-    p.lat.is_finite() && p.lon.is_finite() && p.lat.abs() <= INDEX_MAX_ABS_LAT && p.lon.abs() <= 180.0
+    p.lat.is_finite()
+        && p.lon.is_finite()
+        && p.lat.abs() <= INDEX_MAX_ABS_LAT
+        && p.lon.abs() <= 180.0
 }
 
 impl GeoIndex {
     /// The index of `config.region` on `cache`'s Redis, under its key prefix.
     pub fn new(cache: Cache, config: Arc<VendorsConfig>) -> Self {
-        let tag = format!("{}:{{vendors:{}}}", cache.config().key_prefix, config.region);
+        let tag = format!(
+            "{}:{{vendors:{}}}",
+            cache.config().key_prefix,
+            config.region
+        );
         Self {
             cache,
             tag: Arc::from(tag),
@@ -240,7 +247,11 @@ impl GeoIndex {
         out.push(caps_csv(&vendor.capabilities).into_bytes());
         out.push(p.lon.to_string().into_bytes());
         out.push(p.lat.to_string().into_bytes());
-        out.push(if placeable(&p) { b"1".to_vec() } else { b"0".to_vec() });
+        out.push(if placeable(&p) {
+            b"1".to_vec()
+        } else {
+            b"0".to_vec()
+        });
         out.push(cell_of(&p).into_bytes());
         out.push(VendorDoc::render(vendor).into_string().into_bytes());
     }
@@ -324,10 +335,7 @@ impl GeoIndex {
             .arg(self.config.first_radius_miles.min(q.radius_miles))
             .arg(if with_docs { "1" } else { "0" })
             .arg(cells.join(","));
-        let reply: Value = self
-            .cache
-            .guarded(self.cache.client().invoke(&inv))
-            .await?;
+        let reply: Value = self.cache.guarded(self.cache.client().invoke(&inv)).await?;
         parse_search(reply)
     }
 
@@ -342,10 +350,8 @@ impl GeoIndex {
         for c in cells {
             cmd.arg(format!("c:{c}"));
         }
-        let values: Vec<Option<String>> = self
-            .cache
-            .guarded(self.cache.client().query(&cmd))
-            .await?;
+        let values: Vec<Option<String>> =
+            self.cache.guarded(self.cache.client().query(&cmd)).await?;
         let mut values = values.into_iter();
         let complete = values.next().flatten();
         let cur = values.next().flatten();
@@ -354,19 +360,25 @@ impl GeoIndex {
         } else {
             None
         };
-        Ok((live, values.map(|v| v.unwrap_or_else(|| "0".into())).collect()))
+        Ok((
+            live,
+            values.map(|v| v.unwrap_or_else(|| "0".into())).collect(),
+        ))
     }
 
     /// The index's metadata.
     pub async fn status(&self) -> Result<IndexStatus, CacheError> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.meta_key())
-            .arg(&["complete", "cur", "count", "built_at", "build_ms", "building"]);
-        let v: Vec<Option<String>> = self
-            .cache
-            .guarded(self.cache.client().query(&cmd))
-            .await?;
-        let num = |i: usize| v.get(i).cloned().flatten().and_then(|s| s.parse::<u64>().ok());
+        cmd.arg(self.meta_key()).arg(&[
+            "complete", "cur", "count", "built_at", "build_ms", "building",
+        ]);
+        let v: Vec<Option<String>> = self.cache.guarded(self.cache.client().query(&cmd)).await?;
+        let num = |i: usize| {
+            v.get(i)
+                .cloned()
+                .flatten()
+                .and_then(|s| s.parse::<u64>().ok())
+        };
         Ok(IndexStatus {
             complete: v.first().cloned().flatten().as_deref() == Some("1"),
             generation: v.get(1).cloned().flatten(),

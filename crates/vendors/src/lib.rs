@@ -67,7 +67,7 @@ pub mod view;
 mod wing;
 
 pub use build::{BuildError, BuildReport};
-pub use cache::{CacheOutcome, Cached, GeoPoint};
+pub use cache::{CacheOutcome, Cached, EARTH_RADIUS_M, GeoPoint};
 pub use config::VendorsConfig;
 pub use index::{GeoIndex, IndexAnswer, IndexHit, IndexQuery, IndexStatus};
 pub use model::{

@@ -97,7 +97,13 @@ mod tests {
         }
         assert_eq!(tier.entries.lock().unwrap().len(), 2);
         assert!(tier.get("q4").is_some());
-        tier.put("bad".into(), "1".into(), vec!["0:0".into()], vec![], Arc::from("{}"));
+        tier.put(
+            "bad".into(),
+            "1".into(),
+            vec!["0:0".into()],
+            vec![],
+            Arc::from("{}"),
+        );
         assert!(tier.get("bad").is_none(), "counters must match the cells");
     }
 }

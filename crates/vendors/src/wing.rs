@@ -57,7 +57,10 @@ impl<S: Clone> Clone for Vendors<S> {
 impl<S> std::fmt::Debug for Vendors<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vendors")
-            .field("redis", &self.redis.as_ref().map(|r| r.index.tag().to_owned()))
+            .field(
+                "redis",
+                &self.redis.as_ref().map(|r| r.index.tag().to_owned()),
+            )
             .field("config", &self.config)
             .finish()
     }
@@ -139,7 +142,8 @@ impl<S: VendorStore> Vendors<S> {
     pub async fn profile(&self, id: &str) -> Result<Cached<VendorDoc>, S::Error> {
         let store = self.store.clone();
         let owned = id.to_owned();
-        let load = move || async move { Ok(store.get(&owned).await?.as_ref().map(VendorDoc::render)) };
+        let load =
+            move || async move { Ok(store.get(&owned).await?.as_ref().map(VendorDoc::render)) };
         match &self.redis {
             Some(r) => {
                 r.profiles
@@ -166,7 +170,9 @@ impl<S: VendorStore> Vendors<S> {
             && let Some(kept) = r.results.get(&key)
         {
             match r.index.counters(&kept.cells).await {
-                Ok((Some(live), counters)) if live == kept.generation && counters == kept.counters => {
+                Ok((Some(live), counters))
+                    if live == kept.generation && counters == kept.counters =>
+                {
                     return Ok(SearchAnswer {
                         body: kept.body.clone(),
                         outcome: CacheOutcome::Hit,
@@ -369,8 +375,7 @@ impl<S: VendorStore> Vendors<S> {
         if last != 0 && now.saturating_sub(last) < interval {
             return;
         }
-        if r
-            .last_rebuild_attempt_ms
+        if r.last_rebuild_attempt_ms
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_err()
         {
@@ -405,7 +410,13 @@ mod tests {
 
     #[test]
     fn results_render_as_the_search_body() {
-        let body = render([("{\"vendorId\":\"a\"}", 1.234), ("{\"vendorId\":\"b\"}", 2.0)].into_iter());
+        let body = render(
+            [
+                ("{\"vendorId\":\"a\"}", 1.234),
+                ("{\"vendorId\":\"b\"}", 2.0),
+            ]
+            .into_iter(),
+        );
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["count"], 2);
         assert_eq!(v["vendors"][0]["distanceMiles"], 1.23);

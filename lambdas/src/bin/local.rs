@@ -57,7 +57,9 @@ async fn main() -> anyhow::Result<()> {
                 took_ms = report.took.as_millis() as u64,
                 "vendor index built"
             ),
-            Err(e) => tracing::info!(reason = %e, "vendor index not rebuilt here; searches use PostgreSQL until it is ready"),
+            Err(e) => {
+                tracing::info!(reason = %e, "vendor index not rebuilt here; searches use PostgreSQL until it is ready")
+            }
         }
     }
     let app = lambdas::router::app(state.clone());

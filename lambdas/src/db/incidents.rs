@@ -1,14 +1,49 @@
-//! Incidents in PostgreSQL, and the atomic match of the nearest available vendor.
+//! Incidents in PostgreSQL: creation with the claim of the nearest available vendor,
+//! idempotency keys, and the matcher that batches the claims of concurrent requests.
+//!
+//! # One claim, one statement
+//!
+//! An incident is inserted and its vendor claimed by one statement (a CTE): the nearest
+//! available vendor with the capability within the radius is locked with
+//! `FOR UPDATE SKIP LOCKED` (a vendor another transaction is claiming is skipped, never
+//! waited for), marked busy with the incident, and the incident is inserted already
+//! matched. The cache's candidates, when given, are tried first by primary key; when
+//! none of them is still free the same statement claims from the whole table (the index
+//! is never trusted to say that nobody is there).
+//!
+//! # Many claims, one transaction
+//!
+//! Under a burst, one transaction per incident means one commit (one WAL flush) and one
+//! round trip per incident. [`IncidentMatcher`] instead takes every request that arrived
+//! while the previous batch ran and creates them all in one transaction: the claim
+//! statements are pipelined on one connection (one round trip) and run in arrival order,
+//! so each sees the vendors the earlier ones made busy and takes the next nearest; no
+//! vendor can be claimed twice, by this batch (it sees its own writes) or by another
+//! process (row locks).
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use aurora::tokio_postgres::Row;
-use aurora::{AuroraError, AuroraPool};
-use cache::GeoPoint;
+use aurora::tokio_postgres::types::ToSql;
+use aurora::{AuroraError, AuroraPool, Transaction};
+use tokio::sync::{mpsc, oneshot};
+use vendors::Vendor;
 
-use super::{RFC3339_UTC, bounding_box, haversine_miles, sql_distance};
-use crate::model::{IncidentView, Location, MatchView, ValidIncident};
+use super::geo::{self, GeoPath, Nearby, NearbySql};
+use super::vendors::{V_COLUMNS, vendor_from_row_at};
+use super::{RFC3339_UTC, haversine_miles, idempotency, miles_to_m};
+use crate::model::{IncidentCreated, IncidentView, Location, MatchView, ValidIncident};
 
 const COLUMNS: &str =
     "id, driver_id, incident_type, lat, lon, description, status, matched_vendor_id";
+
+/// Columns of [`COLUMNS`] plus `created_at`: where a joined vendor's columns start.
+const INCIDENT_COLUMN_COUNT: usize = 9;
+
+/// The most incidents one batch creates (a bound on one transaction's size and on the
+/// wait of the first request in it).
+pub const MAX_BATCH: usize = 1000;
 
 fn incident_from_row(row: &Row) -> Result<IncidentView, AuroraError> {
     let status: String = row.try_get(6)?;
@@ -42,130 +77,391 @@ pub async fn get(pool: &AuroraPool, id: &str) -> Result<Option<IncidentView>, Au
         .transpose()
 }
 
-/// Stores the incident and, in the same statement, marks the nearest available vendor
-/// with the needed capability within `radius_miles` busy with it.
-///
-/// One statement (a CTE) is one round trip and atomic on its own: `FOR UPDATE SKIP LOCKED`
-/// makes concurrent incidents take different vendors (a vendor being claimed by another
-/// statement is skipped, never claimed twice), and the incident is inserted already
-/// matched. The statement is never sent twice ([`AuroraPool::write`]).
-///
-/// `candidates`, when given, are the ids the cache's geo index found nearest first: the
-/// claim then looks them up by primary key (cheap). When every candidate was taken
-/// meanwhile, a second statement claims from the whole table. An empty list means the
-/// index knows no available vendor in range: the incident stays unmatched.
-pub async fn create_and_match(
-    pool: &AuroraPool,
-    id: &str,
-    incident: &ValidIncident,
-    radius_miles: f64,
-    candidates: Option<Vec<String>>,
-) -> Result<(IncidentView, Option<MatchView>), AuroraError> {
-    let (lat_min, lat_max, lon_min, lon_max) = bounding_box(incident.location, radius_miles);
-    let distance = sql_distance(1, 2);
-    // Two shapes, so each gets its own plan: candidates from the index are found by
-    // primary key; without them the bounding box narrows the table on (lat, lon).
-    let region = if candidates.is_some() {
-        "id = ANY($10) AND $4::float8 IS NOT NULL AND $5::float8 IS NOT NULL AND $6::float8 IS NOT NULL AND $7::float8 IS NOT NULL"
-    } else {
-        "lat BETWEEN $4 AND $5 AND lon BETWEEN $6 AND $7 AND $10::text[] IS NULL"
-    };
-    let candidate = format!(
-        "SELECT id FROM vendors \
-         WHERE availability = 'available' AND $3 = ANY(capabilities) AND {region} AND {distance} <= $8 \
-         ORDER BY {distance}, id LIMIT 1 \
-         FOR UPDATE SKIP LOCKED"
-    );
-    let any_candidate = format!(
-        "SELECT id FROM vendors \
-         WHERE availability = 'available' AND $3 = ANY(capabilities) \
-           AND lat BETWEEN $4 AND $5 AND lon BETWEEN $6 AND $7 AND $10::text[] IS NULL AND {distance} <= $8 \
-         ORDER BY {distance}, id LIMIT 1 \
-         FOR UPDATE SKIP LOCKED"
-    );
-    let claim = "UPDATE vendors v SET availability = 'busy', current_incident_id = $9, updated_at = now() \
-                 FROM candidate WHERE v.id = candidate.id \
-                 RETURNING v.id, v.business_name, v.lat, v.lon";
-    let create_sql = format!(
-        "WITH candidate AS ({candidate}), claim AS ({claim}), \
+/// A client's idempotency key with the hash of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The `Idempotency-Key` header (scoped to the incident's driver).
+    pub key: String,
+    /// SHA-256 of the canonical request.
+    pub request_hash: String,
+}
+
+/// An incident to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewIncident {
+    /// Its id (used only when it is new).
+    pub id: String,
+    /// What the client asked for.
+    pub incident: ValidIncident,
+    /// Match radius in miles.
+    pub radius_miles: f64,
+    /// Vendor ids the geo index found, nearest first; tried before the table.
+    pub candidates: Vec<String>,
+    /// The client's idempotency key, if it sent one.
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// What creating an incident did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// A new incident, with the vendor claimed for it as now stored (busy, new version).
+    New {
+        /// The answer.
+        body: IncidentCreated,
+        /// The claimed vendor's row, for the cache.
+        vendor: Option<Vendor>,
+    },
+    /// The key was used before by this driver with the same request: the first answer.
+    Replayed(IncidentCreated),
+    /// The key was used before by this driver with another request.
+    KeyReused,
+}
+
+/// The stored answer of a used idempotency key could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("the incident idempotency record has no readable stored answer")]
+pub struct StoredAnswerMissing;
+
+/// The statement that inserts one incident and claims its vendor. Parameters: `$1` id,
+/// `$2` driver, `$3` type, `$4`/`$5` lat/lon, `$6` description, `$7` candidate ids, then
+/// the [`Nearby`] parameters from `$8`.
+fn claim_sql(path: GeoPath) -> String {
+    let NearbySql {
+        narrow,
+        order,
+        distance,
+        within,
+    } = NearbySql::new(path, 8);
+    // COALESCE evaluates its second argument only when the first is NULL: the table is
+    // searched (and a row locked there) only when no listed candidate is free.
+    format!(
+        "WITH candidate AS (SELECT COALESCE( \
+             (SELECT id FROM vendors \
+              WHERE id = ANY($7::text[]) AND availability = 'available' \
+                AND $3::text = ANY(capabilities) AND {within} \
+              ORDER BY {distance}, id LIMIT 1 FOR UPDATE SKIP LOCKED), \
+             (SELECT id FROM (SELECT id, lat, lon FROM vendors \
+                              WHERE {narrow} AND availability = 'available' \
+                                AND $3::text = ANY(capabilities) \
+                              ORDER BY {order} LIMIT 1 FOR UPDATE SKIP LOCKED) AS nearest \
+              WHERE {within})) AS id), \
+         claim AS (UPDATE vendors v SET availability = 'busy', current_incident_id = $1 \
+                   FROM candidate c WHERE v.id = c.id RETURNING {V_COLUMNS}), \
          ins AS (INSERT INTO incidents (id, driver_id, incident_type, lat, lon, description, status, matched_vendor_id) \
-                 SELECT $9, $11, $3, $1, $2, $12, CASE WHEN c.id IS NULL THEN 'pending' ELSE 'matched' END, c.id \
+                 SELECT $1, $2, $3, $4, $5, $6, CASE WHEN c.id IS NULL THEN 'pending' ELSE 'matched' END, c.id \
                  FROM (SELECT 1) AS one LEFT JOIN claim c ON true \
                  RETURNING {COLUMNS}, {RFC3339_UTC}) \
-         SELECT ins.*, c.id, c.business_name, c.lat, c.lon FROM ins LEFT JOIN claim c ON true"
-    );
-    // The fallback when every listed candidate was taken: the incident exists already.
-    let rematch_sql = format!(
-        "WITH candidate AS ({any_candidate}), claim AS ({claim}), \
-         upd AS (UPDATE incidents i SET status = 'matched', matched_vendor_id = c.id, updated_at = now() \
-                 FROM claim c WHERE i.id = $9) \
-         SELECT c.id, c.business_name, c.lat, c.lon FROM claim c"
-    );
-    let listed: Option<Vec<String>> = candidates.map(|c| c.into_iter().take(32).collect());
-    let matched_from = |row: &Row, at: usize| -> Result<Option<MatchView>, AuroraError> {
-        let Some(vendor_id) = row.try_get::<_, Option<String>>(at)? else {
-            return Ok(None);
-        };
-        let point = GeoPoint::new(row.try_get(at + 2)?, row.try_get(at + 3)?);
-        Ok(Some(MatchView {
-            vendor_id,
-            business_name: row.try_get(at + 1)?,
-            distance_miles: (haversine_miles(incident.location, point) * 100.0).round() / 100.0,
-        }))
+         SELECT ins.*, claim.* FROM ins LEFT JOIN claim ON true"
+    )
+}
+
+/// The answer for a created incident row (with the claimed vendor's columns after it).
+fn created_from_row(row: &Row, incident: &ValidIncident) -> Result<Created, AuroraError> {
+    let view = incident_from_row(row)?;
+    let vendor = match row.try_get::<_, Option<String>>(INCIDENT_COLUMN_COUNT)? {
+        Some(_) => Some(vendor_from_row_at(row, INCIDENT_COLUMN_COUNT)?),
+        None => None,
     };
-    let send = |sql: String, candidates: Option<Vec<String>>| {
-        let (id, driver, description) = (
-            id.to_owned(),
-            incident.driver_id.clone(),
-            incident.description.clone(),
-        );
-        let (kind, location) = (incident.kind.as_str(), incident.location);
-        pool.write(move |client| {
-            let (sql, id, driver, description, candidates) = (
-                sql.clone(),
-                id.clone(),
-                driver.clone(),
-                description.clone(),
-                candidates.clone(),
-            );
-            Box::pin(async move {
-                Ok(client
-                    .query_one(
-                        &sql,
-                        &[
-                            &location.lat,
-                            &location.lon,
-                            &kind,
-                            &lat_min,
-                            &lat_max,
-                            &lon_min,
-                            &lon_max,
-                            &radius_miles,
-                            &id,
-                            &candidates,
-                            &driver,
-                            &description,
-                        ],
-                    )
-                    .await?)
-            })
-        })
-    };
-    let row = send(create_sql, listed.clone()).await?;
-    let mut view = incident_from_row(&row)?;
-    let mut matched = matched_from(&row, 9)?;
-    if matched.is_none() && listed.as_ref().is_some_and(|l| !l.is_empty()) {
-        // $11/$12 are unused by this statement but keep the parameter list shared.
-        let sql =
-            format!("{rematch_sql} WHERE $11::text IS NOT NULL OR $12::text IS NOT NULL OR true");
-        let row = send(sql, None).await;
-        if let Ok(row) = row
-            && let Some(m) = matched_from(&row, 0)?
-        {
-            view.status = "matched".to_owned();
-            view.vendor_id = Some(m.vendor_id.clone());
-            matched = Some(m);
+    let matched = vendor.as_ref().map(|v| MatchView {
+        vendor_id: v.id.clone(),
+        business_name: v.business_name.clone(),
+        distance_miles: (haversine_miles(incident.location, v.location) * 100.0).round() / 100.0,
+    });
+    Ok(Created::New {
+        body: IncidentCreated {
+            incident_id: view.incident_id.clone(),
+            incident: view,
+            matched,
+        },
+        vendor,
+    })
+}
+
+/// Creates one incident (a batch of one); see [`create_batch`].
+pub async fn create(pool: &AuroraPool, incident: &NewIncident) -> Result<Created, AuroraError> {
+    let mut out = create_batch(pool, std::slice::from_ref(incident)).await?;
+    out.pop()
+        .ok_or_else(|| AuroraError::application(StoredAnswerMissing))
+}
+
+/// Creates `batch` in one transaction, in order, each incident with its own claim; the
+/// answers come back in the same order.
+///
+/// Idempotency keys are claimed first (in key order, so two batches never wait on each
+/// other in a cycle): a key already stored answers with its first answer (or
+/// [`Created::KeyReused`]); a key being used by a concurrent transaction makes this one
+/// wait until that one ends and then read its answer. A key that appears twice in the
+/// batch is answered for the first request; the later ones replay it.
+pub async fn create_batch(
+    pool: &AuroraPool,
+    batch: &[NewIncident],
+) -> Result<Vec<Created>, AuroraError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let path = geo::path(pool).await?;
+    // The transaction may run again (a retry after a deadlock or failover): it owns what
+    // it sends.
+    let batch: Arc<[NewIncident]> = batch.into();
+    pool.transaction(|tx| {
+        let batch = batch.clone();
+        Box::pin(async move { create_in(tx, path, &batch).await })
+    })
+    .await
+}
+
+async fn create_in(
+    tx: &Transaction<'_>,
+    path: GeoPath,
+    batch: &[NewIncident],
+) -> Result<Vec<Created>, AuroraError> {
+    // Which requests own a key in this batch, and which repeat an earlier one.
+    let mut first_with_key: HashMap<(&str, &str), usize> = HashMap::new();
+    // Whether a request creates its own incident (else it replays its key's answer).
+    let mut creates = vec![true; batch.len()];
+    for (i, request) in batch.iter().enumerate() {
+        if let Some(k) = &request.idempotency {
+            let scope = (request.incident.driver_id.as_str(), k.key.as_str());
+            match first_with_key.get(&scope) {
+                Some(_) => creates[i] = false,
+                None => {
+                    first_with_key.insert(scope, i);
+                }
+            }
         }
     }
-    Ok((view, matched))
+    // The stored answers: (request hash, answer) per key used before.
+    let mut stored: HashMap<(String, String), (String, Option<IncidentCreated>)> = HashMap::new();
+    if !first_with_key.is_empty() {
+        let mut owners: Vec<usize> = first_with_key.values().copied().collect();
+        owners.sort_by_key(|&i| {
+            let r = &batch[i];
+            (
+                &r.incident.driver_id,
+                r.idempotency.as_ref().map(|k| &k.key),
+            )
+        });
+        let column = |f: &dyn Fn(&NewIncident, &IdempotencyKey) -> String| -> Vec<String> {
+            owners
+                .iter()
+                .filter_map(|&i| batch[i].idempotency.as_ref().map(|k| f(&batch[i], k)))
+                .collect()
+        };
+        let drivers = column(&|r, _| r.incident.driver_id.clone());
+        let keys = column(&|_, k| k.key.clone());
+        let hashes = column(&|_, k| k.request_hash.clone());
+        let ids = column(&|r, _| r.id.clone());
+        let fresh: Vec<(String, String)> = tx
+            .query(
+                "INSERT INTO incident_idempotency_keys (driver_id, key, request_hash, incident_id) \
+                 SELECT driver_id, key, request_hash, incident_id \
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
+                     AS t(driver_id, key, request_hash, incident_id, n) ORDER BY n \
+                 ON CONFLICT (driver_id, key) DO NOTHING RETURNING driver_id, key",
+                &[&drivers, &keys, &hashes, &ids],
+            )
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, AuroraError>>()?;
+        if fresh.len() < owners.len() {
+            let rows = tx
+                .query(
+                    "SELECT k.driver_id, k.key, k.request_hash, k.response \
+                     FROM incident_idempotency_keys k \
+                     JOIN unnest($1::text[], $2::text[]) AS t(driver_id, key) \
+                       ON k.driver_id = t.driver_id AND k.key = t.key",
+                    &[&drivers, &keys],
+                )
+                .await?;
+            for row in rows {
+                let scope: (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                if fresh.contains(&scope) {
+                    continue;
+                }
+                let response: Option<serde_json::Value> = row.try_get(3)?;
+                let answer = response.and_then(|r| serde_json::from_value(r).ok());
+                stored.insert(scope, (row.try_get(2)?, answer));
+            }
+        }
+        for &i in &owners {
+            let r = &batch[i];
+            let key = r
+                .idempotency
+                .as_ref()
+                .map(|k| k.key.clone())
+                .unwrap_or_default();
+            if stored.contains_key(&(r.incident.driver_id.clone(), key)) {
+                creates[i] = false;
+            }
+        }
+    }
+
+    // The claims, pipelined: all sent at once, run by the server in this order.
+    let to_create: Vec<usize> = (0..batch.len()).filter(|&i| creates[i]).collect();
+    let statement = tx.prepare_cached(&claim_sql(path)).await?;
+    let owned: Vec<ClaimParams<'_>> = to_create
+        .iter()
+        .map(|&i| ClaimParams::new(&batch[i], path))
+        .collect();
+    let params: Vec<Vec<&(dyn ToSql + Sync)>> = owned.iter().map(ClaimParams::refs).collect();
+    let rows =
+        futures::future::try_join_all(params.iter().map(|p| tx.query_one(&statement, p))).await?;
+    let mut answers: Vec<Option<Created>> = vec![None; batch.len()];
+    for (&i, row) in to_create.iter().zip(&rows) {
+        answers[i] = Some(created_from_row(row, &batch[i].incident)?);
+    }
+
+    // Answers for the keys this batch used first, stored for retries.
+    let mut store = (Vec::new(), Vec::new(), Vec::new());
+    for &i in &to_create {
+        if let (Some(k), Some(Created::New { body, .. })) = (&batch[i].idempotency, &answers[i]) {
+            store.0.push(batch[i].incident.driver_id.clone());
+            store.1.push(k.key.clone());
+            store
+                .2
+                .push(serde_json::to_value(body).map_err(AuroraError::application)?);
+            stored.insert(
+                (batch[i].incident.driver_id.clone(), k.key.clone()),
+                (k.request_hash.clone(), Some(body.clone())),
+            );
+        }
+    }
+    if !store.0.is_empty() {
+        tx.execute(
+            "UPDATE incident_idempotency_keys k SET response = t.response \
+             FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS t(driver_id, key, response) \
+             WHERE k.driver_id = t.driver_id AND k.key = t.key",
+            &[&store.0, &store.1, &store.2],
+        )
+        .await?;
+    }
+
+    // Every other request replays the answer stored under its key, if it sent the same
+    // request; `stored` now holds this batch's new answers too.
+    for (request, answer) in batch.iter().zip(answers.iter_mut()) {
+        let (Some(k), None) = (&request.idempotency, &answer) else {
+            continue;
+        };
+        let scope = (request.incident.driver_id.clone(), k.key.clone());
+        *answer = Some(match stored.get(&scope) {
+            Some((hash, _)) if *hash != k.request_hash => Created::KeyReused,
+            Some((_, Some(body))) => Created::Replayed(body.clone()),
+            _ => return Err(AuroraError::application(StoredAnswerMissing)),
+        });
+    }
+    answers
+        .into_iter()
+        .map(|a| a.ok_or_else(|| AuroraError::application(StoredAnswerMissing)))
+        .collect()
+}
+
+/// The values one claim statement sends.
+struct ClaimParams<'a> {
+    request: &'a NewIncident,
+    kind: &'static str,
+    nearby: Nearby,
+}
+
+impl<'a> ClaimParams<'a> {
+    fn new(request: &'a NewIncident, path: GeoPath) -> Self {
+        let incident = &request.incident;
+        Self {
+            request,
+            kind: incident.kind.as_str(),
+            nearby: Nearby::new(path, incident.location, miles_to_m(request.radius_miles)),
+        }
+    }
+
+    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let i = &self.request.incident;
+        let mut refs: Vec<&(dyn ToSql + Sync)> = vec![
+            &self.request.id,
+            &i.driver_id,
+            &self.kind,
+            &i.location.lat,
+            &i.location.lon,
+            &i.description,
+            &self.request.candidates,
+        ];
+        refs.extend(self.nearby.params());
+        refs
+    }
+}
+
+type Reply = oneshot::Sender<Result<Created, AuroraError>>;
+
+/// Creates incidents in batches: every request that arrives while a batch runs joins the
+/// next one (see the module documentation). Cheap to clone; the worker task starts with
+/// the first request (so the matcher can be built outside a runtime).
+#[derive(Debug, Clone)]
+pub struct IncidentMatcher {
+    pool: AuroraPool,
+    queue: Arc<OnceLock<mpsc::UnboundedSender<(NewIncident, Reply)>>>,
+}
+
+/// Why [`IncidentMatcher::create`] has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum MatchError {
+    /// The database refused or failed.
+    #[error(transparent)]
+    Database(#[from] AuroraError),
+    /// The worker task is gone (the runtime is shutting down).
+    #[error("the incident matcher stopped")]
+    Stopped,
+}
+
+impl IncidentMatcher {
+    /// A matcher on `pool`.
+    pub fn new(pool: AuroraPool) -> Self {
+        Self {
+            pool,
+            queue: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Creates the incident in the next batch and returns its answer. The request is
+    /// handed to the worker task: dropping this future does not stop it.
+    pub async fn create(&self, incident: NewIncident) -> Result<Created, MatchError> {
+        let queue = self.queue.get_or_init(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            tokio::spawn(run(self.pool.clone(), receiver));
+            sender
+        });
+        let (reply, answer) = oneshot::channel();
+        queue
+            .send((incident, reply))
+            .map_err(|_| MatchError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| MatchError::Stopped)?
+            .map_err(MatchError::from)
+    }
+}
+
+/// The worker: one batch at a time, of everything queued.
+async fn run(pool: AuroraPool, mut queue: mpsc::UnboundedReceiver<(NewIncident, Reply)>) {
+    let mut jobs = Vec::new();
+    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let (batch, replies): (Vec<NewIncident>, Vec<Reply>) = jobs.drain(..).unzip();
+        match create_batch(&pool, &batch).await {
+            Ok(answers) => {
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    let _ = reply.send(Ok(answer));
+                }
+            }
+            Err(error) if batch.len() == 1 => {
+                let _ = replies.into_iter().next().map(|r| r.send(Err(error)));
+            }
+            // One bad request (text PostgreSQL cannot store, say) fails the whole
+            // transaction: each request then runs alone and gets its own answer.
+            Err(error) => {
+                tracing::warn!(error = %error, size = batch.len(), "incident batch failed; retrying one by one");
+                for (request, reply) in batch.iter().zip(replies) {
+                    let _ = reply.send(create(&pool, request).await);
+                }
+            }
+        }
+        idempotency::prune_now_and_then(&pool);
+    }
 }

@@ -6,6 +6,11 @@ use aurora::{AuroraError, AuroraPool};
 use super::RFC3339_UTC;
 use crate::model::{LineItem, PaymentInput, PaymentView};
 
+/// The foreign key from a payment to its vendor (schema V1).
+pub const VENDOR_FK: &str = "payments_vendor_id_fkey";
+/// The foreign key from a payment to its incident (schema V1).
+pub const INCIDENT_FK: &str = "payments_incident_id_fkey";
+
 /// What `create` did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Created {

@@ -1,57 +1,93 @@
 //! Incident routes: create (store, match the nearest available capable vendor, mark it
-//! busy atomically) and read.
+//! busy atomically; idempotent with an `Idempotency-Key`) and read.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::payments::{optional_idempotency_key, replayed, request_hash};
 use crate::db;
+use crate::db::incidents::{Created, IdempotencyKey, MatchError, NewIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::model::{IncidentCreated, IncidentInput, ValidIncident, check_id};
+use crate::model::{IncidentInput, ValidIncident, check_id};
 use crate::state::AppState;
 
-/// The nearest available vendors with the capability, from the geo index; `None` sends
-/// the match to PostgreSQL's geographic query.
+/// The nearest available vendors with the capability, from the geo index when it holds
+/// every vendor. Only a hint: the claim tries them first and then the whole table, so an
+/// empty or stale list never leaves an incident unmatched.
 async fn nearest_candidates(
     state: &AppState,
     incident: &ValidIncident,
     radius: f64,
-) -> Option<Vec<String>> {
+) -> Vec<String> {
     state
         .vendors
         .nearest_available(incident.location, radius, incident.kind, 8)
         .await
+        .unwrap_or_default()
+}
+
+/// What the idempotency hash covers: the validated request, field by field.
+fn canonical(incident: &ValidIncident) -> serde_json::Value {
+    serde_json::json!({
+        "driverId": incident.driver_id,
+        "type": incident.kind.as_str(),
+        "lat": incident.location.lat,
+        "lon": incident.location.lon,
+        "description": incident.description,
+    })
+}
+
+/// Creates the incident through the matcher and then brings the claimed vendor's cache
+/// entry up to date: the database has it busy, the index must stop offering it.
+async fn create_and_cache(state: AppState, request: NewIncident) -> Result<Created, MatchError> {
+    let created = state.incidents.create(request).await?;
+    if let Created::New {
+        vendor: Some(vendor),
+        ..
+    } = &created
+    {
+        state.vendors.committed(std::slice::from_ref(vendor)).await;
+    }
+    Ok(created)
 }
 
 /// `POST /incidents`.
 pub async fn create(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(input): ApiJson<IncidentInput>,
 ) -> ApiResult<Response> {
+    let key = optional_idempotency_key(&headers)?;
     let incident = input.validate()?;
-    let id = format!("inc-{}", uuid::Uuid::new_v4().simple());
     let radius = state.config.match_radius_miles;
     let candidates = nearest_candidates(&state, &incident, radius).await;
-    let owned = id.clone();
-    let (view, matched) = super::write_vendors(&state, move |db| async move {
-        let (view, matched) =
-            db::incidents::create_and_match(&db, &owned, &incident, radius, candidates).await?;
-        // The claimed vendor's committed row, for the cache.
-        let claimed = match &matched {
-            Some(m) => db::vendors::get(&db, &m.vendor_id).await?.into_iter().collect(),
-            None => Vec::new(),
-        };
-        Ok::<_, aurora::AuroraError>(((view, matched), claimed))
-    })
-    .await?;
-    let body = IncidentCreated {
-        incident_id: id,
-        incident: view,
-        matched,
+    let request = NewIncident {
+        id: format!("inc-{}", uuid::Uuid::new_v4().simple()),
+        idempotency: key.map(|key| IdempotencyKey {
+            key,
+            request_hash: request_hash(&canonical(&incident)),
+        }),
+        incident,
+        radius_miles: radius,
+        candidates,
     };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    // The write and the cache update run in their own task: a client that disconnects
+    // drops this handler, not the task, so a committed claim always reaches the cache.
+    let task = tokio::spawn(create_and_cache(state.clone(), request));
+    match task.await.map_err(ApiError::internal)? {
+        Ok(Created::New { body, .. }) => Ok((StatusCode::CREATED, Json(body)).into_response()),
+        Ok(Created::Replayed(body)) => Ok(replayed(Json(body))),
+        Ok(Created::KeyReused) => Err(ApiError::invalid(
+            "Idempotency-Key",
+            "this Idempotency-Key was used by this driver with a different request",
+        )
+        .with_status(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")),
+        Err(MatchError::Database(e)) => Err(e.into()),
+        Err(MatchError::Stopped) => Err(ApiError::unavailable("the incident matcher stopped")),
+    }
 }
 
 /// `GET /incidents/{id}`.

@@ -7,11 +7,11 @@ pub mod vendors;
 
 use std::future::Future;
 
+use ::vendors::Vendor;
 use aurora::AuroraPool;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cache::CacheOutcome;
-use ::vendors::Vendor;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,7 +27,11 @@ pub fn with_cache_header(outcome: CacheOutcome, response: impl IntoResponse) -> 
 
 /// A JSON body that is already rendered (a vendor document, a search answer), with
 /// `X-Cache`.
-pub fn rendered_json(status: StatusCode, outcome: CacheOutcome, body: impl Into<axum::body::Body>) -> Response {
+pub fn rendered_json(
+    status: StatusCode,
+    outcome: CacheOutcome,
+    body: impl Into<axum::body::Body>,
+) -> Response {
     let mut response = (status, body.into()).into_response();
     let headers = response.headers_mut();
     headers.insert(

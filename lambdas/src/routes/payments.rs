@@ -15,10 +15,17 @@ use crate::state::AppState;
 /// The idempotency header.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// The `Idempotency-Key` header, required.
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let value = headers
-        .get(IDEMPOTENCY_KEY)
-        .ok_or_else(|| ApiError::invalid("Idempotency-Key", "the header is required"))?;
+    optional_idempotency_key(headers)?
+        .ok_or_else(|| ApiError::invalid("Idempotency-Key", "the header is required"))
+}
+
+/// The `Idempotency-Key` header when present: 1 to 255 printable ASCII characters.
+pub(crate) fn optional_idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
     let key = value
         .to_str()
         .ok()
@@ -29,17 +36,31 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
                 "must be 1 to 255 printable ASCII characters",
             )
         })?;
-    Ok(key.to_owned())
+    Ok(Some(key.to_owned()))
 }
 
 /// SHA-256 of the canonical request, so a reused key with another body is detected.
-fn request_hash(input: &PaymentInput) -> String {
+pub(crate) fn request_hash(input: &impl serde::Serialize) -> String {
     let canonical = serde_json::to_vec(input).unwrap_or_default();
     ring::digest::digest(&ring::digest::SHA256, &canonical)
         .as_ref()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The header that marks an answer given again for a retried idempotent request.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
+/// 201 with `body` and `Idempotent-Replayed: true`: the first answer to a request retried
+/// with the same `Idempotency-Key`.
+pub(crate) fn replayed(body: impl IntoResponse) -> Response {
+    let mut response = (StatusCode::CREATED, body).into_response();
+    response.headers_mut().insert(
+        IDEMPOTENT_REPLAYED,
+        axum::http::HeaderValue::from_static("true"),
+    );
+    response
 }
 
 /// `POST /payments`.
@@ -51,26 +72,19 @@ pub async fn create(
     let key = idempotency_key(&headers)?;
     input.validate()?;
     let payment_id = format!("pay-{}", uuid::Uuid::new_v4().simple());
+    db::idempotency::prune_now_and_then(&state.db);
     match db::payments::create(&state.db, &key, &request_hash(&input), &payment_id, &input).await {
         Ok(Created::New(view)) => Ok((StatusCode::CREATED, Json(view)).into_response()),
-        Ok(Created::Replayed(view)) => {
-            let mut response = (StatusCode::CREATED, Json(view)).into_response();
-            response.headers_mut().insert(
-                "idempotent-replayed",
-                axum::http::HeaderValue::from_static("true"),
-            );
-            Ok(response)
-        }
+        Ok(Created::Replayed(view)) => Ok(replayed(Json(view))),
         Ok(Created::KeyReused) => Err(ApiError::conflict(
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request body",
         )),
         Err(e) if e.sqlstate() == Some("23503") => {
-            let text = e.to_string();
-            let field = if text.contains("vendor") {
-                "vendorId"
-            } else {
-                "incidentId"
+            let field = match db::violated_constraint(&e) {
+                Some(db::payments::VENDOR_FK) => "vendorId",
+                Some(db::payments::INCIDENT_FK) => "incidentId",
+                _ => return Err(e.into()),
             };
             Err(ApiError::invalid(field, "no such record")
                 .with_status(StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference"))

@@ -37,7 +37,11 @@ pub async fn get_vendor(
     let doc = cached
         .value
         .ok_or_else(|| ApiError::not_found("vendor", &id))?;
-    Ok(rendered_json(StatusCode::OK, cached.outcome, doc.into_string()))
+    Ok(rendered_json(
+        StatusCode::OK,
+        cached.outcome,
+        doc.into_string(),
+    ))
 }
 
 /// Validated search parameters.
@@ -195,18 +199,43 @@ pub async fn set_availability(
 ) -> ApiResult<Response> {
     check_id(&id, "id")?;
     let availability = input.validate()?;
+    use db::vendors::AvailabilityChange as Change;
     let owned = id.clone();
-    let vendor = write_vendors(&state, move |db| async move {
-        match db::vendors::set_availability(&db, &owned, &availability).await {
-            Ok(v) => Ok((v.clone(), v.into_iter().collect())),
-            Err(e) if e.sqlstate() == Some("23503") => {
-                Err(ApiError::invalid("incidentId", "no such incident"))
-            }
-            Err(e) => Err(ApiError::from(e)),
-        }
+    let change = write_vendors(&state, move |db| async move {
+        let change = db::vendors::set_availability(&db, &owned, &availability).await?;
+        let committed = match &change {
+            Change::Changed(vendor) => vec![vendor.clone()],
+            _ => Vec::new(),
+        };
+        Ok::<_, aurora::AuroraError>((change, committed))
     })
-    .await?
-    .ok_or_else(|| ApiError::not_found("vendor", &id))?;
+    .await?;
+    let vendor = match change {
+        Change::Changed(vendor) => vendor,
+        Change::NotFound => return Err(ApiError::not_found("vendor", &id)),
+        Change::Refused { why, .. } => {
+            return Err(ApiError::invalid("status", why.to_string())
+                .with_status(StatusCode::CONFLICT, "transition_refused"));
+        }
+        Change::NoSuchIncident => {
+            return Err(ApiError::invalid("incidentId", "no such incident")
+                .with_status(StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference"));
+        }
+        Change::IncidentTaken { by } => {
+            return Err(ApiError::invalid(
+                "incidentId",
+                format!("the incident is matched to vendor {by}"),
+            )
+            .with_status(StatusCode::CONFLICT, "incident_taken"));
+        }
+        Change::IncidentClosed { status } => {
+            return Err(ApiError::invalid(
+                "incidentId",
+                format!("the incident is {status} and takes no vendor"),
+            )
+            .with_status(StatusCode::CONFLICT, "incident_closed"));
+        }
+    };
     Ok(Json(VendorView::from(&vendor)).into_response())
 }
 
