@@ -10,12 +10,12 @@ use deadpool_postgres::{
     Hook, HookError, Manager, ManagerConfig, Object, PoolError, RecyclingMethod, Runtime,
     TimeoutType,
 };
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 
 use crate::auth::{
     BoxFuture, EnvCredentials, IamTokenPassword, PasswordError, PasswordSource, SecretFetcher,
-    SecretPassword, SecretsManagerFetcher, StaticPassword,
+    SecretPassword, SecretsManagerFetcher, SharedCredentialsProvider, StaticPassword,
 };
 use crate::config::{AuroraConfig, PasswordConfig};
 use crate::connect::SourceConnect;
@@ -30,16 +30,25 @@ pub type PooledClient = deadpool_postgres::Object;
 /// Query parameters, as `tokio_postgres` takes them.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
-/// Builds an [`AuroraPool`] with non-default password sources.
+/// What one of `query`, `query_one`, `query_opt` and `execute` does with its prepared
+/// statement (boxed, so the pool's futures stay `Send` for every lifetime).
+type StatementCall<T> = for<'a> fn(
+    &'a tokio_postgres::Client,
+    &'a Statement,
+    Params<'a>,
+) -> BoxFuture<'a, Result<T, tokio_postgres::Error>>;
+
+/// Builds an [`AuroraPool`] with non-default password sources or AWS credentials.
 #[derive(Debug)]
 pub struct AuroraPoolBuilder {
     config: AuroraConfig,
     source: Option<Arc<dyn PasswordSource>>,
     secret_fetcher: Option<Arc<dyn SecretFetcher>>,
+    credentials: Option<SharedCredentialsProvider>,
 }
 
 impl AuroraPoolBuilder {
-    /// Uses `source` for the password of every new connection, whatever
+    /// Uses `source` for the password of every new connection (on both pools), whatever
     /// `config.password` says.
     pub fn password_source(mut self, source: Arc<dyn PasswordSource>) -> Self {
         self.source = Some(source);
@@ -48,9 +57,18 @@ impl AuroraPoolBuilder {
 
     /// Takes the password from the secret this fetcher returns (cached, fetched again after
     /// an authentication failure), whatever `config.password` says; replaces the built-in
-    /// [`SecretsManagerFetcher`] (for example with one using `aws-sdk-secretsmanager`).
+    /// [`SecretsManagerFetcher`] (for example with one whose client comes from
+    /// `aws-config`, see [`SecretsManagerFetcher::from_client`]).
     pub fn secret_fetcher(mut self, fetcher: Arc<dyn SecretFetcher>) -> Self {
         self.secret_fetcher = Some(fetcher);
+        self
+    }
+
+    /// The AWS credentials that sign IAM tokens and Secrets Manager calls (default:
+    /// [`EnvCredentials`], the variables the Lambda runtime sets). Pass `aws-config`'s
+    /// `credentials_provider()` to use the SDK's default chain instead.
+    pub fn credentials_provider(mut self, credentials: SharedCredentialsProvider) -> Self {
+        self.credentials = Some(credentials);
         self
     }
 
@@ -59,28 +77,43 @@ impl AuroraPoolBuilder {
     pub fn build(self) -> Result<AuroraPool, AuroraError> {
         let config = self.config;
         config.validate()?;
-        let source: Arc<dyn PasswordSource> = if let Some(source) = self.source {
-            source
+        let credentials = self
+            .credentials
+            .unwrap_or_else(|| SharedCredentialsProvider::new(EnvCredentials));
+        let shared: Option<Arc<dyn PasswordSource>> = if let Some(source) = self.source {
+            Some(source)
         } else if let Some(fetcher) = self.secret_fetcher {
-            Arc::new(SecretPassword::new(fetcher))
+            Some(Arc::new(SecretPassword::new(fetcher)))
         } else {
             match &config.password {
-                PasswordConfig::None => Arc::new(StaticPassword::new(None)),
+                PasswordConfig::None => Some(Arc::new(StaticPassword::new(None))),
                 PasswordConfig::Static(password) => {
-                    Arc::new(StaticPassword::new(Some(password.clone())))
+                    Some(Arc::new(StaticPassword::new(Some(password.clone()))))
                 }
-                PasswordConfig::IamToken { region } => Arc::new(IamTokenPassword::new(
-                    config.host.clone(),
+                PasswordConfig::SecretsManager { secret_id, region } => Some(Arc::new(
+                    SecretPassword::new(Arc::new(SecretsManagerFetcher::with_env_endpoint(
+                        secret_id.clone(),
+                        region.clone(),
+                        credentials.clone(),
+                    )?)),
+                )),
+                // Signed per host below: a token names the host it is valid for.
+                PasswordConfig::IamToken { .. } => None,
+            }
+        };
+        // One source for both pools, except IAM tokens, which each pool signs for its
+        // own endpoint.
+        let source_for = |host: &str| -> Arc<dyn PasswordSource> {
+            match (&shared, &config.password) {
+                (Some(source), _) => Arc::clone(source),
+                (None, PasswordConfig::IamToken { region }) => Arc::new(IamTokenPassword::new(
+                    host,
                     config.port,
                     config.user.clone(),
                     region.clone(),
-                    Arc::new(EnvCredentials),
+                    credentials.clone(),
                 )),
-                PasswordConfig::SecretsManager { secret_id, region } => {
-                    Arc::new(SecretPassword::new(Arc::new(
-                        SecretsManagerFetcher::from_env(secret_id.clone(), region.clone())?,
-                    )))
-                }
+                (None, _) => Arc::new(StaticPassword::new(None)),
             }
         };
         let tls = crate::tls::connector(&config.tls)?;
@@ -93,7 +126,7 @@ impl AuroraPoolBuilder {
                 host,
                 SourceConnect {
                     tls: tls.clone(),
-                    source: Arc::clone(&source),
+                    source: source_for(host),
                     counters: Arc::clone(&counters),
                     password_error: Arc::clone(&password_error),
                 },
@@ -164,7 +197,7 @@ fn build_deadpool(
             Ok(())
         }))
         .build()
-        .map_err(|e| AuroraError::Pool(e.to_string()))
+        .map_err(AuroraError::PoolBuild)
 }
 
 /// A pooled PostgreSQL client. Cheap to clone (all clones share the pools).
@@ -221,6 +254,7 @@ impl AuroraPool {
             config,
             source: None,
             secret_fetcher: None,
+            credentials: None,
         }
     }
 
@@ -302,7 +336,7 @@ impl AuroraPool {
                 })
             }
             Err(PoolError::Closed) => Err(AuroraError::ShutDown),
-            Err(other) => Err(AuroraError::Pool(other.to_string())),
+            Err(other) => Err(AuroraError::Pool(other)),
         }
     }
 
@@ -413,31 +447,23 @@ impl AuroraPool {
 
     /// A read returning all rows (retried; see [`AuroraPool::read`]).
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, AuroraError> {
-        self.run_read(|client| async move {
-            let result = match client.prepare_cached(sql).await {
-                Ok(statement) => client
-                    .query(&statement, params)
-                    .await
-                    .map_err(AuroraError::from),
-                Err(error) => Err(AuroraError::from(error)),
-            };
-            (client, result)
-        })
+        self.run_prepared(
+            Target::ReaderPreferred,
+            sql,
+            params,
+            |client, statement, params| Box::pin(client.query(statement, params)),
+        )
         .await
     }
 
     /// A read returning exactly one row (retried; see [`AuroraPool::read`]).
     pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, AuroraError> {
-        self.run_read(|client| async move {
-            let result = match client.prepare_cached(sql).await {
-                Ok(statement) => client
-                    .query_one(&statement, params)
-                    .await
-                    .map_err(AuroraError::from),
-                Err(error) => Err(AuroraError::from(error)),
-            };
-            (client, result)
-        })
+        self.run_prepared(
+            Target::ReaderPreferred,
+            sql,
+            params,
+            |client, statement, params| Box::pin(client.query_one(statement, params)),
+        )
         .await
     }
 
@@ -447,16 +473,12 @@ impl AuroraPool {
         sql: &str,
         params: Params<'_>,
     ) -> Result<Option<Row>, AuroraError> {
-        self.run_read(|client| async move {
-            let result = match client.prepare_cached(sql).await {
-                Ok(statement) => client
-                    .query_opt(&statement, params)
-                    .await
-                    .map_err(AuroraError::from),
-                Err(error) => Err(AuroraError::from(error)),
-            };
-            (client, result)
-        })
+        self.run_prepared(
+            Target::ReaderPreferred,
+            sql,
+            params,
+            |client, statement, params| Box::pin(client.query_opt(statement, params)),
+        )
         .await
     }
 
@@ -467,15 +489,8 @@ impl AuroraPool {
     /// a `25006 read_only_sql_transaction` refusal (the server did not run it): the
     /// connections are evicted and the statement is sent once more on a fresh connection.
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, AuroraError> {
-        self.run_write(|client| async move {
-            let result = match client.prepare_cached(sql).await {
-                Ok(statement) => client
-                    .execute(&statement, params)
-                    .await
-                    .map_err(AuroraError::from),
-                Err(error) => Err(AuroraError::from(error)),
-            };
-            (client, result)
+        self.run_prepared(Target::Writer, sql, params, |client, statement, params| {
+            Box::pin(client.execute(statement, params))
         })
         .await
     }
@@ -531,6 +546,31 @@ impl AuroraPool {
             Counters::bump(&self.inner.counters.retries);
             tokio::time::sleep(retry::backoff(&policy, attempt - 1)).await;
             attempt += 1;
+        }
+    }
+
+    /// One statement, prepared through the connection's statement cache (once per
+    /// connection) and run by `call`: a read retried like [`AuroraPool::read`] on the
+    /// reader pool, or a write with the guarantees of [`AuroraPool::write`].
+    async fn run_prepared<T>(
+        &self,
+        target: Target,
+        sql: &str,
+        params: Params<'_>,
+        call: StatementCall<T>,
+    ) -> Result<T, AuroraError> {
+        let attempt_once = |client: PooledClient| async move {
+            let result = match client.prepare_cached(sql).await {
+                Ok(statement) => call(&client, &statement, params)
+                    .await
+                    .map_err(AuroraError::from),
+                Err(error) => Err(AuroraError::from(error)),
+            };
+            (client, result)
+        };
+        match target {
+            Target::ReaderPreferred => self.run_read(attempt_once).await,
+            Target::Writer => self.run_write(attempt_once).await,
         }
     }
 
