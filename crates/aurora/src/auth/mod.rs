@@ -312,11 +312,6 @@ impl IamTokenPassword {
             credentials,
         }
     }
-
-    /// The host the tokens are signed for.
-    pub fn host(&self) -> &str {
-        &self.host
-    }
 }
 
 impl PasswordSource for IamTokenPassword {

@@ -51,81 +51,89 @@ pub fn rds_auth_token(
     time: SystemTime,
 ) -> Result<String, PasswordError> {
     let authority = format!("{host}:{port}");
-    let query = presigned_query(
-        &authority,
-        "/",
-        &[("Action", "connect"), ("DBUser", user)],
+    let query = Presign {
+        authority: &authority,
+        path: "/",
+        params: &[("Action", "connect"), ("DBUser", user)],
         region,
-        SERVICE,
-        credentials,
-        time,
-        TOKEN_LIFETIME,
-        SignableBody::empty(),
-    )?;
+        service: SERVICE,
+        expires_in: TOKEN_LIFETIME,
+        body: SignableBody::empty(),
+    }
+    .query(credentials, time)?;
     Ok(format!("{authority}/?{query}"))
 }
 
-/// Presigns `GET https://{authority}{path}?{params}` and returns its query string: the
-/// request's own parameters and the `X-Amz-*` ones, sorted, then `X-Amz-Signature`.
-#[allow(clippy::too_many_arguments)]
-fn presigned_query(
-    authority: &str,
-    path: &str,
-    params: &[(&str, &str)],
-    region: &str,
-    service: &str,
-    credentials: &Credentials,
-    time: SystemTime,
+/// A `GET https://{authority}{path}?{params}` request to presign.
+struct Presign<'a> {
+    authority: &'a str,
+    path: &'a str,
+    /// The request's own parameters (not yet encoded).
+    params: &'a [(&'a str, &'a str)],
+    region: &'a str,
+    service: &'a str,
     expires_in: Duration,
-    body: SignableBody<'_>,
-) -> Result<String, PasswordError> {
-    let encode = |value: &str| utf8_percent_encode(value, QUERY_VALUE).to_string();
-    let request_query: Vec<(String, String)> = params
-        .iter()
-        .map(|(name, value)| (encode(name), encode(value)))
-        .collect();
-    let url = format!(
-        "https://{authority}{path}?{}",
-        join_query(request_query.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-    );
-
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(expires_in);
-    let identity = credentials.clone().into();
-    let signing_params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(time)
-        .settings(settings)
-        .build()
-        .map_err(|e| PasswordError::Signing(Box::new(e)))?
-        .into();
-    let request =
-        SignableRequest::new("GET", Cow::Borrowed(url.as_str()), std::iter::empty(), body)
-            .map_err(|e| PasswordError::Signing(Box::new(e)))?;
-    let (instructions, signature) = sign(request, &signing_params)
-        .map_err(|e| PasswordError::Signing(Box::new(e)))?
-        .into_parts();
-
-    let mut query = request_query;
-    query.extend(
-        instructions
-            .params()
-            .iter()
-            .filter(|(name, _)| *name != "X-Amz-Signature")
-            .map(|(name, value)| ((*name).to_owned(), encode(value))),
-    );
-    query.sort();
-    query.push(("X-Amz-Signature".to_owned(), signature));
-    Ok(join_query(
-        query.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-    ))
+    body: SignableBody<'a>,
 }
 
-fn join_query<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+impl Presign<'_> {
+    /// The presigned query string: the request's own parameters and the `X-Amz-*` ones,
+    /// sorted, then `X-Amz-Signature`.
+    fn query(self, credentials: &Credentials, time: SystemTime) -> Result<String, PasswordError> {
+        let Presign {
+            authority,
+            path,
+            params,
+            region,
+            service,
+            expires_in,
+            body,
+        } = self;
+        let encode = |value: &str| utf8_percent_encode(value, QUERY_VALUE).to_string();
+        let request_query: Vec<(String, String)> = params
+            .iter()
+            .map(|(name, value)| (encode(name), encode(value)))
+            .collect();
+        let url = format!("https://{authority}{path}?{}", join_query(&request_query));
+
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(expires_in);
+        let identity = credentials.clone().into();
+        let signing_params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name(service)
+            .time(time)
+            .settings(settings)
+            .build()
+            .map_err(|e| PasswordError::Signing(Box::new(e)))?
+            .into();
+        let request =
+            SignableRequest::new("GET", Cow::Borrowed(url.as_str()), std::iter::empty(), body)
+                .map_err(|e| PasswordError::Signing(Box::new(e)))?;
+        let (instructions, signature) = sign(request, &signing_params)
+            .map_err(|e| PasswordError::Signing(Box::new(e)))?
+            .into_parts();
+
+        let mut query = request_query;
+        query.extend(
+            instructions
+                .params()
+                .iter()
+                .filter(|(name, _)| *name != "X-Amz-Signature")
+                .map(|(name, value)| ((*name).to_owned(), encode(value))),
+        );
+        query.sort();
+        query.push(("X-Amz-Signature".to_owned(), signature));
+        Ok(join_query(&query))
+    }
+}
+
+/// `name=value&...` of pairs that are already encoded.
+fn join_query(pairs: &[(String, String)]) -> String {
     pairs
+        .iter()
         .map(|(name, value)| format!("{name}={value}"))
         .collect::<Vec<_>>()
         .join("&")
@@ -168,16 +176,18 @@ mod tests {
     #[test]
     fn presigned_url_matches_the_s3_spec_example() {
         // "Authenticating Requests: Using Query Parameters" example (S3 GET /test.txt).
-        let query = presigned_query(
-            "examplebucket.s3.amazonaws.com",
-            "/test.txt",
-            &[],
-            "us-east-1",
-            "s3",
+        let query = Presign {
+            authority: "examplebucket.s3.amazonaws.com",
+            path: "/test.txt",
+            params: &[],
+            region: "us-east-1",
+            service: "s3",
+            expires_in: Duration::from_secs(86_400),
+            body: SignableBody::UnsignedPayload,
+        }
+        .query(
             &example_credentials("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None),
             at(1_369_353_600),
-            Duration::from_secs(86_400),
-            SignableBody::UnsignedPayload,
         )
         .expect("signed");
         assert_eq!(
