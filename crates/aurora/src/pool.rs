@@ -402,47 +402,7 @@ impl AuroraPool {
         F: for<'c> Fn(&'c PooledClient) -> BoxFuture<'c, Result<T, AuroraError>> + Send + Sync,
         T: Send,
     {
-        let read = &read;
-        self.run_read(|client| async move {
-            let result = read(&client).await;
-            (client, result)
-        })
-        .await
-    }
-
-    /// The retry loop of reads. The operation owns the connection for one attempt and
-    /// hands it back, so that borrowed statements and parameters can be captured.
-    async fn run_read<T, F, Fut>(&self, attempt_once: F) -> Result<T, AuroraError>
-    where
-        F: Fn(PooledClient) -> Fut,
-        Fut: Future<Output = (PooledClient, Result<T, AuroraError>)>,
-    {
-        let _work = self.begin_work()?;
-        let policy = self.inner.config.retry;
-        let mut attempt = 1;
-        loop {
-            let outcome = match self.get(Target::ReaderPreferred).await {
-                Ok(client) => match attempt_once(client).await {
-                    (_, Ok(value)) => return Ok(value),
-                    (client, Err(error)) => {
-                        let transience = self.after_error(client, &error);
-                        (error, transience != Transience::Permanent)
-                    }
-                },
-                Err(error) => {
-                    let transient = error.is_transient();
-                    (error, transient)
-                }
-            };
-            let (error, transient) = outcome;
-            if !transient || attempt >= policy.max_attempts || self.is_closing() {
-                return Err(error);
-            }
-            Counters::bump(&self.inner.counters.retries);
-            tracing::debug!(%error, attempt, "retrying read");
-            tokio::time::sleep(retry::backoff(&policy, attempt - 1)).await;
-            attempt += 1;
-        }
+        self.run_closure(Target::ReaderPreferred, read).await
     }
 
     /// A read returning all rows (retried; see [`AuroraPool::read`]).
@@ -504,15 +464,21 @@ impl AuroraPool {
         F: for<'c> Fn(&'c PooledClient) -> BoxFuture<'c, Result<T, AuroraError>> + Send + Sync,
         T: Send,
     {
-        let write = &write;
-        self.run_write(|client| async move {
-            let result = write(&client).await;
-            (client, result)
-        })
-        .await
+        self.run_closure(Target::Writer, write).await
     }
 
-    async fn run_write<T, F, Fut>(&self, attempt_once: F) -> Result<T, AuroraError>
+    /// The retry loop of every call but transactions. `attempt_once` owns the connection
+    /// for one attempt and hands it back, so that borrowed statements and parameters can
+    /// be captured.
+    ///
+    /// Failing to get a connection is retried on both targets (nothing was sent). After a
+    /// statement failed, a read is retried on any transient error; a write only once after
+    /// a read-only refusal (the server ran nothing), never otherwise.
+    async fn run_attempts<T, F, Fut>(
+        &self,
+        target: Target,
+        attempt_once: F,
+    ) -> Result<T, AuroraError>
     where
         F: Fn(PooledClient) -> Fut,
         Fut: Future<Output = (PooledClient, Result<T, AuroraError>)>,
@@ -522,31 +488,58 @@ impl AuroraPool {
         let mut attempt = 1;
         let mut refused_read_only = false;
         loop {
-            let error = match self.get(Target::Writer).await {
+            let (error, transient) = match self.get(target).await {
                 Ok(client) => match attempt_once(client).await {
                     (_, Ok(value)) => return Ok(value),
                     (client, Err(error)) => {
                         let transience = self.after_error(client, &error);
-                        if transience == Transience::ReadOnly && !refused_read_only {
-                            refused_read_only = true;
-                            Counters::bump(&self.inner.counters.retries);
-                            continue;
+                        match target {
+                            Target::ReaderPreferred => (error, transience != Transience::Permanent),
+                            Target::Writer
+                                if transience == Transience::ReadOnly && !refused_read_only =>
+                            {
+                                refused_read_only = true;
+                                Counters::bump(&self.inner.counters.retries);
+                                continue;
+                            }
+                            Target::Writer => {
+                                return Err(match (transience, error) {
+                                    (Transience::ReadOnly, AuroraError::Db(e)) => {
+                                        AuroraError::ReadOnly(e)
+                                    }
+                                    (_, error) => error,
+                                });
+                            }
                         }
-                        return Err(match (transience, error) {
-                            (Transience::ReadOnly, AuroraError::Db(e)) => AuroraError::ReadOnly(e),
-                            (_, error) => error,
-                        });
                     }
                 },
-                Err(error) => error,
+                Err(error) => {
+                    let transient = error.is_transient();
+                    (error, transient)
+                }
             };
-            if !error.is_transient() || attempt >= policy.max_attempts || self.is_closing() {
+            if !transient || attempt >= policy.max_attempts || self.is_closing() {
                 return Err(error);
             }
             Counters::bump(&self.inner.counters.retries);
+            tracing::debug!(%error, attempt, ?target, "retrying");
             tokio::time::sleep(retry::backoff(&policy, attempt - 1)).await;
             attempt += 1;
         }
+    }
+
+    /// [`AuroraPool::read`] and [`AuroraPool::write`]: the caller's closure, once per attempt.
+    async fn run_closure<T, F>(&self, target: Target, run: F) -> Result<T, AuroraError>
+    where
+        F: for<'c> Fn(&'c PooledClient) -> BoxFuture<'c, Result<T, AuroraError>> + Send + Sync,
+        T: Send,
+    {
+        let run = &run;
+        self.run_attempts(target, |client| async move {
+            let result = run(&client).await;
+            (client, result)
+        })
+        .await
     }
 
     /// One statement, prepared through the connection's statement cache (once per
@@ -568,10 +561,7 @@ impl AuroraPool {
             };
             (client, result)
         };
-        match target {
-            Target::ReaderPreferred => self.run_read(attempt_once).await,
-            Target::Writer => self.run_write(attempt_once).await,
-        }
+        self.run_attempts(target, attempt_once).await
     }
 
     /// One round trip on the writer: latency, writability and server version.

@@ -24,6 +24,13 @@ fn config_for(server: &PostgresServer) -> AuroraConfig {
     config
 }
 
+/// A pool on `server` with the test configuration, its `min_size` connections open.
+async fn pool_for(server: &PostgresServer) -> AuroraPool {
+    AuroraPool::connect(config_for(server))
+        .await
+        .expect("connect")
+}
+
 async fn admin(server: &PostgresServer) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
         .await
@@ -32,11 +39,16 @@ async fn admin(server: &PostgresServer) -> tokio_postgres::Client {
     client
 }
 
+/// The one value a one-row, one-column read returns.
+async fn scalar<T: for<'r> aurora::tokio_postgres::types::FromSql<'r>>(
+    pool: &AuroraPool,
+    sql: &str,
+) -> T {
+    pool.query_one(sql, &[]).await.expect(sql).get(0)
+}
+
 async fn backend_pid(pool: &AuroraPool) -> i32 {
-    pool.query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .expect("pid")
-        .get(0)
+    scalar(pool, "SELECT pg_backend_pid()").await
 }
 
 #[tokio::test]
@@ -67,9 +79,7 @@ async fn pool_honours_min_and_max_size() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_are_retried_across_a_server_restart() {
     let mut server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     assert!(backend_pid(&pool).await > 0);
     server.stop_fast();
     let restarter = std::thread::spawn(move || {
@@ -111,9 +121,7 @@ async fn terminate_backend_running(admin: &tokio_postgres::Client, marker: &str)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_killed_mid_statement_is_retried() {
     let server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     let admin = admin(&server).await;
     let reader = {
         let pool = pool.clone();
@@ -141,9 +149,7 @@ async fn a_read_killed_mid_statement_is_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_write_is_never_run_twice() {
     let server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     let admin = admin(&server).await;
     admin
         .batch_execute("CREATE TABLE writes (n int)")
@@ -185,9 +191,7 @@ async fn a_single_write_is_never_run_twice() {
 #[tokio::test]
 async fn transactions_commit_roll_back_and_survive_panics() {
     let server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     pool.execute("CREATE TABLE items (name text PRIMARY KEY)", &[])
         .await
         .expect("table");
@@ -445,9 +449,7 @@ async fn a_transaction_refused_as_read_only_is_retried_on_a_new_connection() {
 #[tokio::test]
 async fn health_and_stats_report_the_pool() {
     let server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     let health = pool.health().await.expect("health");
     assert!(health.writable);
     assert!(
@@ -473,9 +475,7 @@ async fn health_and_stats_report_the_pool() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_then_refuses_new_work() {
     let server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     let slow = {
         let pool = pool.clone();
         tokio::spawn(async move { pool.query_one("SELECT pg_sleep(0.3)::text", &[]).await })
@@ -503,6 +503,20 @@ async fn shutdown_drains_then_refuses_new_work() {
     assert!(pool.is_closing());
 }
 
+/// The role a pooled connection is logged in as.
+async fn current_user(pool: &AuroraPool) -> String {
+    scalar(pool, "SELECT current_user::text").await
+}
+
+/// Whether the server sees the session of a pooled connection as TLS.
+async fn session_is_encrypted(pool: &AuroraPool) -> bool {
+    scalar(
+        pool,
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn tls_verifies_the_server_certificate() {
     let server = PostgresServer::start_with_tls();
@@ -520,15 +534,7 @@ async fn tls_verifies_the_server_certificate() {
     let pool = AuroraPool::connect(trusted)
         .await
         .expect("TLS with the right CA");
-    let encrypted: bool = pool
-        .query_one(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )
-        .await
-        .expect("pg_stat_ssl")
-        .get(0);
-    assert!(encrypted);
+    assert!(session_is_encrypted(&pool).await);
 
     let mut untrusted = base.clone();
     untrusted.min_size = 1;
@@ -544,15 +550,7 @@ async fn tls_verifies_the_server_certificate() {
     let pool = AuroraPool::connect(plain)
         .await
         .expect("explicitly disabled");
-    let encrypted: bool = pool
-        .query_one(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )
-        .await
-        .expect("pg_stat_ssl")
-        .get(0);
-    assert!(!encrypted);
+    assert!(!session_is_encrypted(&pool).await);
 
     let mut bad_bundle = AuroraConfig::from_url(&server.base_url()).expect("url");
     bad_bundle.tls.ca_bundle = Some(server.dir().join("no-such-file.pem"));
@@ -752,12 +750,7 @@ async fn the_built_in_secrets_manager_fetcher_signs_and_parses() {
         .connect()
         .await
         .expect("connect with the fetched password");
-    let user: String = pool
-        .query_one("SELECT current_user::text", &[])
-        .await
-        .expect("query")
-        .get(0);
-    assert_eq!(user, "app");
+    assert_eq!(current_user(&pool).await, "app");
     let request = requests.recv().await.expect("one request");
     assert!(request.starts_with("POST / HTTP/1.1\r\n"), "{request}");
     assert!(request.contains("x-amz-target: secretsmanager.GetSecretValue\r\n"));
@@ -887,12 +880,7 @@ async fn a_rotated_secret_is_fetched_again_after_an_authentication_failure() {
         .connect()
         .await
         .expect("connect");
-    let user: String = pool
-        .query_one("SELECT current_user::text", &[])
-        .await
-        .expect("query")
-        .get(0);
-    assert_eq!(user, "app");
+    assert_eq!(current_user(&pool).await, "app");
     assert_eq!(
         fetcher.calls.load(Ordering::SeqCst),
         2,
