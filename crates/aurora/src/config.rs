@@ -238,7 +238,8 @@ impl Default for AuroraConfig {
 
 /// Names of the environment variables [`AuroraConfig::from_env`] reads.
 pub mod env {
-    /// Full URL `postgres://user[:password]@host[:port]/db[?sslmode=...&sslrootcert=...]`.
+    /// Full URL `postgres://user[:password]@host[:port]/db[?param=value&...]`; the parameters
+    /// are those of [`AuroraConfig::from_url`](super::AuroraConfig::from_url).
     pub const DATABASE_URL: &str = "DATABASE_URL";
     /// Host, when `DATABASE_URL` is not set.
     pub const DATABASE_HOST: &str = "DATABASE_HOST";

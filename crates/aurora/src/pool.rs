@@ -80,40 +80,31 @@ impl AuroraPoolBuilder {
         let credentials = self
             .credentials
             .unwrap_or_else(|| SharedCredentialsProvider::new(EnvCredentials));
-        let shared: Option<Arc<dyn PasswordSource>> = if let Some(source) = self.source {
-            Some(source)
+        let sources = if let Some(source) = self.source {
+            PasswordSources::Shared(source)
         } else if let Some(fetcher) = self.secret_fetcher {
-            Some(Arc::new(SecretPassword::new(fetcher)))
+            PasswordSources::Shared(Arc::new(SecretPassword::new(fetcher)))
         } else {
             match &config.password {
-                PasswordConfig::None => Some(Arc::new(StaticPassword::new(None))),
-                PasswordConfig::Static(password) => {
-                    Some(Arc::new(StaticPassword::new(Some(password.clone()))))
+                PasswordConfig::None => {
+                    PasswordSources::Shared(Arc::new(StaticPassword::new(None)))
                 }
-                PasswordConfig::SecretsManager { secret_id, region } => Some(Arc::new(
-                    SecretPassword::new(Arc::new(SecretsManagerFetcher::with_env_endpoint(
-                        secret_id.clone(),
-                        region.clone(),
-                        credentials.clone(),
-                    )?)),
-                )),
-                // Signed per host below: a token names the host it is valid for.
-                PasswordConfig::IamToken { .. } => None,
-            }
-        };
-        // One source for both pools, except IAM tokens, which each pool signs for its
-        // own endpoint.
-        let source_for = |host: &str| -> Arc<dyn PasswordSource> {
-            match (&shared, &config.password) {
-                (Some(source), _) => Arc::clone(source),
-                (None, PasswordConfig::IamToken { region }) => Arc::new(IamTokenPassword::new(
-                    host,
-                    config.port,
-                    config.user.clone(),
-                    region.clone(),
-                    credentials.clone(),
-                )),
-                (None, _) => Arc::new(StaticPassword::new(None)),
+                PasswordConfig::Static(password) => {
+                    PasswordSources::Shared(Arc::new(StaticPassword::new(Some(password.clone()))))
+                }
+                PasswordConfig::SecretsManager { secret_id, region } => {
+                    PasswordSources::Shared(Arc::new(SecretPassword::new(Arc::new(
+                        SecretsManagerFetcher::with_env_endpoint(
+                            secret_id.clone(),
+                            region.clone(),
+                            credentials.clone(),
+                        )?,
+                    ))))
+                }
+                PasswordConfig::IamToken { region } => PasswordSources::IamTokenPerHost {
+                    region: region.clone(),
+                    credentials,
+                },
             }
         };
         let tls = crate::tls::connector(&config.tls)?;
@@ -126,7 +117,7 @@ impl AuroraPoolBuilder {
                 host,
                 SourceConnect {
                     tls: tls.clone(),
-                    source: source_for(host),
+                    source: sources.for_host(&config, host),
                     counters: Arc::clone(&counters),
                     password_error: Arc::clone(&password_error),
                 },
@@ -159,6 +150,36 @@ impl AuroraPoolBuilder {
         let pool = self.build()?;
         pool.warm_up().await?;
         Ok(pool)
+    }
+}
+
+/// Where each pool's passwords come from.
+enum PasswordSources {
+    /// One source for both pools (a secret is the same for every endpoint).
+    Shared(Arc<dyn PasswordSource>),
+    /// IAM tokens, which each pool signs for its own endpoint: a token names the host it
+    /// is valid for.
+    IamTokenPerHost {
+        region: String,
+        credentials: SharedCredentialsProvider,
+    },
+}
+
+impl PasswordSources {
+    fn for_host(&self, config: &AuroraConfig, host: &str) -> Arc<dyn PasswordSource> {
+        match self {
+            Self::Shared(source) => Arc::clone(source),
+            Self::IamTokenPerHost {
+                region,
+                credentials,
+            } => Arc::new(IamTokenPassword::new(
+                host,
+                config.port,
+                config.user.clone(),
+                region.clone(),
+                credentials.clone(),
+            )),
+        }
     }
 }
 
