@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use percent_encoding::percent_decode_str;
+
 /// A configuration problem, naming the variable (or field) at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// A required variable is not set.
@@ -21,6 +23,9 @@ pub enum ConfigError {
         name: &'static str,
         /// What is wrong with it (never includes a password).
         reason: String,
+        /// The parser's own error, when another crate found the problem.
+        #[source]
+        source: Option<tokio_postgres::Error>,
     },
 }
 
@@ -29,9 +34,27 @@ impl ConfigError {
         Self::Invalid {
             name,
             reason: reason.into(),
+            source: None,
         }
     }
 }
+
+/// The query parameters of a `postgres://` URL that [`AuroraConfig::from_url`] accepts.
+/// `host`, `port`, `user`, `password` and `dbname` may also come from the URL's other parts.
+pub const URL_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "sslrootcert",
+    "application_name",
+    "connect_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "tcp_user_timeout",
+    "host",
+    "port",
+    "user",
+    "password",
+    "dbname",
+];
 
 /// Whether and how the connection is encrypted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -215,7 +238,8 @@ impl Default for AuroraConfig {
 
 /// Names of the environment variables [`AuroraConfig::from_env`] reads.
 pub mod env {
-    /// Full URL `postgres://user[:password]@host[:port]/db[?sslmode=...&sslrootcert=...]`.
+    /// Full URL `postgres://user[:password]@host[:port]/db[?param=value&...]`; the parameters
+    /// are those of [`AuroraConfig::from_url`](super::AuroraConfig::from_url).
     pub const DATABASE_URL: &str = "DATABASE_URL";
     /// Host, when `DATABASE_URL` is not set.
     pub const DATABASE_HOST: &str = "DATABASE_HOST";
@@ -350,9 +374,16 @@ impl AuroraConfig {
         Ok(config)
     }
 
-    /// Parses a `postgres://` URL. `sslmode` (`disable`, `require`, `verify-ca`,
-    /// `verify-full`; default verify-full) and `sslrootcert` (a CA bundle path) are
-    /// understood; other parameters follow libpq's names as `tokio-postgres` reads them.
+    /// Parses a `postgres://user[:password]@host[:port]/db[?param=value&...]` URL.
+    ///
+    /// The parameters, with libpq's names and units (see [`URL_PARAMETERS`]):
+    /// `sslmode` (`disable`, `require`, `verify-ca`, `verify-full`; default verify-full,
+    /// and every mode but `disable` verifies), `sslrootcert` (a CA bundle path),
+    /// `application_name`, `connect_timeout` (seconds, at least 1: the connection create
+    /// timeout), `keepalives` (`1`/`0`), `keepalives_idle` (seconds), `tcp_user_timeout`
+    /// (milliseconds, 0 = the system default), and `host`, `port`, `user`, `password`,
+    /// `dbname`. Any other parameter is an error naming it and the accepted ones, rather
+    /// than silently ignored.
     pub fn from_url(url: &str) -> Result<Self, ConfigError> {
         let config = Self::parse_url(url, env::DATABASE_URL)?;
         config.validate()?;
@@ -366,22 +397,61 @@ impl AuroraConfig {
         };
         let mut config = Self::default();
         let mut passthrough = Vec::new();
+        // As in libpq, `keepalives=0` wins over `keepalives_idle`, in whatever order.
+        let mut keepalives_off = false;
         for pair in query
             .into_iter()
             .flat_map(|q| q.split('&'))
             .filter(|p| !p.is_empty())
         {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode_str(raw_value)
+                .decode_utf8()
+                .map_err(|_| ConfigError::invalid(name, format!("{key}: not UTF-8")))?;
+            let value = value.as_ref();
+            let bad = |reason: &str| ConfigError::invalid(name, format!("{key}: {reason}"));
+            let seconds = |value: &str| {
+                value
+                    .parse::<u64>()
+                    .map_err(|_| bad(&format!("`{value}` is not a whole number of seconds")))
+            };
             match key {
-                "sslmode" => {
-                    config.tls.mode = value.parse().map_err(|reason: String| {
-                        ConfigError::invalid(name, format!("sslmode: {reason}"))
-                    })?;
-                }
+                "sslmode" => config.tls.mode = value.parse().map_err(|r: String| bad(&r))?,
                 "sslrootcert" => config.tls.ca_bundle = Some(PathBuf::from(value)),
                 "application_name" => config.application_name = value.to_owned(),
-                _ => passthrough.push(pair),
+                "connect_timeout" => match seconds(value)? {
+                    // libpq waits forever on 0; a Lambda must not.
+                    0 => return Err(bad("must be at least 1 second")),
+                    secs => config.create_timeout = Duration::from_secs(secs),
+                },
+                "keepalives" => match value {
+                    "1" => keepalives_off = false,
+                    "0" => keepalives_off = true,
+                    _ => return Err(bad(&format!("`{value}` is not 1 or 0"))),
+                },
+                "keepalives_idle" => {
+                    config.keepalive_idle = Some(Duration::from_secs(seconds(value)?));
+                }
+                "tcp_user_timeout" => {
+                    let millis = value.parse::<u64>().map_err(|_| {
+                        bad(&format!("`{value}` is not a whole number of milliseconds"))
+                    })?;
+                    config.tcp_user_timeout = (millis > 0).then(|| Duration::from_millis(millis));
+                }
+                "host" | "port" | "user" | "password" | "dbname" => passthrough.push(pair),
+                _ => {
+                    return Err(ConfigError::invalid(
+                        name,
+                        format!(
+                            "unknown parameter `{key}` (accepted: {})",
+                            URL_PARAMETERS.join(", ")
+                        ),
+                    ));
+                }
             }
+        }
+        if keepalives_off {
+            config.keepalive_idle = None;
         }
         let rest = if passthrough.is_empty() {
             base.to_owned()
@@ -390,8 +460,11 @@ impl AuroraConfig {
         };
         // tokio-postgres does the percent-decoding and validation; its messages never
         // contain the password.
-        let parsed = tokio_postgres::Config::from_str(&rest)
-            .map_err(|e| ConfigError::invalid(name, e.to_string()))?;
+        let parsed = tokio_postgres::Config::from_str(&rest).map_err(|e| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+            source: Some(e),
+        })?;
         match parsed.get_hosts() {
             [tokio_postgres::config::Host::Tcp(host)] => config.host = host.clone(),
             [] => return Err(ConfigError::invalid(name, "no host")),

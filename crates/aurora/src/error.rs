@@ -1,5 +1,6 @@
 //! The error type of every fallible call in this crate.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::PasswordError;
@@ -15,7 +16,7 @@ pub enum AuroraError {
     Config(#[from] ConfigError),
     /// TLS could not be set up (bad or unreadable CA bundle, no usable roots).
     #[error("TLS setup failed: {0}")]
-    Tls(String),
+    Tls(#[source] TlsError),
     /// The password source failed (Secrets Manager, IAM token signing, credentials).
     #[error(transparent)]
     Password(#[from] PasswordError),
@@ -47,10 +48,13 @@ pub enum AuroraError {
     ShutDown,
     /// Schema migrations failed.
     #[error("migration failed: {0}")]
-    Migration(String),
-    /// Any other pool failure (for example a pool built without a runtime).
+    Migration(#[source] refinery::Error),
+    /// The pool could not be built from the configuration.
+    #[error("could not build the database pool: {0}")]
+    PoolBuild(#[source] deadpool_postgres::BuildError),
+    /// Any other pool failure (for example a hook that failed).
     #[error("database pool error: {0}")]
-    Pool(String),
+    Pool(#[source] deadpool_postgres::PoolError),
 }
 
 impl AuroraError {
@@ -85,6 +89,51 @@ impl AuroraError {
             _ => None,
         }
     }
+}
+
+/// Why TLS could not be set up; [`AuroraError::Tls`] carries it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The CA bundle file could not be read.
+    #[error("cannot read CA bundle {}: {source}", path.display())]
+    ReadCaBundle {
+        /// The bundle's path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CA bundle is not valid PEM.
+    #[error("bad PEM in CA bundle {}: {source}", path.display())]
+    BadPem {
+        /// The bundle's path.
+        path: PathBuf,
+        /// The PEM parser's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate of the CA bundle was rejected.
+    #[error("bad certificate in CA bundle {}: {source}", path.display())]
+    BadCertificate {
+        /// The bundle's path.
+        path: PathBuf,
+        /// Why rustls rejected it.
+        #[source]
+        source: rustls::Error,
+    },
+    /// The CA bundle holds no certificate at all.
+    #[error("CA bundle {} holds no PEM certificate", path.display())]
+    EmptyCaBundle {
+        /// The bundle's path.
+        path: PathBuf,
+    },
+    /// Nothing to verify a server against.
+    #[error("no trusted root certificates (no system roots and no CA bundle)")]
+    NoRoots,
+    /// rustls refused the client configuration.
+    #[error("rustls refused the configuration: {0}")]
+    Config(#[source] rustls::Error),
 }
 
 /// Shorthand for results of this crate.

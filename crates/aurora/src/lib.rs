@@ -87,7 +87,7 @@ mod tls;
 mod transaction;
 
 pub use config::{AuroraConfig, ConfigError, PasswordConfig, RetryPolicy, SslMode, TlsConfig};
-pub use error::{AuroraError, Result};
+pub use error::{AuroraError, Result, TlsError};
 pub use global::{global, global_with};
 pub use migrations::{MigrationReport, embedded_migrations};
 pub use pool::{AuroraPool, AuroraPoolBuilder, Params, PooledClient};

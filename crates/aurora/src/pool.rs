@@ -10,12 +10,12 @@ use deadpool_postgres::{
     Hook, HookError, Manager, ManagerConfig, Object, PoolError, RecyclingMethod, Runtime,
     TimeoutType,
 };
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 
 use crate::auth::{
     BoxFuture, EnvCredentials, IamTokenPassword, PasswordError, PasswordSource, SecretFetcher,
-    SecretPassword, SecretsManagerFetcher, StaticPassword,
+    SecretPassword, SecretsManagerFetcher, SharedCredentialsProvider, StaticPassword,
 };
 use crate::config::{AuroraConfig, PasswordConfig};
 use crate::connect::SourceConnect;
@@ -30,16 +30,25 @@ pub type PooledClient = deadpool_postgres::Object;
 /// Query parameters, as `tokio_postgres` takes them.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
-/// Builds an [`AuroraPool`] with non-default password sources.
+/// What one of `query`, `query_one`, `query_opt` and `execute` does with its prepared
+/// statement (boxed, so the pool's futures stay `Send` for every lifetime).
+type StatementCall<T> = for<'a> fn(
+    &'a tokio_postgres::Client,
+    &'a Statement,
+    Params<'a>,
+) -> BoxFuture<'a, Result<T, tokio_postgres::Error>>;
+
+/// Builds an [`AuroraPool`] with non-default password sources or AWS credentials.
 #[derive(Debug)]
 pub struct AuroraPoolBuilder {
     config: AuroraConfig,
     source: Option<Arc<dyn PasswordSource>>,
     secret_fetcher: Option<Arc<dyn SecretFetcher>>,
+    credentials: Option<SharedCredentialsProvider>,
 }
 
 impl AuroraPoolBuilder {
-    /// Uses `source` for the password of every new connection, whatever
+    /// Uses `source` for the password of every new connection (on both pools), whatever
     /// `config.password` says.
     pub fn password_source(mut self, source: Arc<dyn PasswordSource>) -> Self {
         self.source = Some(source);
@@ -48,9 +57,18 @@ impl AuroraPoolBuilder {
 
     /// Takes the password from the secret this fetcher returns (cached, fetched again after
     /// an authentication failure), whatever `config.password` says; replaces the built-in
-    /// [`SecretsManagerFetcher`] (for example with one using `aws-sdk-secretsmanager`).
+    /// [`SecretsManagerFetcher`] (for example with one whose client comes from
+    /// `aws-config`, see [`SecretsManagerFetcher::from_client`]).
     pub fn secret_fetcher(mut self, fetcher: Arc<dyn SecretFetcher>) -> Self {
         self.secret_fetcher = Some(fetcher);
+        self
+    }
+
+    /// The AWS credentials that sign IAM tokens and Secrets Manager calls (default:
+    /// [`EnvCredentials`], the variables the Lambda runtime sets). Pass `aws-config`'s
+    /// `credentials_provider()` to use the SDK's default chain instead.
+    pub fn credentials_provider(mut self, credentials: SharedCredentialsProvider) -> Self {
+        self.credentials = Some(credentials);
         self
     }
 
@@ -59,28 +77,34 @@ impl AuroraPoolBuilder {
     pub fn build(self) -> Result<AuroraPool, AuroraError> {
         let config = self.config;
         config.validate()?;
-        let source: Arc<dyn PasswordSource> = if let Some(source) = self.source {
-            source
+        let credentials = self
+            .credentials
+            .unwrap_or_else(|| SharedCredentialsProvider::new(EnvCredentials));
+        let sources = if let Some(source) = self.source {
+            PasswordSources::Shared(source)
         } else if let Some(fetcher) = self.secret_fetcher {
-            Arc::new(SecretPassword::new(fetcher))
+            PasswordSources::Shared(Arc::new(SecretPassword::new(fetcher)))
         } else {
             match &config.password {
-                PasswordConfig::None => Arc::new(StaticPassword::new(None)),
+                PasswordConfig::None => {
+                    PasswordSources::Shared(Arc::new(StaticPassword::new(None)))
+                }
                 PasswordConfig::Static(password) => {
-                    Arc::new(StaticPassword::new(Some(password.clone())))
+                    PasswordSources::Shared(Arc::new(StaticPassword::new(Some(password.clone()))))
                 }
-                PasswordConfig::IamToken { region } => Arc::new(IamTokenPassword::new(
-                    config.host.clone(),
-                    config.port,
-                    config.user.clone(),
-                    region.clone(),
-                    Arc::new(EnvCredentials),
-                )),
                 PasswordConfig::SecretsManager { secret_id, region } => {
-                    Arc::new(SecretPassword::new(Arc::new(
-                        SecretsManagerFetcher::from_env(secret_id.clone(), region.clone())?,
-                    )))
+                    PasswordSources::Shared(Arc::new(SecretPassword::new(Arc::new(
+                        SecretsManagerFetcher::with_env_endpoint(
+                            secret_id.clone(),
+                            region.clone(),
+                            credentials.clone(),
+                        )?,
+                    ))))
                 }
+                PasswordConfig::IamToken { region } => PasswordSources::IamTokenPerHost {
+                    region: region.clone(),
+                    credentials,
+                },
             }
         };
         let tls = crate::tls::connector(&config.tls)?;
@@ -93,7 +117,7 @@ impl AuroraPoolBuilder {
                 host,
                 SourceConnect {
                     tls: tls.clone(),
-                    source: Arc::clone(&source),
+                    source: sources.for_host(&config, host),
                     counters: Arc::clone(&counters),
                     password_error: Arc::clone(&password_error),
                 },
@@ -126,6 +150,36 @@ impl AuroraPoolBuilder {
         let pool = self.build()?;
         pool.warm_up().await?;
         Ok(pool)
+    }
+}
+
+/// Where each pool's passwords come from.
+enum PasswordSources {
+    /// One source for both pools (a secret is the same for every endpoint).
+    Shared(Arc<dyn PasswordSource>),
+    /// IAM tokens, which each pool signs for its own endpoint: a token names the host it
+    /// is valid for.
+    IamTokenPerHost {
+        region: String,
+        credentials: SharedCredentialsProvider,
+    },
+}
+
+impl PasswordSources {
+    fn for_host(&self, config: &AuroraConfig, host: &str) -> Arc<dyn PasswordSource> {
+        match self {
+            Self::Shared(source) => Arc::clone(source),
+            Self::IamTokenPerHost {
+                region,
+                credentials,
+            } => Arc::new(IamTokenPassword::new(
+                host,
+                config.port,
+                config.user.clone(),
+                region.clone(),
+                credentials.clone(),
+            )),
+        }
     }
 }
 
@@ -164,7 +218,7 @@ fn build_deadpool(
             Ok(())
         }))
         .build()
-        .map_err(|e| AuroraError::Pool(e.to_string()))
+        .map_err(AuroraError::PoolBuild)
 }
 
 /// A pooled PostgreSQL client. Cheap to clone (all clones share the pools).
@@ -221,6 +275,7 @@ impl AuroraPool {
             config,
             source: None,
             secret_fetcher: None,
+            credentials: None,
         }
     }
 
@@ -302,7 +357,7 @@ impl AuroraPool {
                 })
             }
             Err(PoolError::Closed) => Err(AuroraError::ShutDown),
-            Err(other) => Err(AuroraError::Pool(other.to_string())),
+            Err(other) => Err(AuroraError::Pool(other)),
         }
     }
 
@@ -368,76 +423,28 @@ impl AuroraPool {
         F: for<'c> Fn(&'c PooledClient) -> BoxFuture<'c, Result<T, AuroraError>> + Send + Sync,
         T: Send,
     {
-        let read = &read;
-        self.run_read(|client| async move {
-            let result = read(&client).await;
-            (client, result)
-        })
-        .await
-    }
-
-    /// The retry loop of reads. The operation owns the connection for one attempt and
-    /// hands it back, so that borrowed statements and parameters can be captured.
-    async fn run_read<T, F, Fut>(&self, attempt_once: F) -> Result<T, AuroraError>
-    where
-        F: Fn(PooledClient) -> Fut,
-        Fut: Future<Output = (PooledClient, Result<T, AuroraError>)>,
-    {
-        let _work = self.begin_work()?;
-        let policy = self.inner.config.retry;
-        let mut attempt = 1;
-        loop {
-            let outcome = match self.get(Target::ReaderPreferred).await {
-                Ok(client) => match attempt_once(client).await {
-                    (_, Ok(value)) => return Ok(value),
-                    (client, Err(error)) => {
-                        let transience = self.after_error(client, &error);
-                        (error, transience != Transience::Permanent)
-                    }
-                },
-                Err(error) => {
-                    let transient = error.is_transient();
-                    (error, transient)
-                }
-            };
-            let (error, transient) = outcome;
-            if !transient || attempt >= policy.max_attempts || self.is_closing() {
-                return Err(error);
-            }
-            Counters::bump(&self.inner.counters.retries);
-            tracing::debug!(%error, attempt, "retrying read");
-            tokio::time::sleep(retry::backoff(&policy, attempt - 1)).await;
-            attempt += 1;
-        }
+        self.run_closure(Target::ReaderPreferred, read).await
     }
 
     /// A read returning all rows (retried; see [`AuroraPool::read`]).
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, AuroraError> {
-        self.run_read(|client| async move {
-            let result = match client.prepare_cached(sql).await {
-                Ok(statement) => client
-                    .query(&statement, params)
-                    .await
-                    .map_err(AuroraError::from),
-                Err(error) => Err(AuroraError::from(error)),
-            };
-            (client, result)
-        })
+        self.run_prepared(
+            Target::ReaderPreferred,
+            sql,
+            params,
+            |client, statement, params| Box::pin(client.query(statement, params)),
+        )
         .await
     }
 
     /// A read returning exactly one row (retried; see [`AuroraPool::read`]).
     pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, AuroraError> {
-        self.run_read(|client| async move {
-            let result = match client.prepare_cached(sql).await {
-                Ok(statement) => client
-                    .query_one(&statement, params)
-                    .await
-                    .map_err(AuroraError::from),
-                Err(error) => Err(AuroraError::from(error)),
-            };
-            (client, result)
-        })
+        self.run_prepared(
+            Target::ReaderPreferred,
+            sql,
+            params,
+            |client, statement, params| Box::pin(client.query_one(statement, params)),
+        )
         .await
     }
 
@@ -447,16 +454,12 @@ impl AuroraPool {
         sql: &str,
         params: Params<'_>,
     ) -> Result<Option<Row>, AuroraError> {
-        self.run_read(|client| async move {
-            let result = match client.prepare_cached(sql).await {
-                Ok(statement) => client
-                    .query_opt(&statement, params)
-                    .await
-                    .map_err(AuroraError::from),
-                Err(error) => Err(AuroraError::from(error)),
-            };
-            (client, result)
-        })
+        self.run_prepared(
+            Target::ReaderPreferred,
+            sql,
+            params,
+            |client, statement, params| Box::pin(client.query_opt(statement, params)),
+        )
         .await
     }
 
@@ -467,15 +470,8 @@ impl AuroraPool {
     /// a `25006 read_only_sql_transaction` refusal (the server did not run it): the
     /// connections are evicted and the statement is sent once more on a fresh connection.
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, AuroraError> {
-        self.run_write(|client| async move {
-            let result = match client.prepare_cached(sql).await {
-                Ok(statement) => client
-                    .execute(&statement, params)
-                    .await
-                    .map_err(AuroraError::from),
-                Err(error) => Err(AuroraError::from(error)),
-            };
-            (client, result)
+        self.run_prepared(Target::Writer, sql, params, |client, statement, params| {
+            Box::pin(client.execute(statement, params))
         })
         .await
     }
@@ -489,15 +485,21 @@ impl AuroraPool {
         F: for<'c> Fn(&'c PooledClient) -> BoxFuture<'c, Result<T, AuroraError>> + Send + Sync,
         T: Send,
     {
-        let write = &write;
-        self.run_write(|client| async move {
-            let result = write(&client).await;
-            (client, result)
-        })
-        .await
+        self.run_closure(Target::Writer, write).await
     }
 
-    async fn run_write<T, F, Fut>(&self, attempt_once: F) -> Result<T, AuroraError>
+    /// The retry loop of every call but transactions. `attempt_once` owns the connection
+    /// for one attempt and hands it back, so that borrowed statements and parameters can
+    /// be captured.
+    ///
+    /// Failing to get a connection is retried on both targets (nothing was sent). After a
+    /// statement failed, a read is retried on any transient error; a write only once after
+    /// a read-only refusal (the server ran nothing), never otherwise.
+    async fn run_attempts<T, F, Fut>(
+        &self,
+        target: Target,
+        attempt_once: F,
+    ) -> Result<T, AuroraError>
     where
         F: Fn(PooledClient) -> Fut,
         Fut: Future<Output = (PooledClient, Result<T, AuroraError>)>,
@@ -507,31 +509,80 @@ impl AuroraPool {
         let mut attempt = 1;
         let mut refused_read_only = false;
         loop {
-            let error = match self.get(Target::Writer).await {
+            let (error, transient) = match self.get(target).await {
                 Ok(client) => match attempt_once(client).await {
                     (_, Ok(value)) => return Ok(value),
                     (client, Err(error)) => {
                         let transience = self.after_error(client, &error);
-                        if transience == Transience::ReadOnly && !refused_read_only {
-                            refused_read_only = true;
-                            Counters::bump(&self.inner.counters.retries);
-                            continue;
+                        match target {
+                            Target::ReaderPreferred => (error, transience != Transience::Permanent),
+                            Target::Writer
+                                if transience == Transience::ReadOnly && !refused_read_only =>
+                            {
+                                refused_read_only = true;
+                                Counters::bump(&self.inner.counters.retries);
+                                continue;
+                            }
+                            Target::Writer => {
+                                return Err(match (transience, error) {
+                                    (Transience::ReadOnly, AuroraError::Db(e)) => {
+                                        AuroraError::ReadOnly(e)
+                                    }
+                                    (_, error) => error,
+                                });
+                            }
                         }
-                        return Err(match (transience, error) {
-                            (Transience::ReadOnly, AuroraError::Db(e)) => AuroraError::ReadOnly(e),
-                            (_, error) => error,
-                        });
                     }
                 },
-                Err(error) => error,
+                Err(error) => {
+                    let transient = error.is_transient();
+                    (error, transient)
+                }
             };
-            if !error.is_transient() || attempt >= policy.max_attempts || self.is_closing() {
+            if !transient || attempt >= policy.max_attempts || self.is_closing() {
                 return Err(error);
             }
             Counters::bump(&self.inner.counters.retries);
+            tracing::debug!(%error, attempt, ?target, "retrying");
             tokio::time::sleep(retry::backoff(&policy, attempt - 1)).await;
             attempt += 1;
         }
+    }
+
+    /// [`AuroraPool::read`] and [`AuroraPool::write`]: the caller's closure, once per attempt.
+    async fn run_closure<T, F>(&self, target: Target, run: F) -> Result<T, AuroraError>
+    where
+        F: for<'c> Fn(&'c PooledClient) -> BoxFuture<'c, Result<T, AuroraError>> + Send + Sync,
+        T: Send,
+    {
+        let run = &run;
+        self.run_attempts(target, |client| async move {
+            let result = run(&client).await;
+            (client, result)
+        })
+        .await
+    }
+
+    /// One statement, prepared through the connection's statement cache (once per
+    /// connection) and run by `call`: a read retried like [`AuroraPool::read`] on the
+    /// reader pool, or a write with the guarantees of [`AuroraPool::write`].
+    async fn run_prepared<T>(
+        &self,
+        target: Target,
+        sql: &str,
+        params: Params<'_>,
+        call: StatementCall<T>,
+    ) -> Result<T, AuroraError> {
+        let attempt_once = |client: PooledClient| async move {
+            let result = match client.prepare_cached(sql).await {
+                Ok(statement) => call(&client, &statement, params)
+                    .await
+                    .map_err(AuroraError::from),
+                Err(error) => Err(AuroraError::from(error)),
+            };
+            (client, result)
+        };
+        self.run_attempts(target, attempt_once).await
     }
 
     /// One round trip on the writer: latency, writability and server version.

@@ -6,7 +6,7 @@ use rustls::RootCertStore;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{SslMode, TlsConfig};
-use crate::error::AuroraError;
+use crate::error::{AuroraError, TlsError};
 
 /// Builds the TLS connector for `config`, or `None` for `sslmode=disable`.
 ///
@@ -16,18 +16,18 @@ pub(crate) fn connector(config: &TlsConfig) -> Result<Option<MakeRustlsConnect>,
     if config.mode == SslMode::Disable {
         return Ok(None);
     }
-    let roots = root_store(config)?;
+    let roots = root_store(config).map_err(AuroraError::Tls)?;
     let client = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| AuroraError::Tls(e.to_string()))?
+    .map_err(|e| AuroraError::Tls(TlsError::Config(e)))?
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(Some(MakeRustlsConnect::new(client)))
 }
 
-fn root_store(config: &TlsConfig) -> Result<RootCertStore, AuroraError> {
+fn root_store(config: &TlsConfig) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
     if config.use_system_roots {
         // Individual unreadable system certificates are skipped, as browsers do.
@@ -37,46 +37,28 @@ fn root_store(config: &TlsConfig) -> Result<RootCertStore, AuroraError> {
         }
     }
     if let Some(path) = &config.ca_bundle {
-        let pem = std::fs::read(path).map_err(|e| {
-            AuroraError::Tls(format!("cannot read CA bundle {}: {e}", path.display()))
+        let pem = std::fs::read(path).map_err(|source| TlsError::ReadCaBundle {
+            path: path.clone(),
+            source,
         })?;
         let mut added = 0usize;
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(|e| {
-                AuroraError::Tls(format!("bad PEM in CA bundle {}: {e}", path.display()))
+            let cert = cert.map_err(|source| TlsError::BadPem {
+                path: path.clone(),
+                source,
             })?;
-            roots.add(cert).map_err(|e| {
-                AuroraError::Tls(format!(
-                    "bad certificate in CA bundle {}: {e}",
-                    path.display()
-                ))
+            roots.add(cert).map_err(|source| TlsError::BadCertificate {
+                path: path.clone(),
+                source,
             })?;
             added += 1;
         }
         if added == 0 {
-            return Err(AuroraError::Tls(format!(
-                "CA bundle {} holds no PEM certificate",
-                path.display()
-            )));
+            return Err(TlsError::EmptyCaBundle { path: path.clone() });
         }
     }
     if roots.is_empty() {
-        return Err(AuroraError::Tls(
-            "no trusted root certificates (no system roots and no CA bundle)".to_owned(),
-        ));
+        return Err(TlsError::NoRoots);
     }
     Ok(roots)
-}
-
-/// A rustls client configuration for HTTPS calls to AWS endpoints (system roots only).
-pub(crate) fn https_client_config() -> Result<Arc<rustls::ClientConfig>, AuroraError> {
-    let roots = root_store(&TlsConfig::default())?;
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| AuroraError::Tls(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(Arc::new(config))
 }

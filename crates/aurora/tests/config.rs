@@ -100,14 +100,14 @@ fn env_parts_and_tuning() {
 
 #[test]
 fn env_errors_name_the_variable() {
-    assert_eq!(
+    assert!(matches!(
         AuroraConfig::from_lookup(lookup(&[])).expect_err("nothing set"),
         ConfigError::Missing("DATABASE_HOST")
-    );
-    assert_eq!(
+    ));
+    assert!(matches!(
         AuroraConfig::from_lookup(lookup(&[("DATABASE_HOST", "h")])).expect_err("no user"),
         ConfigError::Missing("DATABASE_USER")
-    );
+    ));
     let bad_port = AuroraConfig::from_lookup(lookup(&[
         ("DATABASE_HOST", "h"),
         ("DATABASE_USER", "u"),
@@ -145,6 +145,12 @@ fn env_errors_name_the_variable() {
             ..
         }
     ));
+    // tokio-postgres's own error stays reachable for callers that want it.
+    let source = std::error::Error::source(&bad_url);
+    assert!(
+        source.is_some_and(|s| s.is::<aurora::tokio_postgres::Error>()),
+        "{bad_url:?}"
+    );
     let bad_mode = AuroraConfig::from_lookup(lookup(&[
         ("DATABASE_URL", "postgres://u@h/db"),
         ("DATABASE_SSLMODE", "prefer"),
@@ -193,7 +199,10 @@ fn password_sources_from_env() {
         ("DATABASE_IAM_AUTH", "1"),
     ]))
     .expect_err("region");
-    assert_eq!(no_region, ConfigError::Missing("AWS_REGION"));
+    assert!(
+        matches!(no_region, ConfigError::Missing("AWS_REGION")),
+        "{no_region:?}"
+    );
     let both = AuroraConfig::from_lookup(lookup(&[
         ("DATABASE_URL", "postgres://app@h/db"),
         ("DATABASE_IAM_AUTH", "yes"),
@@ -229,4 +238,88 @@ fn debug_output_never_shows_the_password() {
     assert!(!shown.contains("hunter2"), "{shown}");
     let err = AuroraConfig::from_url("postgres://app:hunter2@h:x/db").expect_err("bad port");
     assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+#[test]
+fn url_parameters_that_matter_are_honoured() {
+    let config = AuroraConfig::from_url(
+        "postgres://app@db/x?connect_timeout=3&keepalives_idle=45&tcp_user_timeout=12000\
+         &application_name=my%20app&sslrootcert=/etc/rds%20bundle.pem",
+    )
+    .expect("valid url");
+    assert_eq!(config.create_timeout, Duration::from_secs(3));
+    assert_eq!(config.keepalive_idle, Some(Duration::from_secs(45)));
+    assert_eq!(config.tcp_user_timeout, Some(Duration::from_millis(12_000)));
+    assert_eq!(config.application_name, "my app");
+    assert_eq!(
+        config.tls.ca_bundle.as_deref(),
+        Some(std::path::Path::new("/etc/rds bundle.pem"))
+    );
+    // keepalives=0 turns them off whatever keepalives_idle says (libpq's rule).
+    let off = AuroraConfig::from_url("postgres://app@db/x?keepalives=0&keepalives_idle=45")
+        .expect("valid url");
+    assert_eq!(off.keepalive_idle, None);
+    let system_default =
+        AuroraConfig::from_url("postgres://app@db/x?tcp_user_timeout=0").expect("valid url");
+    assert_eq!(system_default.tcp_user_timeout, None);
+    // libpq's query-string spellings of the URL's parts still work.
+    let parts = AuroraConfig::from_url("postgres:///x?host=db&port=6543&user=app&dbname=other")
+        .expect("valid url");
+    assert_eq!(
+        (
+            parts.host.as_str(),
+            parts.port,
+            parts.user.as_str(),
+            parts.dbname.as_str()
+        ),
+        ("db", 6543, "app", "other")
+    );
+}
+
+#[test]
+fn unknown_or_bad_url_parameters_are_errors_naming_them() {
+    for (query, expected) in [
+        (
+            "target_session_attrs=read-write",
+            "unknown parameter `target_session_attrs`",
+        ),
+        ("sslcompression=1", "unknown parameter `sslcompression`"),
+        (
+            "connect_timeout=0",
+            "connect_timeout: must be at least 1 second",
+        ),
+        (
+            "connect_timeout=soon",
+            "connect_timeout: `soon` is not a whole number",
+        ),
+        ("keepalives=yes", "keepalives: `yes` is not 1 or 0"),
+        (
+            "tcp_user_timeout=-1",
+            "tcp_user_timeout: `-1` is not a whole number",
+        ),
+    ] {
+        let error =
+            AuroraConfig::from_url(&format!("postgres://app@db/x?{query}")).expect_err(query);
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    name: "DATABASE_URL",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains(expected), "{query}: {message}");
+    }
+    let unknown =
+        AuroraConfig::from_url("postgres://app@db/x?options=-c%20x%3Dy").expect_err("options");
+    let message = unknown.to_string();
+    for accepted in aurora::config::URL_PARAMETERS {
+        assert!(
+            message.contains(accepted),
+            "{accepted} not listed: {message}"
+        );
+    }
 }

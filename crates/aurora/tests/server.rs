@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use aurora::auth::{BoxFuture, PasswordError, PasswordSource, SecretFetcher};
+use aurora::auth::{
+    BoxFuture, Credentials, PasswordError, PasswordSource, SecretFetcher, SharedCredentialsProvider,
+};
 use aurora::{AuroraConfig, AuroraError, AuroraPool, IsolationLevel, RetryPolicy, SslMode};
 use testkit::postgres::PostgresServer;
 
@@ -22,6 +24,13 @@ fn config_for(server: &PostgresServer) -> AuroraConfig {
     config
 }
 
+/// A pool on `server` with the test configuration, its `min_size` connections open.
+async fn pool_for(server: &PostgresServer) -> AuroraPool {
+    AuroraPool::connect(config_for(server))
+        .await
+        .expect("connect")
+}
+
 async fn admin(server: &PostgresServer) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
         .await
@@ -30,11 +39,16 @@ async fn admin(server: &PostgresServer) -> tokio_postgres::Client {
     client
 }
 
+/// The one value a one-row, one-column read returns.
+async fn scalar<T: for<'r> aurora::tokio_postgres::types::FromSql<'r>>(
+    pool: &AuroraPool,
+    sql: &str,
+) -> T {
+    pool.query_one(sql, &[]).await.expect(sql).get(0)
+}
+
 async fn backend_pid(pool: &AuroraPool) -> i32 {
-    pool.query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .expect("pid")
-        .get(0)
+    scalar(pool, "SELECT pg_backend_pid()").await
 }
 
 #[tokio::test]
@@ -65,9 +79,7 @@ async fn pool_honours_min_and_max_size() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_are_retried_across_a_server_restart() {
     let mut server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     assert!(backend_pid(&pool).await > 0);
     server.stop_fast();
     let restarter = std::thread::spawn(move || {
@@ -109,9 +121,7 @@ async fn terminate_backend_running(admin: &tokio_postgres::Client, marker: &str)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_killed_mid_statement_is_retried() {
     let server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     let admin = admin(&server).await;
     let reader = {
         let pool = pool.clone();
@@ -139,9 +149,7 @@ async fn a_read_killed_mid_statement_is_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_write_is_never_run_twice() {
     let server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     let admin = admin(&server).await;
     admin
         .batch_execute("CREATE TABLE writes (n int)")
@@ -183,9 +191,7 @@ async fn a_single_write_is_never_run_twice() {
 #[tokio::test]
 async fn transactions_commit_roll_back_and_survive_panics() {
     let server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     pool.execute("CREATE TABLE items (name text PRIMARY KEY)", &[])
         .await
         .expect("table");
@@ -443,9 +449,7 @@ async fn a_transaction_refused_as_read_only_is_retried_on_a_new_connection() {
 #[tokio::test]
 async fn health_and_stats_report_the_pool() {
     let server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     let health = pool.health().await.expect("health");
     assert!(health.writable);
     assert!(
@@ -471,9 +475,7 @@ async fn health_and_stats_report_the_pool() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_then_refuses_new_work() {
     let server = PostgresServer::start();
-    let pool = AuroraPool::connect(config_for(&server))
-        .await
-        .expect("connect");
+    let pool = pool_for(&server).await;
     let slow = {
         let pool = pool.clone();
         tokio::spawn(async move { pool.query_one("SELECT pg_sleep(0.3)::text", &[]).await })
@@ -501,6 +503,20 @@ async fn shutdown_drains_then_refuses_new_work() {
     assert!(pool.is_closing());
 }
 
+/// The role a pooled connection is logged in as.
+async fn current_user(pool: &AuroraPool) -> String {
+    scalar(pool, "SELECT current_user::text").await
+}
+
+/// Whether the server sees the session of a pooled connection as TLS.
+async fn session_is_encrypted(pool: &AuroraPool) -> bool {
+    scalar(
+        pool,
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn tls_verifies_the_server_certificate() {
     let server = PostgresServer::start_with_tls();
@@ -518,15 +534,7 @@ async fn tls_verifies_the_server_certificate() {
     let pool = AuroraPool::connect(trusted)
         .await
         .expect("TLS with the right CA");
-    let encrypted: bool = pool
-        .query_one(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )
-        .await
-        .expect("pg_stat_ssl")
-        .get(0);
-    assert!(encrypted);
+    assert!(session_is_encrypted(&pool).await);
 
     let mut untrusted = base.clone();
     untrusted.min_size = 1;
@@ -542,21 +550,13 @@ async fn tls_verifies_the_server_certificate() {
     let pool = AuroraPool::connect(plain)
         .await
         .expect("explicitly disabled");
-    let encrypted: bool = pool
-        .query_one(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )
-        .await
-        .expect("pg_stat_ssl")
-        .get(0);
-    assert!(!encrypted);
+    assert!(!session_is_encrypted(&pool).await);
 
     let mut bad_bundle = AuroraConfig::from_url(&server.base_url()).expect("url");
     bad_bundle.tls.ca_bundle = Some(server.dir().join("no-such-file.pem"));
     assert!(matches!(
         AuroraPool::builder(bad_bundle).build(),
-        Err(AuroraError::Tls(_))
+        Err(AuroraError::Tls(aurora::TlsError::ReadCaBundle { .. }))
     ));
 }
 
@@ -610,7 +610,8 @@ async fn the_password_source_is_asked_once_per_new_connection() {
 /// A secret store whose first answer is stale (the secret was rotated since).
 #[derive(Debug)]
 struct RotatingFetcher {
-    answers: Vec<Result<String, PasswordError>>,
+    /// The secret strings, or the messages of failed fetches, in order.
+    answers: Vec<Result<String, String>>,
     calls: AtomicUsize,
 }
 
@@ -619,7 +620,9 @@ impl SecretFetcher for RotatingFetcher {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         let answer = self.answers.get(n).or(self.answers.last()).cloned();
         Box::pin(async move {
-            answer.unwrap_or_else(|| Err(PasswordError::Fetch("no answers".to_owned())))
+            answer
+                .unwrap_or_else(|| Err("no answers".to_owned()))
+                .map_err(PasswordError::fetch)
         })
     }
 }
@@ -712,12 +715,14 @@ async fn fake_secrets_manager(
     (url, receiver)
 }
 
-fn test_credentials() -> Arc<aurora::auth::AwsCredentials> {
-    Arc::new(aurora::auth::AwsCredentials {
-        access_key_id: "AKIDTEST".to_owned(),
-        secret_access_key: "secret-key".to_owned(),
-        session_token: Some("session-token".to_owned()),
-    })
+fn test_credentials() -> SharedCredentialsProvider {
+    SharedCredentialsProvider::new(Credentials::new(
+        "AKIDTEST",
+        "secret-key",
+        Some("session-token".to_owned()),
+        None,
+        "test",
+    ))
 }
 
 #[tokio::test]
@@ -745,22 +750,34 @@ async fn the_built_in_secrets_manager_fetcher_signs_and_parses() {
         .connect()
         .await
         .expect("connect with the fetched password");
-    let user: String = pool
-        .query_one("SELECT current_user::text", &[])
-        .await
-        .expect("query")
-        .get(0);
-    assert_eq!(user, "app");
+    assert_eq!(current_user(&pool).await, "app");
     let request = requests.recv().await.expect("one request");
     assert!(request.starts_with("POST / HTTP/1.1\r\n"), "{request}");
     assert!(request.contains("x-amz-target: secretsmanager.GetSecretValue\r\n"));
     assert!(request.contains("content-type: application/x-amz-json-1.1\r\n"));
     assert!(request.contains("x-amz-security-token: session-token\r\n"));
     assert!(request.contains("authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/"));
-    assert!(request.contains(
-        "/eu-west-1/secretsmanager/aws4_request, \
-         SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, Signature="
-    ));
+    assert!(
+        request.contains("/eu-west-1/secretsmanager/aws4_request, SignedHeaders="),
+        "{request}"
+    );
+    // The SDK signs a few headers of its own (user agent, content length) besides these.
+    let signed: Vec<&str> = request
+        .split("SignedHeaders=")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_default()
+        .split(';')
+        .collect();
+    for header in [
+        "content-type",
+        "host",
+        "x-amz-date",
+        "x-amz-security-token",
+        "x-amz-target",
+    ] {
+        assert!(signed.contains(&header), "{header} not signed: {signed:?}");
+    }
     assert!(
         request.ends_with(&format!("{{\"SecretId\":\"{arn}\"}}")),
         "{request}"
@@ -788,9 +805,16 @@ async fn the_built_in_secrets_manager_fetcher_signs_and_parses() {
         .query("SELECT 1", &[])
         .await
         .expect_err("secret missing");
-    match error {
-        AuroraError::Password(PasswordError::Fetch(message)) => {
-            assert!(message.contains("ResourceNotFoundException"), "{message}")
+    match &error {
+        AuroraError::Password(password_error @ PasswordError::Fetch { .. }) => {
+            assert_eq!(
+                password_error.service_code(),
+                Some("ResourceNotFoundException")
+            );
+            assert!(
+                error.to_string().contains("ResourceNotFoundException"),
+                "{error}"
+            );
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -810,19 +834,16 @@ async fn secrets_manager_fetch_against_moto() {
         .expect("create secret");
     assert_eq!(status, 200, "{body}");
     let endpoint = moto.endpoint();
-    let credentials = Arc::new(aurora::auth::AwsCredentials {
-        access_key_id: "testing".to_owned(),
-        secret_access_key: "testing".to_owned(),
-        session_token: None,
-    });
+    let credentials =
+        SharedCredentialsProvider::new(Credentials::new("testing", "testing", None, None, "test"));
     let fetcher =
         aurora::auth::SecretsManagerFetcher::new("roadcall/db", "us-east-1", credentials.clone())
             .with_endpoint(&endpoint)
             .expect("endpoint");
     let secret = fetcher.fetch().await.expect("fetch from moto");
     assert_eq!(
-        aurora::auth::password_from_secret(&secret),
-        Ok("new-secret".to_owned())
+        aurora::auth::password_from_secret(&secret).ok().as_deref(),
+        Some("new-secret")
     );
     let missing = aurora::auth::SecretsManagerFetcher::new("nope", "us-east-1", credentials)
         .with_endpoint(&endpoint)
@@ -832,6 +853,7 @@ async fn secrets_manager_fetch_against_moto() {
         error.to_string().contains("ResourceNotFoundException"),
         "{error}"
     );
+    assert_eq!(error.service_code(), Some("ResourceNotFoundException"));
 }
 
 #[tokio::test]
@@ -858,12 +880,7 @@ async fn a_rotated_secret_is_fetched_again_after_an_authentication_failure() {
         .connect()
         .await
         .expect("connect");
-    let user: String = pool
-        .query_one("SELECT current_user::text", &[])
-        .await
-        .expect("query")
-        .get(0);
-    assert_eq!(user, "app");
+    assert_eq!(current_user(&pool).await, "app");
     assert_eq!(
         fetcher.calls.load(Ordering::SeqCst),
         2,
@@ -885,9 +902,7 @@ async fn a_rotated_secret_is_fetched_again_after_an_authentication_failure() {
         region: "us-east-1".to_owned(),
     };
     let failing = Arc::new(RotatingFetcher {
-        answers: vec![Err(PasswordError::Fetch(
-            "AccessDeniedException".to_owned(),
-        ))],
+        answers: vec![Err("AccessDeniedException".to_owned())],
         calls: AtomicUsize::new(0),
     });
     let pool = AuroraPool::builder(broken)
@@ -896,7 +911,7 @@ async fn a_rotated_secret_is_fetched_again_after_an_authentication_failure() {
         .expect("build");
     let error = pool.query("SELECT 1", &[]).await.expect_err("no password");
     assert!(
-        matches!(error, AuroraError::Password(PasswordError::Fetch(_))),
+        matches!(error, AuroraError::Password(PasswordError::Fetch { .. })),
         "{error:?}"
     );
 }
@@ -913,6 +928,94 @@ async fn reads_use_the_reader_pool_when_configured() {
     let reader = stats.reader.expect("reader pool");
     assert!(reader.size >= 1);
     assert_eq!(stats.created, 2, "min_size on each pool");
+}
+
+/// A stand-in PostgreSQL server on loopback that asks every client for a clear-text
+/// password, hands the password back and hangs up.
+async fn password_recording_server() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                // StartupMessage: a length that counts itself, then the body.
+                let length = socket.read_i32().await.unwrap_or(0);
+                let mut startup = vec![0; usize::try_from(length - 4).unwrap_or(0)];
+                if socket.read_exact(&mut startup).await.is_err() {
+                    return;
+                }
+                // AuthenticationCleartextPassword.
+                let _ = socket.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).await;
+                // PasswordMessage: 'p', a length, the password and a NUL.
+                if socket.read_u8().await.ok() != Some(b'p') {
+                    return;
+                }
+                let length = socket.read_i32().await.unwrap_or(0);
+                let mut password = vec![0; usize::try_from(length - 4).unwrap_or(0)];
+                if socket.read_exact(&mut password).await.is_ok() {
+                    let text = String::from_utf8_lossy(&password);
+                    let _ = sender.send(text.trim_end_matches('\0').to_owned());
+                }
+            });
+        }
+    });
+    (port, receiver)
+}
+
+#[tokio::test]
+async fn each_pool_signs_its_iam_tokens_for_its_own_host() {
+    let (port, mut passwords) = password_recording_server().await;
+    let config = AuroraConfig {
+        host: "127.0.0.1".to_owned(),
+        // Another name of the same listener plays the reader endpoint.
+        reader_host: Some("localhost".to_owned()),
+        port,
+        user: "app".to_owned(),
+        password: aurora::PasswordConfig::IamToken {
+            region: "eu-west-1".to_owned(),
+        },
+        tls: aurora::TlsConfig {
+            mode: SslMode::Disable,
+            ..aurora::TlsConfig::default()
+        },
+        min_size: 0,
+        retry: RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        },
+        ..AuroraConfig::default()
+    };
+    let pool = AuroraPool::builder(config)
+        .credentials_provider(test_credentials())
+        .build()
+        .expect("build");
+    // The reader refuses (the stand-in hangs up), then the read falls back to the writer.
+    pool.query("SELECT 1", &[])
+        .await
+        .expect_err("the stand-in never authenticates");
+    let reader_token = passwords.recv().await.expect("the reader pool connected");
+    let writer_token = passwords.recv().await.expect("the writer pool connected");
+    assert!(
+        reader_token.starts_with(&format!("localhost:{port}/?Action=connect&DBUser=app&")),
+        "{reader_token}"
+    );
+    assert!(
+        writer_token.starts_with(&format!("127.0.0.1:{port}/?Action=connect&DBUser=app&")),
+        "{writer_token}"
+    );
+    for token in [&reader_token, &writer_token] {
+        assert!(
+            token.contains("X-Amz-Credential=AKIDTEST%2F")
+                && token.contains("%2Feu-west-1%2Frds-db%2Faws4_request&")
+                && token.contains("&X-Amz-Security-Token=session-token&"),
+            "{token}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -6,43 +6,124 @@
 //!
 //! - [`StaticPassword`]: from the URL (or none);
 //! - [`SecretPassword`]: the `password` field of a Secrets Manager secret, fetched through a
-//!   pluggable [`SecretFetcher`] (built in: [`SecretsManagerFetcher`], a SigV4-signed
-//!   `GetSecretValue` call) once, cached, and fetched again after an authentication
-//!   failure (rotation);
+//!   pluggable [`SecretFetcher`] (built in: [`SecretsManagerFetcher`], the AWS SDK's
+//!   `GetSecretValue`) once, cached, and fetched again after an authentication failure
+//!   (rotation);
 //! - [`IamTokenPassword`]: a fresh RDS IAM token per connection (they expire after 15
-//!   minutes), signed in-process with [`rds_auth_token`]; no AWS SDK needed.
+//!   minutes), presigned in-process with [`rds_auth_token`] (the SDK's `aws-sigv4`).
+//!
+//! AWS credentials are the SDK's own types ([`Credentials`], [`ProvideCredentials`],
+//! [`SharedCredentialsProvider`]), so a caller that already has `aws-config`'s default
+//! chain can hand it over with [`crate::AuroraPoolBuilder::credentials_provider`];
+//! without one, [`EnvCredentials`] reads the variables the Lambda runtime sets.
 
+mod rds_token;
 mod secrets_manager;
-mod sigv4;
 
+use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
+pub use aws_credential_types::Credentials;
+pub use aws_credential_types::provider::error::CredentialsError;
+pub use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+pub use rds_token::rds_auth_token;
 pub use secrets_manager::SecretsManagerFetcher;
-pub use sigv4::{AwsCredentials, rds_auth_token};
 
 /// A boxed, sendable future (the object-safe return type of the traits here).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A password source failure.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// An error of any type, kept as the source of a [`PasswordError`].
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A password source failure. Each variant keeps the error it came from as its
+/// [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PasswordError {
-    /// AWS credentials are not available (names the missing variable).
-    #[error("AWS credentials unavailable: {0} is not set")]
-    MissingCredentials(&'static str),
+    /// AWS credentials could not be obtained.
+    #[error("AWS credentials unavailable: {}", chain(.0))]
+    Credentials(#[source] CredentialsError),
     /// The secret could not be fetched.
-    #[error("could not fetch the database secret: {0}")]
-    Fetch(String),
+    #[error("could not fetch the database secret: {}", chain(.source.as_ref()))]
+    Fetch {
+        /// The service's error code when it answered with one (for example
+        /// `ResourceNotFoundException`, `AccessDeniedException`, `DecryptionFailure`).
+        code: Option<String>,
+        /// What went wrong (the SDK error, or a custom fetcher's error).
+        #[source]
+        source: BoxError,
+    },
     /// The secret was fetched but holds no usable password.
     #[error("the database secret holds no password: {0}")]
-    BadSecret(String),
-    /// The configuration asks for a source this build cannot provide.
-    #[error("password source unavailable: {0}")]
-    Unavailable(String),
+    BadSecret(#[source] SecretFormatError),
+    /// An RDS IAM token could not be signed (for example a host name that is not a valid
+    /// URI authority).
+    #[error("could not sign the RDS IAM token: {}", chain(.0.as_ref()))]
+    Signing(#[source] BoxError),
+    /// An endpoint URL for an AWS service is unusable.
+    #[error("endpoint `{url}`: {reason}")]
+    Endpoint {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl PasswordError {
+    /// A fetch failure from a custom [`SecretFetcher`] (no service error code).
+    pub fn fetch(source: impl Into<BoxError>) -> Self {
+        Self::Fetch {
+            code: None,
+            source: source.into(),
+        }
+    }
+
+    /// The service's error code of a failed fetch, if it answered with one.
+    pub fn service_code(&self) -> Option<&str> {
+        match self {
+            Self::Fetch { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Why a secret string holds no password.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretFormatError {
+    /// It starts like a JSON object but does not parse.
+    #[error("not valid JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// A JSON object without a string field `password`.
+    #[error("no string field `password`")]
+    NoPasswordField,
+    /// Nothing but white space.
+    #[error("empty secret")]
+    Empty,
+    /// The secret is binary (`SecretBinary`), not a string.
+    #[error("no SecretString (binary secrets are not supported)")]
+    NotAString,
+}
+
+/// An error and its sources, `: `-separated: the SDK's errors say little at the top level
+/// ("service error") and the useful part ("ResourceNotFoundException: ...") below it.
+fn chain(error: &dyn StdError) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(source) = next {
+        let line = source.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        next = source.source();
+    }
+    text
 }
 
 /// Supplies the password for each new connection. Implement it to plug in another
@@ -83,8 +164,8 @@ impl PasswordSource for StaticPassword {
     }
 }
 
-/// Fetches the raw `SecretString` of a secret (for example with `aws-sdk-secretsmanager`'s
-/// `GetSecretValue`, or any other store).
+/// Fetches the raw `SecretString` of a secret (the built-in [`SecretsManagerFetcher`], or
+/// any other store).
 pub trait SecretFetcher: Send + Sync + fmt::Debug {
     /// Fetches the current secret string.
     fn fetch(&self) -> BoxFuture<'_, Result<String, PasswordError>>;
@@ -138,54 +219,70 @@ pub fn password_from_secret(secret: &str) -> Result<String, PasswordError> {
     let trimmed = secret.trim();
     if trimmed.starts_with('{') {
         let value: serde_json::Value = serde_json::from_str(trimmed)
-            .map_err(|e| PasswordError::BadSecret(format!("not valid JSON: {e}")))?;
+            .map_err(|e| PasswordError::BadSecret(SecretFormatError::NotJson(e)))?;
         return value
             .get("password")
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| PasswordError::BadSecret("no string field `password`".to_owned()));
+            .ok_or(PasswordError::BadSecret(SecretFormatError::NoPasswordField));
     }
     if trimmed.is_empty() {
-        return Err(PasswordError::BadSecret("empty secret".to_owned()));
+        return Err(PasswordError::BadSecret(SecretFormatError::Empty));
     }
     Ok(secret.to_owned())
 }
 
-/// Where AWS credentials come from.
-pub trait CredentialsProvider: Send + Sync + fmt::Debug {
-    /// The current credentials.
-    fn credentials(&self) -> BoxFuture<'_, Result<AwsCredentials, PasswordError>>;
-}
-
-/// Fixed credentials (tests, or credentials obtained elsewhere).
-impl CredentialsProvider for AwsCredentials {
-    fn credentials(&self) -> BoxFuture<'_, Result<AwsCredentials, PasswordError>> {
-        let credentials = self.clone();
-        Box::pin(async move { Ok(credentials) })
-    }
-}
-
 /// Credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`,
-/// which the Lambda runtime sets for the function's role.
+/// which the Lambda runtime sets for the function's role. (`aws-config`'s default chain
+/// reads the same variables and more; this one keeps `aws-config` out of this crate.)
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EnvCredentials;
 
-impl CredentialsProvider for EnvCredentials {
-    fn credentials(&self) -> BoxFuture<'_, Result<AwsCredentials, PasswordError>> {
-        Box::pin(async move {
-            let get = |name: &'static str| {
-                std::env::var(name)
-                    .ok()
-                    .filter(|v| !v.is_empty())
-                    .ok_or(PasswordError::MissingCredentials(name))
-            };
-            Ok(AwsCredentials {
-                access_key_id: get("AWS_ACCESS_KEY_ID")?,
-                secret_access_key: get("AWS_SECRET_ACCESS_KEY")?,
-                session_token: get("AWS_SESSION_TOKEN").ok(),
-            })
-        })
+/// A variable [`EnvCredentials`] needs is not set.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("{0} is not set")]
+pub struct MissingVariable(pub &'static str);
+
+impl EnvCredentials {
+    fn load() -> Result<Credentials, CredentialsError> {
+        let get = |name: &'static str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or(MissingVariable(name))
+        };
+        let access_key_id = get("AWS_ACCESS_KEY_ID").map_err(CredentialsError::not_loaded)?;
+        let secret_access_key =
+            get("AWS_SECRET_ACCESS_KEY").map_err(CredentialsError::not_loaded)?;
+        Ok(Credentials::new(
+            access_key_id,
+            secret_access_key,
+            get("AWS_SESSION_TOKEN").ok(),
+            None,
+            "aurora::EnvCredentials",
+        ))
     }
+}
+
+impl ProvideCredentials for EnvCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::ready(Self::load())
+    }
+}
+
+/// Gets credentials from `provider`, as a [`PasswordError`] on failure.
+pub(crate) async fn credentials_from(
+    provider: &SharedCredentialsProvider,
+) -> Result<Credentials, PasswordError> {
+    provider
+        .provide_credentials()
+        .await
+        .map_err(PasswordError::Credentials)
 }
 
 /// A fresh RDS IAM authentication token for every new connection.
@@ -195,7 +292,7 @@ pub struct IamTokenPassword {
     port: u16,
     user: String,
     region: String,
-    credentials: Arc<dyn CredentialsProvider>,
+    credentials: SharedCredentialsProvider,
 }
 
 impl IamTokenPassword {
@@ -205,7 +302,7 @@ impl IamTokenPassword {
         port: u16,
         user: impl Into<String>,
         region: impl Into<String>,
-        credentials: Arc<dyn CredentialsProvider>,
+        credentials: SharedCredentialsProvider,
     ) -> Self {
         Self {
             host: host.into(),
@@ -220,19 +317,16 @@ impl IamTokenPassword {
 impl PasswordSource for IamTokenPassword {
     fn password(&self) -> BoxFuture<'_, Result<Option<String>, PasswordError>> {
         Box::pin(async move {
-            let credentials = self.credentials.credentials().await?;
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            Ok(Some(rds_auth_token(
+            let credentials = credentials_from(&self.credentials).await?;
+            rds_auth_token(
                 &self.host,
                 self.port,
                 &self.user,
                 &self.region,
                 &credentials,
-                now,
-            )))
+                SystemTime::now(),
+            )
+            .map(Some)
         })
     }
 }
@@ -244,17 +338,46 @@ mod tests {
     #[test]
     fn secret_json_and_plain_strings() {
         assert_eq!(
-            password_from_secret(r#"{"username":"app","password":"s3cr3t","engine":"postgres"}"#),
-            Ok("s3cr3t".to_owned())
+            password_from_secret(r#"{"username":"app","password":"s3cr3t","engine":"postgres"}"#)
+                .ok()
+                .as_deref(),
+            Some("s3cr3t")
         );
-        assert_eq!(password_from_secret("plain"), Ok("plain".to_owned()));
+        assert_eq!(password_from_secret("plain").ok().as_deref(), Some("plain"));
         assert!(matches!(
             password_from_secret(r#"{"username":"app"}"#),
-            Err(PasswordError::BadSecret(_))
+            Err(PasswordError::BadSecret(SecretFormatError::NoPasswordField))
         ));
-        assert!(matches!(
-            password_from_secret("{not json"),
-            Err(PasswordError::BadSecret(_))
-        ));
+        let error = password_from_secret("{not json").expect_err("not JSON");
+        assert!(
+            matches!(
+                error,
+                PasswordError::BadSecret(SecretFormatError::NotJson(_))
+            ),
+            "{error:?}"
+        );
+        // The JSON error stays reachable as a source.
+        let source = error.source().and_then(|s| s.source());
+        assert!(
+            source.is_some_and(|s| s.is::<serde_json::Error>()),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn error_messages_follow_the_source_chain() {
+        let error = PasswordError::Credentials(CredentialsError::not_loaded(MissingVariable(
+            "AWS_ACCESS_KEY_ID",
+        )));
+        assert!(
+            error.to_string().contains("AWS_ACCESS_KEY_ID is not set"),
+            "{error}"
+        );
+        let fetch = PasswordError::fetch("AccessDeniedException");
+        assert_eq!(fetch.service_code(), None);
+        assert!(
+            fetch.to_string().contains("AccessDeniedException"),
+            "{fetch}"
+        );
     }
 }

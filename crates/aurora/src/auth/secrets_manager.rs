@@ -1,109 +1,83 @@
-//! A built-in [`SecretFetcher`] for AWS Secrets Manager: one SigV4-signed
-//! `GetSecretValue` call over HTTPS, without the AWS SDK (which costs minutes of compile
-//! time here). HTTP/1.1 with `Connection: close`: the secret is fetched once per cold start
-//! and after an authentication failure, so connection reuse does not matter.
+//! The built-in [`SecretFetcher`] for AWS Secrets Manager: `GetSecretValue` through the
+//! AWS SDK's client (`aws-sdk-secretsmanager`), which does the signing, HTTPS, retries of
+//! throttling and connection errors, and the parsing of answers and service errors.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_secretsmanager::config::timeout::TimeoutConfig;
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Region};
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use aws_sdk_secretsmanager::{Client, Config};
 
-use super::sigv4::{HeaderSignRequest, sign_headers};
-use super::{BoxFuture, CredentialsProvider, EnvCredentials, PasswordError, SecretFetcher};
+use super::{BoxFuture, EnvCredentials, PasswordError, SecretFetcher, SecretFormatError};
 
-/// Largest response accepted (a secret is at most 64 KiB; JSON adds little).
-const MAX_RESPONSE_BYTES: usize = 1 << 20;
+/// Overall time limit of one fetch, retries included, unless set otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where requests go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Endpoint {
-    https: bool,
-    host: String,
-    port: u16,
-}
-
-impl Endpoint {
-    fn parse(url: &str) -> Result<Self, PasswordError> {
-        let bad = |why: &str| PasswordError::Unavailable(format!("endpoint `{url}`: {why}"));
-        let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("http://") {
-            (false, rest)
-        } else {
-            return Err(bad("must start with https:// (or http:// for loopback)"));
-        };
-        let authority = rest.split('/').next().unwrap_or_default();
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => (host, port.parse::<u16>().map_err(|_| bad("bad port"))?),
-            None => (authority, if https { 443 } else { 80 }),
-        };
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
-        // Credentials-signed requests and the secret itself must not cross a network in
-        // clear text; plain HTTP is for local emulators only.
-        if !https && !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-            return Err(bad("plain http is only allowed to a loopback address"));
-        }
-        Ok(Self {
-            https,
-            host: host.to_owned(),
-            port,
-        })
-    }
-
-    fn host_header(&self) -> String {
-        let default_port = if self.https { 443 } else { 80 };
-        if self.port == default_port {
-            self.host.clone()
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
+/// The variables the AWS SDKs read for a Secrets Manager endpoint, most specific first
+/// (useful for a local emulator).
+const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"];
 
 /// Fetches a secret's `SecretString` with `secretsmanager:GetSecretValue`.
 #[derive(Debug, Clone)]
 pub struct SecretsManagerFetcher {
+    client: Client,
     secret_id: String,
-    region: String,
-    endpoint: Endpoint,
-    credentials: Arc<dyn CredentialsProvider>,
-    timeout: Duration,
 }
 
 impl SecretsManagerFetcher {
     /// A fetcher for `secret_id` (ARN or name) in `region`, signing with `credentials`,
-    /// calling `https://secretsmanager.<region>.amazonaws.com`.
+    /// calling `https://secretsmanager.<region>.amazonaws.com` (5 s overall timeout).
     pub fn new(
         secret_id: impl Into<String>,
         region: impl Into<String>,
-        credentials: Arc<dyn CredentialsProvider>,
+        credentials: SharedCredentialsProvider,
     ) -> Self {
-        let region = region.into();
+        let config = Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.into()))
+            .credentials_provider(credentials)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(DEFAULT_TIMEOUT)
+                    .build(),
+            )
+            .build();
+        Self::from_client(Client::from_conf(config), secret_id)
+    }
+
+    /// A fetcher using a client the caller built (for example from `aws-config`'s
+    /// `load_defaults`, with its credentials chain, region and endpoint settings).
+    pub fn from_client(client: Client, secret_id: impl Into<String>) -> Self {
         Self {
+            client,
             secret_id: secret_id.into(),
-            endpoint: Endpoint {
-                https: true,
-                host: format!("secretsmanager.{region}.amazonaws.com"),
-                port: 443,
-            },
-            region,
-            credentials,
-            timeout: Duration::from_secs(5),
         }
     }
 
-    /// Like [`SecretsManagerFetcher::new`] with credentials from the environment and the
-    /// endpoint from `AWS_ENDPOINT_URL_SECRETS_MANAGER` or `AWS_ENDPOINT_URL` when set (the
-    /// AWS SDKs' variable names; useful for a local emulator).
+    /// Like [`SecretsManagerFetcher::new`] with credentials from the environment
+    /// ([`EnvCredentials`]) and the endpoint from `AWS_ENDPOINT_URL_SECRETS_MANAGER` or
+    /// `AWS_ENDPOINT_URL` when set (the AWS SDKs' variable names).
     pub fn from_env(
         secret_id: impl Into<String>,
         region: impl Into<String>,
     ) -> Result<Self, PasswordError> {
-        let fetcher = Self::new(secret_id, region, Arc::new(EnvCredentials));
-        let endpoint = ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"]
+        Self::with_env_endpoint(
+            secret_id,
+            region,
+            SharedCredentialsProvider::new(EnvCredentials),
+        )
+    }
+
+    /// [`SecretsManagerFetcher::new`], then the endpoint from the environment when set.
+    pub(crate) fn with_env_endpoint(
+        secret_id: impl Into<String>,
+        region: impl Into<String>,
+        credentials: SharedCredentialsProvider,
+    ) -> Result<Self, PasswordError> {
+        let fetcher = Self::new(secret_id, region, credentials);
+        let endpoint = ENDPOINT_VARIABLES
             .iter()
             .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
         match endpoint {
@@ -113,195 +87,75 @@ impl SecretsManagerFetcher {
     }
 
     /// Sends requests to `url` instead (`https://...`, or `http://` to a loopback address).
-    pub fn with_endpoint(mut self, url: &str) -> Result<Self, PasswordError> {
-        self.endpoint = Endpoint::parse(url)?;
-        Ok(self)
+    pub fn with_endpoint(self, url: &str) -> Result<Self, PasswordError> {
+        check_endpoint(url)?;
+        let config = self.client.config().to_builder().endpoint_url(url).build();
+        Ok(Self::from_client(Client::from_conf(config), self.secret_id))
     }
 
-    /// Overall time limit of one fetch (default 5 s).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    async fn fetch_once(&self) -> Result<String, PasswordError> {
-        let credentials = self.credentials.credentials().await?;
-        let body = serde_json::json!({ "SecretId": self.secret_id }).to_string();
-        let host = self.endpoint.host_header();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let content_type = "application/x-amz-json-1.1";
-        let target = "secretsmanager.GetSecretValue";
-        let signed = sign_headers(
-            &HeaderSignRequest {
-                method: "POST",
-                host: &host,
-                path: "/",
-                headers: &[("content-type", content_type), ("x-amz-target", target)],
-                body: body.as_bytes(),
-                region: &self.region,
-                service: "secretsmanager",
-                unix_time: now,
-            },
-            &credentials,
-        );
-        let mut request = format!(
-            "POST / HTTP/1.1\r\nhost: {host}\r\ncontent-type: {content_type}\r\n\
-             x-amz-target: {target}\r\ncontent-length: {}\r\nconnection: close\r\n",
-            body.len()
-        );
-        for (name, value) in signed {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        request.push_str(&body);
-
-        let fetch_error = |e: std::io::Error| PasswordError::Fetch(format!("{host}: {e}"));
-        let tcp = TcpStream::connect((self.endpoint.host.as_str(), self.endpoint.port))
-            .await
-            .map_err(fetch_error)?;
-        let response = if self.endpoint.https {
-            let config = crate::tls::https_client_config()
-                .map_err(|e| PasswordError::Fetch(e.to_string()))?;
-            let name = rustls::pki_types::ServerName::try_from(self.endpoint.host.clone())
-                .map_err(|e| PasswordError::Fetch(format!("bad host name: {e}")))?;
-            let tls = tokio_rustls::TlsConnector::from(config)
-                .connect(name, tcp)
-                .await
-                .map_err(fetch_error)?;
-            exchange(tls, request.as_bytes())
-                .await
-                .map_err(fetch_error)?
-        } else {
-            exchange(tcp, request.as_bytes())
-                .await
-                .map_err(fetch_error)?
-        };
-        secret_from_response(&response)
+    /// Overall time limit of one fetch, retries included (default 5 s).
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .timeout_config(TimeoutConfig::builder().operation_timeout(timeout).build())
+            .build();
+        Self::from_client(Client::from_conf(config), self.secret_id)
     }
 }
 
 impl SecretFetcher for SecretsManagerFetcher {
     fn fetch(&self) -> BoxFuture<'_, Result<String, PasswordError>> {
         Box::pin(async move {
-            match tokio::time::timeout(self.timeout, self.fetch_once()).await {
-                Ok(result) => result,
-                Err(_) => Err(PasswordError::Fetch(format!(
-                    "no answer from Secrets Manager within {:?}",
-                    self.timeout
-                ))),
-            }
+            let output = self
+                .client
+                .get_secret_value()
+                .secret_id(&self.secret_id)
+                .send()
+                .await
+                .map_err(|error| PasswordError::Fetch {
+                    code: error.code().map(str::to_owned),
+                    source: Box::new(error),
+                })?;
+            output
+                .secret_string()
+                .map(str::to_owned)
+                .ok_or(PasswordError::BadSecret(SecretFormatError::NotAString))
         })
     }
 }
 
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    request: &[u8],
-) -> std::io::Result<Vec<u8>> {
-    stream.write_all(request).await?;
-    stream.flush().await?;
-    let mut response = Vec::new();
-    let mut limited = (&mut stream).take(MAX_RESPONSE_BYTES as u64 + 1);
-    // Servers that close without a TLS close_notify produce an error after the data;
-    // the data is complete when the parser below accepts it.
-    if let Err(error) = limited.read_to_end(&mut response).await
-        && response.is_empty()
-    {
-        return Err(error);
-    }
-    if response.len() > MAX_RESPONSE_BYTES {
-        return Err(std::io::Error::other("response too large"));
-    }
-    Ok(response)
-}
-
-/// Parses an HTTP/1.1 response and extracts `SecretString`, or the service's error.
-fn secret_from_response(raw: &[u8]) -> Result<String, PasswordError> {
-    let bad =
-        |why: &str| PasswordError::Fetch(format!("malformed response from Secrets Manager: {why}"));
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad("no end of headers"))?;
-    let head = std::str::from_utf8(&raw[..split]).map_err(|_| bad("headers not UTF-8"))?;
-    let rest = &raw[split + 4..];
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| bad("no status code"))?;
-    let mut chunked = false;
-    let mut content_length = None;
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("transfer-encoding")
-                && value.eq_ignore_ascii_case("chunked")
-            {
-                chunked = true;
-            } else if name.eq_ignore_ascii_case("content-length") {
-                content_length = value.parse::<usize>().ok();
-            }
-        }
-    }
-    let body = if chunked {
-        dechunk(rest).ok_or_else(|| bad("bad chunked encoding"))?
-    } else {
-        match content_length {
-            Some(len) => rest
-                .get(..len)
-                .ok_or_else(|| bad("truncated body"))?
-                .to_vec(),
-            None => rest.to_vec(),
-        }
+/// Credentials-signed requests and the secret itself must not cross a network in clear
+/// text: plain `http://` is accepted for a loopback emulator only.
+fn check_endpoint(url: &str) -> Result<(), PasswordError> {
+    let bad = |reason| PasswordError::Endpoint {
+        url: url.to_owned(),
+        reason,
     };
-    let json: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| bad(&format!("body is not JSON: {e}")))?;
-    if status != 200 {
-        let kind = json
-            .get("__type")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("UnknownError");
-        // The type may carry a namespace prefix ("com.amazonaws...#ResourceNotFound").
-        let kind = kind.rsplit('#').next().unwrap_or(kind);
-        let message = json
-            .get("message")
-            .or_else(|| json.get("Message"))
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("");
-        return Err(PasswordError::Fetch(format!(
-            "HTTP {status} {kind}: {message}"
-        )));
-    }
-    json.get("SecretString")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            PasswordError::BadSecret(
-                "no SecretString (binary secrets are not supported)".to_owned(),
-            )
-        })
-}
-
-fn dechunk(mut input: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = input.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&input[..line_end]).ok()?;
-        let size_text = size_text.split(';').next()?.trim();
-        let size = usize::from_str_radix(size_text, 16).ok()?;
-        input = &input[line_end + 2..];
-        if size == 0 {
-            return Some(out);
+    let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(bad("must start with https:// (or http:// for loopback)"));
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        // `[::1]` has colons of its own; a port follows the closing bracket.
+        Some((host, port)) if !port.contains(']') => {
+            port.parse::<u16>().map_err(|_| bad("bad port"))?;
+            host
         }
-        out.extend_from_slice(input.get(..size)?);
-        input = input.get(size + 2..)?;
+        _ => authority,
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
     }
+    if !https && !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        return Err(bad("plain http is only allowed to a loopback address"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -310,34 +164,72 @@ mod tests {
 
     #[test]
     fn endpoints_must_be_https_or_loopback() {
-        assert!(Endpoint::parse("https://secretsmanager.eu-west-1.amazonaws.com").is_ok());
-        assert_eq!(
-            Endpoint::parse("http://127.0.0.1:5000").map(|e| (e.https, e.port)),
-            Ok((false, 5000))
-        );
-        assert!(Endpoint::parse("http://secretsmanager.example.com").is_err());
-        assert!(Endpoint::parse("ftp://x").is_err());
-        assert!(Endpoint::parse("https://h:notaport").is_err());
+        assert!(check_endpoint("https://secretsmanager.eu-west-1.amazonaws.com").is_ok());
+        assert!(check_endpoint("http://127.0.0.1:5000").is_ok());
+        assert!(check_endpoint("http://[::1]:5000/").is_ok());
+        assert!(check_endpoint("http://secretsmanager.example.com").is_err());
+        assert!(check_endpoint("ftp://x").is_err());
+        assert!(check_endpoint("https://h:notaport").is_err());
+        assert!(check_endpoint("https:///path").is_err());
     }
 
     #[test]
-    fn responses_are_parsed() {
-        let ok = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n\
-                   Content-Length: 40\r\n\r\n{\"Name\":\"db\",\"SecretString\":\"{\\\"a\\\":1}\"}";
-        assert_eq!(secret_from_response(ok), Ok("{\"a\":1}".to_owned()));
-        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
-                        5\r\n{\"Sec\r\n14\r\nretString\":\"s3cr3t\"}\r\n0\r\n\r\n";
-        assert_eq!(secret_from_response(chunked), Ok("s3cr3t".to_owned()));
-        let missing = b"HTTP/1.1 400 Bad Request\r\n\r\n\
-                        {\"__type\":\"ResourceNotFoundException\",\"message\":\"no such secret\"}";
-        let error = secret_from_response(missing).expect_err("400");
-        assert!(
-            error.to_string().contains("ResourceNotFoundException"),
-            "{error}"
+    fn the_sdk_signer_matches_botocore_for_get_secret_value() {
+        // Expected values from botocore 1.44.8 `SigV4Auth(..., "secretsmanager",
+        // "us-east-1").add_auth(request)` with the clock fixed at 2024-01-02T03:04:05Z:
+        // the request this fetcher makes, signed by the SDK's signer with its defaults.
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        use aws_sigv4::sign::v4;
+
+        let body = br#"{"SecretId":"arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbC"}"#;
+        let time = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_164_645);
+        let authorization = |session_token: Option<&str>| {
+            let identity = aws_credential_types::Credentials::new(
+                "AKIDEXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                session_token.map(str::to_owned),
+                None,
+                "test",
+            )
+            .into();
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region("us-east-1")
+                .name("secretsmanager")
+                .time(time)
+                .settings(SigningSettings::default())
+                .build()
+                .expect("params")
+                .into();
+            let request = SignableRequest::new(
+                "POST",
+                "https://secretsmanager.us-east-1.amazonaws.com/",
+                [
+                    ("content-type", "application/x-amz-json-1.1"),
+                    ("x-amz-target", "secretsmanager.GetSecretValue"),
+                ]
+                .into_iter(),
+                SignableBody::Bytes(body),
+            )
+            .expect("request");
+            let (instructions, _) = sign(request, &params).expect("signed").into_parts();
+            instructions
+                .headers()
+                .find(|(name, _)| *name == "authorization")
+                .map(|(_, value)| value.to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            authorization(None),
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240102/us-east-1/secretsmanager/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
+             Signature=00323912ce597c7616cf0bdd8ae9c2d45a0556f35b8da52d59227adbf157f617"
         );
-        assert!(secret_from_response(b"garbage").is_err());
-        assert!(
-            secret_from_response(b"HTTP/1.1 200 OK\r\n\r\n{\"SecretBinary\":\"AA==\"}").is_err()
+        assert_eq!(
+            authorization(Some("SESSIONTOKEN/+=")),
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240102/us-east-1/secretsmanager/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, \
+             Signature=d531bac66cf4f4c60230bfe405012bccd2cd8cad63225e96e7962c4dd4834c87"
         );
     }
 }
