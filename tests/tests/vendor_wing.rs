@@ -1,0 +1,259 @@
+//! The vendor wing's promises under races and faults, against real PostgreSQL and Redis:
+//! the database is the truth, and no search offers a vendor whose committed state does not
+//! match. Each test names the finding of the vendor-wing issue it guards.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestApp;
+use serde_json::{Value, json};
+use testkit::postgres::PostgresServer;
+
+fn ids(body: &Value) -> Vec<String> {
+    body["vendors"]
+        .as_array()
+        .expect("vendors")
+        .iter()
+        .map(|v| v["vendorId"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+async fn db_status(app: &TestApp, id: &str) -> String {
+    app.state
+        .db
+        .query_one("SELECT availability FROM vendors WHERE id = $1", &[&id])
+        .await
+        .expect("row")
+        .get(0)
+}
+
+/// Finding 1: a miss that refills a profile while a write commits must not leave the old
+/// state in the cache. Many rounds of "entry gone, 4 reads and 1 write at once".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refill_racing_a_write_never_leaves_the_older_state_cached() {
+    let app = TestApp::start().await;
+    let id = app.vendor("Racy Tow", &["tow"], 34.05, -118.24).await;
+    app.load_index().await;
+    let family = app
+        .state
+        .cache
+        .as_ref()
+        .unwrap()
+        .family(vendors::PROFILE_FAMILY);
+    let search = "/vendors/search?lat=34.05&lon=-118.24&radius=5&capability=tow";
+    for round in 0..150 {
+        let next = if round % 2 == 0 { "offline" } else { "available" };
+        family.invalidate(&id).await.expect("invalidate");
+        let (path, patch) = (
+            format!("/vendors/{id}"),
+            format!("/vendors/{id}/availability"),
+        );
+        let reads = (0..4).map(|_| app.get(&path));
+        let write = app.send("PATCH", &patch, json!({ "status": next }));
+        let (_, written) = tokio::join!(futures::future::join_all(reads), write);
+        assert_eq!(written.0, 200, "{}", written.2);
+        let truth = db_status(&app, &id).await;
+        assert_eq!(truth, next);
+        // Every later read, from the cache or not, shows the truth.
+        let (_, cache, body) = app.get(&format!("/vendors/{id}")).await;
+        assert_eq!(
+            body["availability"]["status"], truth,
+            "round {round}: cache {cache} shows an older state than PostgreSQL"
+        );
+        let (_, _, found) = app.get(search).await;
+        assert_eq!(
+            ids(&found).contains(&id),
+            truth == "available",
+            "round {round}: search disagrees with PostgreSQL ({truth})"
+        );
+    }
+}
+
+/// Findings 3 and 4: a lost index key (what an `allkeys-*` eviction takes) or another
+/// deployment's index on the same Redis never makes a search trust what is not there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_index_key_or_a_neighbour_deployment_sends_searches_to_postgres() {
+    let app = TestApp::start().await;
+    let mut created = Vec::new();
+    for i in 0..12 {
+        created.push(
+            app.vendor(&format!("Tow {i}"), &["tow"], 40.0 + f64::from(i) * 0.01, -75.0)
+                .await,
+        );
+    }
+    app.load_index().await;
+    let q = "/vendors/search?lat=40.05&lon=-75&radius=30&capability=tow&limit=100";
+    let (_, cache, body) = app.get(q).await;
+    assert_eq!((cache.as_str(), ids(&body).len()), ("MISS", 12), "{body}");
+
+    // The geo set of available tow vendors disappears, as an eviction would take it.
+    let tag = app.state.vendors.index().unwrap().tag().to_owned();
+    let status = app.state.vendors.index_status().await.expect("status");
+    let generation = status.generation.expect("live generation");
+    app.redis
+        .cli(&["DEL", &format!("{tag}:{generation}:g:available:tow")]);
+    let (_, cache, body) = app.get(q).await;
+    assert_eq!(ids(&body).len(), 12, "answered from PostgreSQL: {cache} {body}");
+    // An incident placed at a vendor is matched (the index is not trusted to say "none").
+    let (status, _, incident) = app
+        .send(
+            "POST",
+            "/incidents",
+            json!({"driverId": "d-evicted", "type": "tow", "location": {"lat": 40.0, "lon": -75.0}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{incident}");
+    assert_eq!(incident["match"]["vendorId"], created[0].as_str(), "{incident}");
+
+    // A second deployment on the same Redis with another key prefix and its own database
+    // (with one vendor, and no index built): it must not read the first one's index.
+    let postgres = PostgresServer::start();
+    let (db_url, redis_url) = (postgres.url(), app.redis.url());
+    let config = lambdas::config::AppConfig::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(db_url.clone()),
+        "REDIS_URL" => Some(redis_url.clone()),
+        "REDIS_KEY_PREFIX" => Some("other".to_owned()),
+        "REDIS_COMMAND_TIMEOUT_MS" => Some("1000".to_owned()),
+        _ => None,
+    })
+    .expect("config");
+    let other = lambdas::state::AppState::connect(config).await.expect("connect");
+    other.db.migrate().await.expect("migrate");
+    let router = lambdas::router::app(other.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let response = app
+        .http
+        .post(format!("{base}/vendors"))
+        .json(&json!({"businessName": "Neighbour Tow", "capabilities": ["tow"], "location": {"lat": 40.0, "lon": -75.0}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = app
+        .http
+        .get(format!("{base}{q}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&body).len(), 1, "the neighbour's own vendor, from its own truth: {body}");
+    assert_ne!(
+        other.vendors.index().unwrap().tag(),
+        tag,
+        "key prefixes keep the indexes apart"
+    );
+}
+
+/// Finding 5: a vendor beyond Redis's latitude limit neither breaks the rebuild nor
+/// disappears: searches that could reach it go to PostgreSQL.
+#[tokio::test]
+async fn a_polar_vendor_does_not_break_the_index_and_is_still_found() {
+    let app = TestApp::start().await;
+    let polar = app.vendor("Polar Tow", &["tow"], 89.5, 10.0).await;
+    let city = app.vendor("City Tow", &["tow"], 51.5, -0.12).await;
+    app.load_index().await;
+    let status = app.state.vendors.index_status().await.expect("status");
+    assert!(status.complete, "{status:?}");
+    assert_eq!(status.vendors_indexed, 2);
+    let (_, _, body) = app
+        .get("/vendors/search?lat=89.9&lon=0&radius=50&capability=tow")
+        .await;
+    assert_eq!(ids(&body), vec![polar.clone()], "{body}");
+    let (_, cache, body) = app
+        .get("/vendors/search?lat=51.5&lon=-0.12&radius=10&capability=tow")
+        .await;
+    assert_eq!((cache.as_str(), ids(&body)), ("MISS", vec![city]), "{body}");
+}
+
+/// Finding 8: a vendor 4 miles away across the antimeridian is found by the index too.
+#[tokio::test]
+async fn the_index_finds_vendors_across_the_antimeridian() {
+    let app = TestApp::start().await;
+    let east = app.vendor("Fiji Tow", &["tow"], -16.5, 179.97).await;
+    app.load_index().await;
+    let (_, cache, body) = app
+        .get("/vendors/search?lat=-16.5&lon=-179.97&radius=10&capability=tow")
+        .await;
+    assert_eq!((cache.as_str(), ids(&body)), ("MISS", vec![east]), "{body}");
+    let miles = body["vendors"][0]["distanceMiles"].as_f64().unwrap();
+    assert!((3.0..5.0).contains(&miles), "{miles}");
+}
+
+/// Finding 7: illegal transitions are refused with a 409 naming the field; a vendor busy
+/// on one incident cannot take another.
+#[tokio::test]
+async fn illegal_availability_transitions_are_409s() {
+    let app = TestApp::start().await;
+    let a = app.vendor("A Tow", &["tow"], 30.0, -90.0).await;
+    let b = app.vendor("B Tow", &["tow"], 30.001, -90.0).await;
+    let (status, _, incident) = app
+        .send(
+            "POST",
+            "/incidents",
+            json!({"driverId": "d-1", "type": "tow", "location": {"lat": 30.0, "lon": -90.0}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{incident}");
+    let taken = incident["incidentId"].as_str().unwrap().to_owned();
+    assert_eq!(incident["match"]["vendorId"], a.as_str());
+    // B cannot become busy on A's incident; A cannot go busy on another.
+    let (status, _, body) = app
+        .send(
+            "PATCH",
+            &format!("/vendors/{b}/availability"),
+            json!({"status": "busy", "incidentId": taken}),
+        )
+        .await;
+    assert_eq!((status, &body["error"]["field"]), (409, &json!("incidentId")), "{body}");
+    let (status, _, body) = app
+        .send("PATCH", &format!("/vendors/{b}/availability"), json!({"status": "offline"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = app
+        .send(
+            "PATCH",
+            &format!("/vendors/{b}/availability"),
+            json!({"status": "busy", "incidentId": taken}),
+        )
+        .await;
+    assert_eq!((status, &body["error"]["field"]), (409, &json!("status")), "{body}");
+}
+
+/// Finding 9: one rebuild per fleet: a second environment that asks while the first holds
+/// the lease is told so, and does not load the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_rebuild_per_fleet() {
+    let app = TestApp::start().await;
+    lambdas::db::vendors::insert_many(&app.state.db, &lambdas::seed::vendors(3000, 7))
+        .await
+        .expect("seed");
+    // Another environment: same database and Redis, its own process state.
+    let other = lambdas::state::AppState::with_parts(
+        app.state.db.clone(),
+        app.state.cache.clone(),
+        (*app.state.config).clone(),
+    );
+    let (first, second) = tokio::join!(
+        app.state.vendors.rebuild_index(),
+        async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            other.vendors.rebuild_index().await
+        }
+    );
+    let results = [first, second];
+    let built = results.iter().filter(|r| r.is_ok()).count();
+    let busy = results
+        .iter()
+        .filter(|r| matches!(r, Err(vendors::BuildError::Busy)))
+        .count();
+    assert_eq!((built, busy), (1, 1), "{results:?}");
+    let status = app.state.vendors.index_status().await.expect("status");
+    assert!(status.complete && status.vendors_indexed == 3000, "{status:?}");
+}
