@@ -18,7 +18,14 @@ import os
 import re
 import sys
 
-SYSCALL = re.compile(r"__(?:x64|ia32)_sys_(\w+)")
+def syscall_name(frames):
+    """The system call a kernel stack serves: the frame just inside `do_syscall_64`."""
+    for i, frame in enumerate(frames):
+        if frame.startswith("do_syscall_64") and i > 0:
+            name = frames[i - 1].split("+", 1)[0].split(" ", 1)[0]
+            return re.sub(r"^(__x64_sys_|__ia32_sys_|__sys_|ksys_|do_)", "", name)
+    return None
+
 
 # Innermost match wins; the order only breaks ties within one frame.
 SELF_BUCKETS = [
@@ -37,7 +44,7 @@ SELF_BUCKETS = [
 
 INCLUSIVE_LAYERS = [
     ("kernel (system calls and interrupts)", r"\[kernel"),
-    ("hyper: read and parse requests, write responses", r"\bhyper::proto::h1::"),
+    ("HTTP server outside the app (hyper read/parse/write, their syscalls)", None),
     ("redis-rs: whole client side", r"\bredis::"),
     ("redis-rs: multiplexed connection task (pipeline, sink/stream)", r"\bredis::aio::multiplexed_connection::"),
     ("axum: router + middleware", r"\baxum::routing::|\baxum::middleware::"),
@@ -51,7 +58,7 @@ INCLUSIVE_LAYERS = [
     ("serde_json: serialize", r"\bserde_json::ser::|serde_json::value::ser"),
     ("serde_json: deserialize", r"\bserde_json::de::|serde_json::value::de"),
     ("tracing (spans, events, filters)", r"\btracing(_core|_subscriber)?::"),
-    ("tokio: scheduler (park, steal, wake)", r"\btokio::runtime::scheduler::|\btokio::runtime::park|\btokio::runtime::io::|\btokio::runtime::task::waker"),
+    ("tokio: park, I/O driver, wake-ups", r"\btokio::runtime::(park|io::driver|driver)|::wake_by_(ref|val)|schedule_task|::unpark"),
     ("allocation (malloc/free)", SELF_BUCKETS[0][1]),
 ]
 
@@ -78,7 +85,8 @@ def main():
     requests = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     freq = float(os.environ.get("PERF_FREQ", "0") or 0)
     self_re = [(name, re.compile(rx)) for name, rx in SELF_BUCKETS]
-    incl_re = [(name, re.compile(rx)) for name, rx in INCLUSIVE_LAYERS]
+    incl_re = [(name, re.compile(rx) if rx else None) for name, rx in INCLUSIVE_LAYERS]
+    app = re.compile(r"\baxum::routing::|\baxum::middleware::")
     self_counts = collections.Counter()
     incl_counts = collections.Counter()
     leaf_syms = collections.Counter()
@@ -89,8 +97,7 @@ def main():
         bucket = "unattributed"
         if "[kernel" in frames[0]:
             # Name kernel time after the system call it serves (or the interrupt).
-            kernel = [f for f in frames if "[kernel" in f]
-            call = next((m.group(1) for f in kernel for m in [SYSCALL.search(f)] if m), None)
+            call = syscall_name(frames)
             bucket = f"kernel: {call}" if call else "kernel: interrupts and other"
             frames_for_self = []
         else:
@@ -103,7 +110,11 @@ def main():
         self_counts[bucket] += 1
         stack = "\n".join(frames)
         for name, rx in incl_re:
-            if rx.search(stack):
+            if rx is None:
+                # The app runs inside hyper's poll: only samples outside the router count.
+                if "hyper::" in stack and not app.search(stack):
+                    incl_counts[name] += 1
+            elif rx.search(stack):
                 incl_counts[name] += 1
     if total == 0:
         sys.exit("perf-buckets: no samples on stdin")
