@@ -43,7 +43,11 @@ async fn a_refill_racing_a_write_never_leaves_the_older_state_cached() {
         .family(vendors::PROFILE_FAMILY);
     let search = "/vendors/search?lat=34.05&lon=-118.24&radius=5&capability=tow";
     for round in 0..150 {
-        let next = if round % 2 == 0 { "offline" } else { "available" };
+        let next = if round % 2 == 0 {
+            "offline"
+        } else {
+            "available"
+        };
         family.invalidate(&id).await.expect("invalidate");
         let (path, patch) = (
             format!("/vendors/{id}"),
@@ -78,8 +82,13 @@ async fn a_lost_index_key_or_a_neighbour_deployment_sends_searches_to_postgres()
     let mut created = Vec::new();
     for i in 0..12 {
         created.push(
-            app.vendor(&format!("Tow {i}"), &["tow"], 40.0 + f64::from(i) * 0.01, -75.0)
-                .await,
+            app.vendor(
+                &format!("Tow {i}"),
+                &["tow"],
+                40.0 + f64::from(i) * 0.01,
+                -75.0,
+            )
+            .await,
         );
     }
     app.load_index().await;
@@ -94,7 +103,11 @@ async fn a_lost_index_key_or_a_neighbour_deployment_sends_searches_to_postgres()
     app.redis
         .cli(&["DEL", &format!("{tag}:{generation}:g:available:tow")]);
     let (_, cache, body) = app.get(q).await;
-    assert_eq!(ids(&body).len(), 12, "answered from PostgreSQL: {cache} {body}");
+    assert_eq!(
+        ids(&body).len(),
+        12,
+        "answered from PostgreSQL: {cache} {body}"
+    );
     // An incident placed at a vendor is matched (the index is not trusted to say "none").
     let (status, _, incident) = app
         .send(
@@ -104,7 +117,11 @@ async fn a_lost_index_key_or_a_neighbour_deployment_sends_searches_to_postgres()
         )
         .await;
     assert_eq!(status, 201, "{incident}");
-    assert_eq!(incident["match"]["vendorId"], created[0].as_str(), "{incident}");
+    assert_eq!(
+        incident["match"]["vendorId"],
+        created[0].as_str(),
+        "{incident}"
+    );
 
     // A second deployment on the same Redis with another key prefix and its own database
     // (with one vendor, and no index built): it must not read the first one's index.
@@ -118,7 +135,9 @@ async fn a_lost_index_key_or_a_neighbour_deployment_sends_searches_to_postgres()
         _ => None,
     })
     .expect("config");
-    let other = lambdas::state::AppState::connect(config).await.expect("connect");
+    let other = lambdas::state::AppState::connect(config)
+        .await
+        .expect("connect");
     other.db.migrate().await.expect("migrate");
     let router = lambdas::router::app(other.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -143,7 +162,11 @@ async fn a_lost_index_key_or_a_neighbour_deployment_sends_searches_to_postgres()
         .json()
         .await
         .unwrap();
-    assert_eq!(ids(&body).len(), 1, "the neighbour's own vendor, from its own truth: {body}");
+    assert_eq!(
+        ids(&body).len(),
+        1,
+        "the neighbour's own vendor, from its own truth: {body}"
+    );
     assert_ne!(
         other.vendors.index().unwrap().tag(),
         tag,
@@ -211,9 +234,17 @@ async fn illegal_availability_transitions_are_409s() {
             json!({"status": "busy", "incidentId": taken}),
         )
         .await;
-    assert_eq!((status, &body["error"]["field"]), (409, &json!("incidentId")), "{body}");
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (409, &json!("incidentId")),
+        "{body}"
+    );
     let (status, _, body) = app
-        .send("PATCH", &format!("/vendors/{b}/availability"), json!({"status": "offline"}))
+        .send(
+            "PATCH",
+            &format!("/vendors/{b}/availability"),
+            json!({"status": "offline"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, _, body) = app
@@ -223,7 +254,11 @@ async fn illegal_availability_transitions_are_409s() {
             json!({"status": "busy", "incidentId": taken}),
         )
         .await;
-    assert_eq!((status, &body["error"]["field"]), (409, &json!("status")), "{body}");
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (409, &json!("status")),
+        "{body}"
+    );
 }
 
 /// Finding 9: one rebuild per fleet: a second environment that asks while the first holds
@@ -240,13 +275,10 @@ async fn one_rebuild_per_fleet() {
         app.state.cache.clone(),
         (*app.state.config).clone(),
     );
-    let (first, second) = tokio::join!(
-        app.state.vendors.rebuild_index(),
-        async {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            other.vendors.rebuild_index().await
-        }
-    );
+    let (first, second) = tokio::join!(app.state.vendors.rebuild_index(), async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        other.vendors.rebuild_index().await
+    });
     let results = [first, second];
     let built = results.iter().filter(|r| r.is_ok()).count();
     let busy = results
@@ -255,5 +287,8 @@ async fn one_rebuild_per_fleet() {
         .count();
     assert_eq!((built, busy), (1, 1), "{results:?}");
     let status = app.state.vendors.index_status().await.expect("status");
-    assert!(status.complete && status.vendors_indexed == 3000, "{status:?}");
+    assert!(
+        status.complete && status.vendors_indexed == 3000,
+        "{status:?}"
+    );
 }

@@ -10,6 +10,8 @@ use crate::retry::{self, Transience};
 /// Everything that can go wrong talking to the database, as variants a caller can match.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
+// Large sources are boxed: `AuroraError` travels in every `Result` of the pool, and a
+// 400-byte error makes each of them (and every future holding one) that large.
 pub enum AuroraError {
     /// The configuration is invalid (names the variable or field).
     #[error(transparent)]
@@ -19,7 +21,7 @@ pub enum AuroraError {
     Tls(#[source] TlsError),
     /// The password source failed (Secrets Manager, IAM token signing, credentials).
     #[error(transparent)]
-    Password(#[from] PasswordError),
+    Password(Box<PasswordError>),
     /// No connection became available within the wait timeout.
     #[error("timed out after {0:?} waiting for a database connection")]
     PoolTimeout(Duration),
@@ -48,7 +50,7 @@ pub enum AuroraError {
     ShutDown,
     /// Schema migrations failed.
     #[error("migration failed: {0}")]
-    Migration(#[source] refinery::Error),
+    Migration(#[source] Box<refinery::Error>),
     /// The pool could not be built from the configuration.
     #[error("could not build the database pool: {0}")]
     PoolBuild(#[source] deadpool_postgres::BuildError),
@@ -138,3 +140,9 @@ pub enum TlsError {
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = AuroraError> = std::result::Result<T, E>;
+
+impl From<PasswordError> for AuroraError {
+    fn from(error: PasswordError) -> Self {
+        Self::Password(Box::new(error))
+    }
+}

@@ -46,12 +46,12 @@ impl AuroraPool {
         let unlock = client
             .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
             .await;
-        let report = result.map_err(AuroraError::Migration)?;
+        let report = result.map_err(|e| AuroraError::Migration(Box::new(e)))?;
         unlock?;
         let last = embedded::migrations::runner()
             .get_last_applied_migration_async(&mut **client)
             .await
-            .map_err(AuroraError::Migration)?;
+            .map_err(|e| AuroraError::Migration(Box::new(e)))?;
         Ok(MigrationReport {
             applied: report
                 .applied_migrations()

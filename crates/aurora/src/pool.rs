@@ -352,7 +352,7 @@ impl AuroraPool {
                     .ok()
                     .and_then(|mut slot| slot.take());
                 Err(match parked {
-                    Some(password_error) => AuroraError::Password(password_error),
+                    Some(password_error) => AuroraError::Password(Box::new(password_error)),
                     None => AuroraError::Connect(error),
                 })
             }

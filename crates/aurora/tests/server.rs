@@ -806,7 +806,9 @@ async fn the_built_in_secrets_manager_fetcher_signs_and_parses() {
         .await
         .expect_err("secret missing");
     match &error {
-        AuroraError::Password(password_error @ PasswordError::Fetch { .. }) => {
+        AuroraError::Password(password_error)
+            if matches!(**password_error, PasswordError::Fetch { .. }) =>
+        {
             assert_eq!(
                 password_error.service_code(),
                 Some("ResourceNotFoundException")
@@ -911,7 +913,7 @@ async fn a_rotated_secret_is_fetched_again_after_an_authentication_failure() {
         .expect("build");
     let error = pool.query("SELECT 1", &[]).await.expect_err("no password");
     assert!(
-        matches!(error, AuroraError::Password(PasswordError::Fetch { .. })),
+        matches!(&error, AuroraError::Password(p) if matches!(**p, PasswordError::Fetch { .. })),
         "{error:?}"
     );
 }

@@ -9,7 +9,7 @@ use cache::{Cache, CacheConfig, Mode};
 use testkit::fleet::{FleetStatus, fleet};
 use testkit::redis::RedisCluster;
 use vendors::{
-    Availability, Capability, CacheOutcome, GeoPoint, NearbyQuery, Vendor, VendorMetrics,
+    Availability, CacheOutcome, Capability, GeoPoint, NearbyQuery, Vendor, VendorMetrics,
     VendorStore, Vendors, VendorsConfig,
 };
 
@@ -123,13 +123,13 @@ async fn the_index_works_on_a_cluster_under_one_hash_tag() {
     assert!(!expected.is_empty());
     let answer = wing.search(&q).await.expect("search");
     assert_eq!(answer.outcome, CacheOutcome::Miss);
-    let got: Vec<String> = serde_json::from_str::<serde_json::Value>(&answer.body).unwrap()
-        ["vendors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["vendorId"].as_str().unwrap().to_owned())
-        .collect();
+    let got: Vec<String> =
+        serde_json::from_str::<serde_json::Value>(&answer.body).unwrap()["vendors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["vendorId"].as_str().unwrap().to_owned())
+            .collect();
     assert_eq!(got, expected);
     assert_eq!(wing.search(&q).await.unwrap().outcome, CacheOutcome::Hit);
 
@@ -137,14 +137,20 @@ async fn the_index_works_on_a_cluster_under_one_hash_tag() {
     let mut first = table.get(&expected[0]).await.unwrap().unwrap();
     first.availability = Availability::offline();
     let first = table.write(first);
-    wing.committed(&[first.clone()]).await;
+    wing.committed(std::slice::from_ref(&first)).await;
     let after = wing.search(&q).await.unwrap();
     assert_eq!(after.outcome, CacheOutcome::Miss);
     assert!(!after.body.contains(&format!("\"{}\"", first.id)));
 
     // Profiles through the key family (its keys spread over the slots).
-    assert_eq!(wing.profile(&first.id).await.unwrap().outcome, CacheOutcome::Miss);
-    assert_eq!(wing.profile(&first.id).await.unwrap().outcome, CacheOutcome::Hit);
+    assert_eq!(
+        wing.profile(&first.id).await.unwrap().outcome,
+        CacheOutcome::Miss
+    );
+    assert_eq!(
+        wing.profile(&first.id).await.unwrap().outcome,
+        CacheOutcome::Hit
+    );
 
     // Every index key carries the region's hash tag.
     let tag = wing.index().unwrap().tag().to_owned();

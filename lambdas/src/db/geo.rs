@@ -99,7 +99,7 @@ impl BoundingBox {
         // The widest longitude the circle reaches (at the tangent latitude, not the
         // center's): sin(dlon) = sin(angle) / cos(lat).
         let ratio = angle.sin() / center.lat.to_radians().cos();
-        if !(ratio < 1.0) || angle >= std::f64::consts::FRAC_PI_2 {
+        if ratio.is_nan() || ratio >= 1.0 || angle >= std::f64::consts::FRAC_PI_2 {
             return everywhere;
         }
         let dlon = ratio.asin().to_degrees();
