@@ -40,7 +40,9 @@ pub struct AppConfig {
     pub warmer_hold: Duration,
     /// Emit CloudWatch EMF metric lines on stdout (`EMF_METRICS`, default on under Lambda).
     pub emf_metrics: bool,
-    /// The vendor wing (`VENDOR_REGION` names the index's region; the rest are defaults).
+    /// The vendor wing (`VENDOR_REGION` names the index's region,
+    /// `VENDOR_PROFILE_LOCAL_TTL_MS` the in-process profile tier's staleness bound, default
+    /// 250, 0 = off; the rest are defaults).
     pub vendors: vendors::VendorsConfig,
 }
 
@@ -94,6 +96,17 @@ impl AppConfig {
             }
         };
         let mut vendors = vendors::VendorsConfig::default();
+        if let Some(v) = get("VENDOR_PROFILE_LOCAL_TTL_MS") {
+            vendors.profile_local_ttl = Duration::from_millis(
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|ms| *ms <= 60_000)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        variable: "VENDOR_PROFILE_LOCAL_TTL_MS",
+                        message: format!("`{v}` is not a number of milliseconds in [0, 60000]"),
+                    })?,
+            );
+        }
         if let Some(region) = get("VENDOR_REGION") {
             if !region
                 .bytes()

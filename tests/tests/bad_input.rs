@@ -487,6 +487,7 @@ fn every_route_answers_bad_input_with_json_2xx_or_4xx() {
         let config = lambdas::config::AppConfig::from_lookup(|name| match name {
             "DATABASE_URL" => Some(db_url.clone()),
             "REDIS_URL" => Some(redis_url.clone()),
+            "VENDOR_PROFILE_LOCAL_TTL_MS" => Some("0".to_owned()),
             _ => None,
         })
         .unwrap();

@@ -292,3 +292,48 @@ async fn one_rebuild_per_fleet() {
         "{status:?}"
     );
 }
+
+/// The in-process profile tier: this environment's writes are seen at once; another
+/// environment's within `VENDOR_PROFILE_LOCAL_TTL_MS`, its stated bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_process_profile_tier_keeps_its_staleness_bound() {
+    let app = TestApp::start().await;
+    let id = app.vendor("Local Tow", &["tow"], 33.0, -97.0).await;
+    let environment = |ttl_ms: &str| {
+        let mut config = (*app.state.config).clone();
+        config.vendors.profile_local_ttl = Duration::from_millis(ttl_ms.parse().unwrap());
+        lambdas::state::AppState::with_parts(app.state.db.clone(), app.state.cache.clone(), config)
+    };
+    let (reader, writer) = (environment("300"), environment("0"));
+    let read = |state: lambdas::state::AppState, id: String| async move {
+        let got = state.vendors.profile(&id).await.expect("profile");
+        let doc: Value = serde_json::from_str(got.value.expect("found").as_str()).unwrap();
+        (got.outcome, doc["availability"]["status"].as_str().unwrap().to_owned())
+    };
+    read(reader.clone(), id.clone()).await; // MISS: fills Redis
+    read(reader.clone(), id.clone()).await; // HIT from Redis: kept in process
+    // Its own write: evicted at once.
+    let row = lambdas::db::vendors::set_location(&app.state.db, &id, vendors::GeoPoint::new(33.1, -97.0))
+        .await
+        .unwrap()
+        .unwrap();
+    reader.vendors.committed(&[row]).await;
+    let (outcome, _) = read(reader.clone(), id.clone()).await;
+    assert_eq!(outcome, vendors::CacheOutcome::Miss, "own write seen at once");
+    read(reader.clone(), id.clone()).await;
+    // Another environment's write: seen within the bound.
+    let change = lambdas::db::vendors::set_availability(
+        &app.state.db,
+        &id,
+        &vendors::Availability::offline(),
+    )
+    .await
+    .unwrap();
+    let lambdas::db::vendors::AvailabilityChange::Changed(row) = change else {
+        panic!("{change:?}");
+    };
+    writer.vendors.committed(&[row]).await;
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (_, status) = read(reader.clone(), id.clone()).await;
+    assert_eq!(status, "offline", "older than the bound");
+}

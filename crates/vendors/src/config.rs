@@ -13,6 +13,13 @@ pub struct VendorsConfig {
     pub profile_ttl: Duration,
     /// How long past its TTL a profile may be served (`STALE`) while one refresh runs.
     pub profile_stale_window: Option<Duration>,
+    /// How long this process reuses a profile it read from Redis without asking again:
+    /// the bound on how much older than another environment's committed write a
+    /// `GET /vendors/{id}` may be (writes in this environment evict at once). Searches
+    /// never use it. `Duration::ZERO` turns the tier off.
+    pub profile_local_ttl: Duration,
+    /// Profiles this process keeps at most.
+    pub profile_local_capacity: usize,
     /// How long this process keeps a search answer; each reuse is still checked against the
     /// index's change counters, so this bounds memory, not staleness.
     pub result_ttl: Duration,
@@ -46,6 +53,8 @@ impl Default for VendorsConfig {
             region: "default".to_owned(),
             profile_ttl: Duration::from_secs(300),
             profile_stale_window: Some(Duration::from_secs(30)),
+            profile_local_ttl: Duration::from_millis(250),
+            profile_local_capacity: 10_000,
             result_ttl: Duration::from_secs(60),
             result_capacity: 4096,
             first_radius_miles: 4.0,

@@ -85,6 +85,69 @@ impl ResultTier {
     }
 }
 
+/// Profiles this process read from Redis, reused for a short, stated time. A write in this
+/// process bumps `epoch` and evicts; a read that started before the bump does not store.
+#[derive(Debug)]
+pub(crate) struct ProfileTier {
+    entries: Mutex<HashMap<String, (Instant, crate::view::VendorDoc)>>,
+    epoch: std::sync::atomic::AtomicU64,
+    capacity: usize,
+    ttl: Duration,
+}
+
+impl ProfileTier {
+    pub(crate) fn new(capacity: usize, ttl: Duration) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            epoch: std::sync::atomic::AtomicU64::new(0),
+            capacity,
+            ttl,
+        }
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.capacity > 0 && !self.ttl.is_zero()
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<crate::view::VendorDoc> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(id)
+            .filter(|(until, _)| *until > Instant::now())
+            .map(|(_, doc)| doc.clone())
+    }
+
+    /// The epoch to pass to [`ProfileTier::put`]; take it before reading.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn put(&self, id: &str, doc: crate::view::VendorDoc, epoch: u64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // Checked under the lock that `evict` takes too: a write in between wins.
+        if self.epoch() != epoch {
+            return;
+        }
+        if entries.len() >= self.capacity && !entries.contains_key(id) {
+            let now = Instant::now();
+            entries.retain(|_, (until, _)| *until > now);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(id.to_owned(), (Instant::now() + self.ttl, doc));
+    }
+
+    pub(crate) fn evict(&self, ids: &[String]) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        self.epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        for id in ids {
+            entries.remove(id);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

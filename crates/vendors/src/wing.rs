@@ -11,7 +11,7 @@ use crate::build::{BuildError, BuildReport, rebuild};
 use crate::config::VendorsConfig;
 use crate::index::{GeoIndex, IndexAnswer, IndexQuery, IndexStatus, cells_covering};
 use crate::model::{Capability, Vendor};
-use crate::results::ResultTier;
+use crate::results::{ProfileTier, ResultTier};
 use crate::store::{NearbyQuery, VendorStore};
 use crate::view::VendorDoc;
 
@@ -31,6 +31,7 @@ pub struct SearchAnswer {
 struct RedisSide {
     index: GeoIndex,
     profiles: KeyFamily,
+    local_profiles: ProfileTier,
     results: ResultTier,
     rebuilding: AtomicBool,
     last_rebuild_attempt_ms: AtomicU64,
@@ -114,6 +115,10 @@ impl<S: VendorStore> Vendors<S> {
             Arc::new(RedisSide {
                 index: GeoIndex::new(cache, config.clone()),
                 profiles,
+                local_profiles: ProfileTier::new(
+                    config.profile_local_capacity,
+                    config.profile_local_ttl,
+                ),
                 results: ResultTier::new(config.result_capacity, config.result_ttl),
                 rebuilding: AtomicBool::new(false),
                 last_rebuild_attempt_ms: AtomicU64::new(0),
@@ -138,7 +143,9 @@ impl<S: VendorStore> Vendors<S> {
     }
 
     /// One vendor's document: cache-aside through the `vendor` key family (single-flight,
-    /// negative caching, stale-while-revalidate, TTL jitter, fenced fills).
+    /// negative caching, stale-while-revalidate, TTL jitter, fenced fills), behind a short
+    /// in-process tier (`profile_local_ttl`, the stated staleness bound across
+    /// environments; this environment's own writes evict it at once).
     pub async fn profile(&self, id: &str) -> Result<Cached<VendorDoc>, S::Error> {
         let store = self.store.clone();
         let owned = id.to_owned();
@@ -146,9 +153,25 @@ impl<S: VendorStore> Vendors<S> {
             move || async move { Ok(store.get(&owned).await?.as_ref().map(VendorDoc::render)) };
         match &self.redis {
             Some(r) => {
-                r.profiles
+                let local = r.local_profiles.enabled();
+                if local && let Some(doc) = r.local_profiles.get(id) {
+                    return Ok(Cached {
+                        value: Some(doc),
+                        outcome: CacheOutcome::Hit,
+                    });
+                }
+                let epoch = r.local_profiles.epoch();
+                let cached = r
+                    .profiles
                     .get_or_load(id, self.config.profile_ttl, load)
-                    .await
+                    .await?;
+                if local
+                    && cached.outcome == CacheOutcome::Hit
+                    && let Some(doc) = &cached.value
+                {
+                    r.local_profiles.put(id, doc.clone(), epoch);
+                }
+                Ok(cached)
             }
             None => Ok(Cached {
                 value: load().await?,
@@ -290,6 +313,7 @@ impl<S: VendorStore> Vendors<S> {
             return;
         }
         let ids: Vec<String> = vendors.iter().map(|v| v.id.clone()).collect();
+        r.local_profiles.evict(&ids);
         let applied = r.index.apply(vendors).await;
         let invalidated = r.profiles.invalidate_many(&ids).await;
         if let (Ok(_), Ok(_)) = (&applied, &invalidated) {

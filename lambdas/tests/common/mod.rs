@@ -75,6 +75,7 @@ pub async fn app(db: &Db, redis: Option<&RedisServer>) -> (Router, AppState) {
     let config = AppConfig::from_lookup(|name| match name {
         "DATABASE_URL" => Some(db_url.clone()),
         "REDIS_URL" => redis_url.clone(),
+        "VENDOR_PROFILE_LOCAL_TTL_MS" => Some("0".to_owned()),
         "STAGE" => Some("test".to_owned()),
         _ => None,
     })

@@ -64,9 +64,12 @@ impl App {
         env.insert("STAGE".into(), "test".into());
         if let Some(server) = &standalone {
             env.insert("REDIS_URL".into(), server.url());
+            // The fault tests assert what Redis answered per request.
+            env.insert("VENDOR_PROFILE_LOCAL_TTL_MS".into(), "0".into());
         }
         if let Some(cluster) = &cluster {
             env.insert("REDIS_URL".into(), cluster.urls().join(","));
+            env.insert("VENDOR_PROFILE_LOCAL_TTL_MS".into(), "0".into());
             env.insert("REDIS_MODE".into(), "cluster".into());
         }
         for (name, value) in vars {
