@@ -245,44 +245,23 @@ pub async fn run(config: RunConfig) -> Result<RunSummary, RunError> {
 /// Walks the schedule, spawns flows, then waits (bounded) for them to finish.
 /// Returns whether Ctrl-C stopped it and how many flows were aborted.
 async fn drive(shared: Arc<Shared>) -> (bool, u64) {
-    let mut rng = StdRng::seed_from_u64(shared.profile.seed);
-    let mut flows = JoinSet::new();
-    let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let max_in_flight = shared.profile.max_in_flight as u64;
-    let late_limit = shared.profile.late_limit;
-
-    for arrival in shared.profile.schedule.iter() {
-        let scheduled = shared.run_start + arrival.at;
-        tokio::select! {
-            _ = tokio::time::sleep_until(scheduled) => {}
-            _ = &mut ctrl_c => { interrupted = true; break; }
+    let (interrupt, mut interrupted_rx) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = interrupt.send(true);
         }
-        // Draw both values even for a dropped arrival so that the rest of the run
-        // makes the same choices whatever the server's speed.
-        let scenario = shared.mix.pick(&mut rng);
-        let flow_seed: u64 = rng.random();
-        let lateness = Instant::now().saturating_duration_since(scheduled);
-        let dropped = shared.in_flight.load(Ordering::Relaxed) >= max_in_flight;
-        shared.recorder().start(Start {
-            phase: arrival.phase,
-            scenario: &shared.mix.scenarios()[scenario].name,
-            lateness,
-            late: lateness > late_limit,
-            dropped,
-        });
-        if dropped {
-            continue;
-        }
-        shared.in_flight.fetch_add(1, Ordering::Relaxed);
-        let flow_shared = shared.clone();
-        flows.spawn(async move {
-            let _guard = InFlight(&flow_shared.in_flight);
-            run_flow(&flow_shared, scenario, arrival.phase, scheduled, flow_seed).await;
-        });
-        while flows.try_join_next().is_some() {}
-    }
+    });
+    let scheduler_shared = shared.clone();
+    let scheduler_interrupt = interrupted_rx.clone();
+    // The schedule is walked on a thread of its own with the OS's sleep, whose slack
+    // is tens of microseconds: tokio's timer wheel ticks in whole milliseconds and
+    // rounds every deadline up, which added up to 1 ms of start lateness (counted as
+    // latency) to every flow.
+    let mut flows =
+        tokio::task::spawn_blocking(move || start_flows(&scheduler_shared, &scheduler_interrupt))
+            .await
+            .unwrap_or_default();
+    let mut interrupted = *interrupted_rx.borrow();
 
     // Every flow ends within its steps' timeouts and think times; the drain waits
     // that long at most (shorter after Ctrl-C) and aborts the rest.
@@ -296,13 +275,70 @@ async fn drive(shared: Arc<Shared>) -> (bool, u64) {
         tokio::select! {
             next = flows.join_next() => if next.is_none() { break },
             _ = tokio::time::sleep_until(deadline) => break,
-            _ = &mut ctrl_c, if !interrupted => { interrupted = true; break; }
+            _ = interrupted_rx.changed(), if !interrupted => { interrupted = true; break; }
         }
     }
+    watcher.abort();
     let unfinished = flows.len() as u64;
     flows.abort_all();
     while flows.join_next().await.is_some() {}
     (interrupted, unfinished)
+}
+
+/// Longest single sleep of the scheduling thread, so that Ctrl-C is noticed quickly
+/// during a quiet phase.
+const SCHEDULER_NAP: Duration = Duration::from_millis(50);
+
+/// The schedule walk (on a blocking thread, inside the runtime): sleeps until each
+/// arrival, records its start, and spawns its flow onto the runtime.
+fn start_flows(
+    shared: &Arc<Shared>,
+    interrupted: &tokio::sync::watch::Receiver<bool>,
+) -> JoinSet<()> {
+    let mut rng = StdRng::seed_from_u64(shared.profile.seed);
+    let mut flows = JoinSet::new();
+    let max_in_flight = shared.profile.max_in_flight as u64;
+    let late_limit = shared.profile.late_limit;
+    let run_start = shared.run_start.into_std();
+
+    for arrival in shared.profile.schedule.iter() {
+        let scheduled = run_start + arrival.at;
+        loop {
+            if *interrupted.borrow() {
+                return flows;
+            }
+            let now = std::time::Instant::now();
+            if now >= scheduled {
+                break;
+            }
+            std::thread::sleep((scheduled - now).min(SCHEDULER_NAP));
+        }
+        // Draw both values even for a dropped arrival so that the rest of the run
+        // makes the same choices whatever the server's speed.
+        let scenario = shared.mix.pick(&mut rng);
+        let flow_seed: u64 = rng.random();
+        let lateness = std::time::Instant::now().saturating_duration_since(scheduled);
+        let dropped = shared.in_flight.load(Ordering::Relaxed) >= max_in_flight;
+        shared.recorder().start(Start {
+            phase: arrival.phase,
+            scenario: &shared.mix.scenarios()[scenario].name,
+            lateness,
+            late: lateness > late_limit,
+            dropped,
+        });
+        if dropped {
+            continue;
+        }
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        let flow_shared = shared.clone();
+        let scheduled = Instant::from_std(scheduled);
+        flows.spawn(async move {
+            let _guard = InFlight(&flow_shared.in_flight);
+            run_flow(&flow_shared, scenario, arrival.phase, scheduled, flow_seed).await;
+        });
+        while flows.try_join_next().is_some() {}
+    }
+    flows
 }
 
 /// Longest a flow can take after it starts: each request's timeout plus each think
