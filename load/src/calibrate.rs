@@ -36,6 +36,9 @@ use crate::testdata::Metros;
 /// Rates `load calibrate` measures by default, requests per second.
 pub const DEFAULT_RATES: [f64; 3] = [15.0, 500.0, 1000.0];
 
+/// Accept queue of the stub, as deep as Linux allows by default (`somaxconn`).
+const STUB_BACKLOG: u32 = 4096;
+
 /// Most flows per second a run's own calibration uses; above it the calibration
 /// would measure the stub rather than the generator.
 const MAX_CALIBRATION_RATE: f64 = 1000.0;
@@ -51,22 +54,27 @@ pub struct StubServer {
 impl StubServer {
     /// Binds a free loopback port and starts serving on a thread of its own.
     pub fn start() -> std::io::Result<Self> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        let listener = {
+            // Registers the socket with the stub's own reactor (the caller may be
+            // inside another runtime, so no `block_on` here).
+            let _context = runtime.enter();
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+            // A burst profile opens a thousand connections at once: a short accept
+            // queue (std's default is 128) would drop SYNs and the retries would
+            // show up as the tool's latency.
+            socket.listen(STUB_BACKLOG)?
+        };
+        let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("load-stub".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    // Like the local server: answers leave at once, not after the
-                    // peer's delayed ACK.
+                    // Answers leave at once, not after the peer's delayed ACK.
                     let listener = listener.tap_io(|tcp| {
                         let _ = tcp.set_nodelay(true);
                     });
