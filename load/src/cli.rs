@@ -2,18 +2,30 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 
+use crate::calibrate;
+use crate::client::{self, ClientError};
 use crate::profile::{Profile, ProfileError};
-use crate::runner::{self, RunConfig, RunError};
+use crate::runner::RunConfig;
 use crate::testdata::{MetroError, Metros};
 use crate::threshold;
 
+/// Longest calibration `--calibrate-s` and `load calibrate --seconds` accept.
+const MAX_CALIBRATION_SECONDS: f64 = 600.0;
+/// Highest rate `load calibrate --rates` accepts, as for profile files.
+const MAX_CALIBRATION_RATE: f64 = 10_000.0;
+
 /// Open-model load test of the roadside-assistance API.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "load", version, about)]
+#[command(name = "load", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// `calibrate`: measure the generator itself; without a subcommand, run a profile.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Base URL of the API.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     pub host: String,
@@ -74,9 +86,78 @@ pub struct Cli {
     #[arg(long)]
     pub allow_remote: bool,
 
+    /// Send one request at a time on a separate connection beside the load, this
+    /// many milliseconds apart, and report its latency next to the load's per
+    /// endpoint (0: no probe).
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    pub probe_ms: u64,
+
+    /// Before the run, measure the generator against a built-in stub that answers at
+    /// once, at the profile's peak rate for this many seconds (its largest burst for
+    /// a burst profile); the reports show it beside the measured latency (0: skip).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    pub calibrate_s: f64,
+
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Measure the generator's own latency against a built-in loopback stub that
+    /// answers at once, at several request rates.
+    Calibrate(CalibrateArgs),
+}
+
+/// Options of `load calibrate`.
+#[derive(Debug, Clone, Args)]
+pub struct CalibrateArgs {
+    /// Request rates to measure, per second, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = calibrate::DEFAULT_RATES)]
+    pub rates: Vec<f64>,
+
+    /// Length of each rate's run.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub seconds: f64,
+
+    /// Seed of the random choices.
+    #[arg(long, default_value_t = 20261129)]
+    pub seed: u64,
+
+    /// Write every rate's figures here as JSON.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+}
+
+impl CalibrateArgs {
+    /// The profile of each rate, checked.
+    pub fn profiles(&self) -> Result<Vec<Profile>, CliError> {
+        let duration = seconds(self.seconds, "--seconds", false)?;
+        self.rates
+            .iter()
+            .map(|&rate| {
+                if rate.is_finite() && rate > 0.0 && rate <= MAX_CALIBRATION_RATE {
+                    Ok(calibrate::rate_profile(rate, duration, self.seed))
+                } else {
+                    Err(CliError::Rate(rate))
+                }
+            })
+            .collect()
+    }
+}
+
+/// A number of seconds from an option, in (0, 600] (or 0 when `zero_ok`).
+fn seconds(value: f64, option: &'static str, zero_ok: bool) -> Result<Duration, CliError> {
+    let ok = value.is_finite()
+        && value <= MAX_CALIBRATION_SECONDS
+        && (value > 0.0 || (zero_ok && value == 0.0));
+    if ok {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(CliError::Seconds { option, value })
+    }
 }
 
 /// Errors turning options into a run.
@@ -90,10 +171,21 @@ pub enum CliError {
     Metros(#[from] MetroError),
     /// Bad host or header.
     #[error(transparent)]
-    Run(#[from] RunError),
+    Client(#[from] ClientError),
     /// Scale factor out of range.
     #[error("invalid --scale {0}: must be a number in (0, 10]")]
     Scale(f64),
+    /// A length in seconds out of range.
+    #[error("invalid {option} {value}: must be a number of seconds in (0, 600]")]
+    Seconds {
+        /// The option.
+        option: &'static str,
+        /// What was given.
+        value: f64,
+    },
+    /// A calibration rate out of range.
+    #[error("invalid --rates value {0}: each rate must be in (0, 10000] per second")]
+    Rate(f64),
     /// Malformed `--threshold`.
     #[error("{0}")]
     Threshold(String),
@@ -120,11 +212,11 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
 impl Cli {
     /// Builds the run configuration: loads and scales the profile, checks the target.
     pub fn config(&self) -> Result<RunConfig, CliError> {
-        let url = runner::parse_target(&self.host)?;
+        let url = client::parse_target(&self.host)?;
         if !self.allow_remote && !is_loopback(&url) {
             return Err(CliError::Remote(self.host.clone()));
         }
-        runner::parse_headers(&self.headers)?;
+        client::parse_headers(&self.headers)?;
         if !(self.scale.is_finite() && self.scale > 0.0 && self.scale <= 10.0) {
             return Err(CliError::Scale(self.scale));
         }
@@ -156,7 +248,15 @@ impl Cli {
             profile,
             metros,
             progress: !self.quiet,
+            probe_interval: (self.probe_ms > 0).then(|| Duration::from_millis(self.probe_ms)),
+            calibration: None,
         })
+    }
+
+    /// How long the run's own calibration lasts; `None` when it is switched off.
+    pub fn calibration_length(&self) -> Result<Option<Duration>, CliError> {
+        let d = seconds(self.calibrate_s, "--calibrate-s", true)?;
+        Ok((!d.is_zero()).then_some(d))
     }
 }
 
@@ -236,6 +336,46 @@ mod tests {
             .config()
             .unwrap_err();
         assert!(e.to_string().contains("unknown metric `p95`"), "{e}");
+    }
+
+    #[test]
+    fn calibrate_is_a_subcommand_and_checks_its_values() {
+        let c = cli(&["calibrate", "--rates", "15,500", "--seconds", "2"]).unwrap();
+        let Some(Command::Calibrate(args)) = &c.command else {
+            panic!("no subcommand: {c:?}");
+        };
+        let profiles = args.profiles().unwrap();
+        assert_eq!(profiles.len(), 2);
+        assert_eq!(profiles[1].schedule.arrival_count(), 1000);
+        let Some(Command::Calibrate(args)) = cli(&["calibrate", "--rates", "0"]).unwrap().command
+        else {
+            panic!("no subcommand");
+        };
+        assert!(args.profiles().unwrap_err().to_string().contains("--rates"));
+        // Run options belong to runs, not to the subcommand.
+        assert!(cli(&["--profile", "smoke", "calibrate"]).is_err());
+        let c = cli(&["--calibrate-s=-1"]).unwrap();
+        assert!(
+            c.calibration_length()
+                .unwrap_err()
+                .to_string()
+                .contains("--calibrate-s")
+        );
+        assert_eq!(
+            cli(&["--calibrate-s", "0"])
+                .unwrap()
+                .calibration_length()
+                .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn probe_is_on_by_default() {
+        let config = cli(&[]).unwrap().config().unwrap();
+        assert_eq!(config.probe_interval, Some(Duration::from_millis(100)));
+        let config = cli(&["--probe-ms", "0"]).unwrap().config().unwrap();
+        assert_eq!(config.probe_interval, None);
     }
 
     #[test]

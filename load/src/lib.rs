@@ -9,6 +9,20 @@
 //! the scheduled start; [`threshold`]s decide pass or fail; [`report_json`] and
 //! [`report_html`] write the results.
 //!
+//! Two measurements keep the tool honest about itself. A sequential [`probe`] sends
+//! one request at a time on its own connection beside the load, so every endpoint's
+//! loaded latency sits next to what a lone client sees in the same run. And
+//! [`calibrate`] runs the same generator against a stub that answers at once: what it
+//! measures there is the tool's own share of every figure (`load calibrate` reports
+//! it at 15, 500 and 1,000 requests/s; each run calibrates briefly at its peak rate).
+//! Every `POST /incidents` answer's vendor goes through [`matching`], which fails the
+//! run if a vendor was matched twice.
+//!
+//! The request path is split by concept: [`client`] (target, headers, socket and
+//! pool settings), [`requests`] (bodies, query, URLs), [`exchange`] (send, time,
+//! classify, capture), [`setup`] (the unmeasured vendors), and [`runner`] (the
+//! schedule walk, flows and the summary).
+//!
 //! Built-in [`profile`]s reproduce the previous suite: `smoke` (~30 s, CI), `full`
 //! (warm-up, ramp, sustained, peak, spike, cool-down) and `incidents` (1,000
 //! concurrent incident creations). Profile files are TOML.
@@ -37,13 +51,21 @@
 
 #![warn(missing_docs)]
 
+pub mod calibrate;
 pub mod cli;
+pub mod client;
+pub mod exchange;
+pub mod matching;
+pub mod probe;
 pub mod profile;
+mod recorder;
 pub mod report_html;
 pub mod report_json;
+pub mod requests;
 pub mod runner;
 pub mod scenario;
 pub mod schedule;
+pub mod setup;
 pub mod stats;
 pub mod testdata;
 pub mod threshold;

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use load::cli::Cli;
+use load::calibrate::{self, CalibrationSummary};
+use load::cli::{CalibrateArgs, Cli, Command};
+use load::testdata::Metros;
 use load::{report_html, report_json, runner};
 
 fn main() -> ExitCode {
@@ -22,12 +24,40 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> anyhow::Result<bool> {
-    let config = cli.config()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .context("cannot start the async runtime")
+}
+
+fn run(cli: &Cli) -> anyhow::Result<bool> {
+    if let Some(Command::Calibrate(args)) = &cli.command {
+        return run_calibrate(args);
+    }
+    let mut config = cli.config()?;
+    let calibration_length = cli.calibration_length()?;
+    let runtime = runtime()?;
+    if let Some(length) = calibration_length {
+        let profile = calibrate::profile_for(&config.profile, length);
+        eprintln!(
+            "load: calibrating the generator against a stub: {} flows over {:.0} s",
+            profile.schedule.arrival_count(),
+            profile.schedule.duration().as_secs_f64()
+        );
+        let figures = runtime
+            .block_on(calibrate::calibrate(profile, config.metros.clone()))
+            .context("calibration")?;
+        eprintln!(
+            "load: generator alone ({}): p50 {:.2} p95 {:.2} p99 {:.2} max {:.2} ms",
+            figures.arrivals,
+            figures.overall.p50_ms,
+            figures.overall.p95_ms,
+            figures.overall.p99_ms,
+            figures.overall.max_ms
+        );
+        config.calibration = Some(figures);
+    }
     eprintln!(
         "load: profile `{}` against {}: {} flows over {:.0} s",
         config.profile.name,
@@ -48,6 +78,56 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
     }
     print_summary(&summary);
     Ok(summary.passed)
+}
+
+/// `load calibrate`: one stub run per rate, a table on stdout.
+fn run_calibrate(args: &CalibrateArgs) -> anyhow::Result<bool> {
+    let profiles = args.profiles()?;
+    let metros = Metros::embedded()?;
+    let runtime = runtime()?;
+    let mut results: Vec<CalibrationSummary> = Vec::new();
+    for profile in profiles {
+        eprintln!(
+            "load calibrate: {} requests over {:.0} s against the stub",
+            profile.schedule.arrival_count(),
+            profile.schedule.duration().as_secs_f64()
+        );
+        results.push(runtime.block_on(calibrate::calibrate(profile, metros.clone()))?);
+    }
+    println!(
+        "\ngenerator alone against a stub that answers at once (loopback, same machine)\n\n{:<22} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "arrivals",
+        "requests",
+        "errors",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "late p99"
+    );
+    for r in &results {
+        let o = &r.overall;
+        println!(
+            "{:<22} {:>8} {:>8} {:>8.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            r.arrivals,
+            o.count,
+            o.errors,
+            r.throughput_per_sec,
+            o.p50_ms,
+            o.p95_ms,
+            o.p99_ms,
+            o.max_ms,
+            r.starts.lateness_p99_ms
+        );
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&results).context("serialising the results")?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("load calibrate: JSON written to {}", path.display());
+    }
+    Ok(results.iter().all(|r| r.overall.errors == 0))
 }
 
 fn print_summary(s: &report_json::RunSummary) {
@@ -78,6 +158,49 @@ fn print_summary(s: &report_json::RunSummary) {
         row(name, e);
     }
     row("overall", &s.overall);
+    if let Some(c) = &s.calibration {
+        row("generator alone", &c.overall);
+        println!(
+            "  (the same generator against a stub that answers at once, {}: the tool's own share of every figure above)",
+            c.arrivals
+        );
+    }
+    if let Some(p) = &s.probe {
+        println!(
+            "\nsequential probe (one request at a time on its own connection, every {:.0} ms):",
+            p.interval_ms
+        );
+        for (name, e) in &p.endpoints {
+            row(name, e);
+        }
+        println!("\nload p95 against probe p95 (flagged above 2x probe + 2 ms):");
+        for c in &p.comparison {
+            println!(
+                "  {:<18} load {:>8.1} ms  probe {:>8.1} ms  limit {:>8.1} ms  {}",
+                c.endpoint,
+                c.load_p95_ms,
+                c.probe_p95_ms,
+                c.limit_ms,
+                if c.within { "within" } else { "ABOVE" }
+            );
+        }
+    }
+    let m = &s.matches;
+    if m.incidents > 0 {
+        println!(
+            "\nincidents: {} created, {} matched to {} distinct vendors, {} unmatched, {} vendors double-booked{}",
+            m.incidents,
+            m.matched,
+            m.distinct_vendors,
+            m.unmatched,
+            m.double_booked_vendors,
+            if m.double_booked_examples.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", m.double_booked_examples.join(", "))
+            }
+        );
+    }
     let st = &s.starts;
     println!(
         "\nflows: {} scheduled, {} started, {} dropped, {} late, {} unfinished{}",
@@ -99,7 +222,7 @@ fn print_summary(s: &report_json::RunSummary) {
     if s.passed {
         println!("\nPASS");
     } else {
-        println!("\nFAIL: {} threshold(s) failed:", s.failures().len());
+        println!("\nFAIL: {} check(s) failed:", s.failures().len());
         for f in s.failures() {
             println!("  {f}");
         }

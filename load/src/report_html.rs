@@ -41,6 +41,9 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Reads one figure of a timeline point.
+type PointValue = fn(&crate::stats::TimePoint) -> f64;
+
 /// One line of a chart.
 struct Series {
     name: String,
@@ -282,6 +285,94 @@ fn latency_row(name: &str, s: &LatencySummary) -> String {
 const LATENCY_HEAD: &str = "<tr><th>name</th><th>requests</th><th>ok</th><th>errors</th><th>error rate</th>\
     <th>error kinds</th><th>req/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>skipped</th></tr>";
 
+/// The generator's own latency (a run against a stub that answers at once) next to
+/// the measured overall figures.
+fn calibration_section(s: &RunSummary) -> String {
+    let Some(c) = &s.calibration else {
+        return "<h2>The tool's own share</h2><p>No calibration was run (<code>--calibrate-s 0</code>).</p>".into();
+    };
+    let o = &c.overall;
+    let m = &s.overall;
+    format!(
+        "<h2>The tool's own share</h2><p>Before the run the same generator, with the same scenarios, ran against a stub \
+         that answers at once ({}). What it measured there is latency the tool adds to every figure in this report.</p>\
+         <table><tr><th>measured by</th><th>requests</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>\
+         <tr><td>generator alone (calibration)</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\
+         <tr><td>this run, all endpoints</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
+        escape(&c.arrivals),
+        o.count,
+        ms2(o.p50_ms),
+        ms2(o.p95_ms),
+        ms2(o.p99_ms),
+        ms2(o.max_ms),
+        m.count,
+        ms2(m.p50_ms),
+        ms2(m.p95_ms),
+        ms2(m.p99_ms),
+        ms2(m.max_ms),
+    )
+}
+
+/// The sequential probe's latency per endpoint beside the load's.
+fn probe_section(s: &RunSummary) -> String {
+    let Some(p) = &s.probe else {
+        return String::new();
+    };
+    let mut html = format!(
+        "<h2>Sequential probe</h2><p>One request at a time on a connection of its own, every {:.0} ms, during the \
+         whole run: the server's latency as a client that never queues behind itself sees it. A loaded endpoint whose \
+         p95 is more than {} &times; the probe's + {} ms is flagged.</p><table><tr><th>endpoint</th><th>probe requests</th>\
+         <th>probe p50 ms</th><th>probe p95 ms</th><th>load p95 ms</th><th>limit ms</th><th>result</th></tr>",
+        p.interval_ms,
+        fmt_num(crate::probe::P95_FACTOR),
+        fmt_num(crate::probe::P95_SLACK_MS),
+    );
+    for c in &p.comparison {
+        let probe = p.endpoints.get(&c.endpoint);
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+            escape(&c.endpoint),
+            probe.map_or(0, |e| e.count),
+            probe.map_or_else(|| "&ndash;".into(), |e| ms(e.p50_ms)),
+            ms(c.probe_p95_ms),
+            ms(c.load_p95_ms),
+            ms(c.limit_ms),
+            if c.within { "good" } else { "bad" },
+            if c.within { "within" } else { "above" },
+        );
+    }
+    html.push_str("</table>");
+    html
+}
+
+/// Which vendors the incidents were matched to.
+fn matches_section(s: &RunSummary) -> String {
+    let m = &s.matches;
+    if m.incidents == 0 {
+        return String::new();
+    }
+    format!(
+        "<h2>Incident matches</h2><p>{} incidents created: {} matched to {} distinct vendors, {} unmatched. \
+         <span class=\"{}\">{} vendor(s) double-booked</span>{}.</p>",
+        m.incidents,
+        m.matched,
+        m.distinct_vendors,
+        m.unmatched,
+        if m.all_distinct() { "good" } else { "bad" },
+        m.double_booked_vendors,
+        if m.double_booked_examples.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", escape(&m.double_booked_examples.join(", ")))
+        }
+    )
+}
+
+fn ms2(v: f64) -> String {
+    format!("{v:.2}")
+}
+
 /// Renders the report.
 pub fn render(s: &RunSummary) -> String {
     let mut html = String::new();
@@ -351,32 +442,35 @@ pub fn render(s: &RunSummary) -> String {
             label: p.name.clone(),
         })
         .collect();
-    let timeline = |f: fn(&crate::stats::TimePoint) -> f64| {
-        s.timeline.iter().map(|p| (p.t, f(p))).collect::<Vec<_>>()
-    };
+    let timeline = |f: PointValue| s.timeline.iter().map(|p| (p.t, f(p))).collect::<Vec<_>>();
+    html.push_str(&calibration_section(s));
     html.push_str("<h2>Latency over time</h2><p>Per one-second window of completed requests, all endpoints.</p>");
+    let percentiles: [(&str, PointValue); 4] = [
+        ("p50", |p| p.p50_ms),
+        ("p95", |p| p.p95_ms),
+        ("p99", |p| p.p99_ms),
+        ("max", |p| p.max_ms),
+    ];
+    let mut over_time: Vec<Series> = percentiles
+        .into_iter()
+        .map(|(name, value)| Series {
+            name: name.into(),
+            points: timeline(value),
+        })
+        .collect();
+    if let (Some(c), Some(first), Some(last)) =
+        (&s.calibration, s.timeline.first(), s.timeline.last())
+    {
+        over_time.push(Series {
+            name: "generator p99".into(),
+            points: vec![(first.t, c.overall.p99_ms), (last.t, c.overall.p99_ms)],
+        });
+    }
     html.push_str(&line_chart(
         "latency over time",
         "ms",
         XAxis::Seconds,
-        &[
-            Series {
-                name: "p50".into(),
-                points: timeline(|p| p.p50_ms),
-            },
-            Series {
-                name: "p95".into(),
-                points: timeline(|p| p.p95_ms),
-            },
-            Series {
-                name: "p99".into(),
-                points: timeline(|p| p.p99_ms),
-            },
-            Series {
-                name: "max".into(),
-                points: timeline(|p| p.max_ms),
-            },
-        ],
+        &over_time,
         &markers,
     ));
     html.push_str(&line_chart(
@@ -415,6 +509,12 @@ pub fn render(s: &RunSummary) -> String {
             points: e.percentiles.iter().map(|p| (p[0], p[1])).collect(),
         });
     }
+    if let Some(c) = &s.calibration {
+        dist.push(Series {
+            name: "generator alone".into(),
+            points: c.overall.percentiles.iter().map(|p| (p[0], p[1])).collect(),
+        });
+    }
     html.push_str(&line_chart(
         "percentile distribution",
         "ms",
@@ -428,7 +528,12 @@ pub fn render(s: &RunSummary) -> String {
     for (name, e) in &s.endpoints {
         html.push_str(&latency_row(name, e));
     }
+    if let Some(c) = &s.calibration {
+        html.push_str(&latency_row("generator alone (calibration)", &c.overall));
+    }
     html.push_str("</table>");
+    html.push_str(&probe_section(s));
+    html.push_str(&matches_section(s));
 
     html.push_str("<h2>Phases</h2><table><tr><th>phase</th><th>start s</th><th>duration s</th><th>arrivals</th><th>scheduled</th><th>started</th><th>dropped</th><th>late</th><th>lateness p99 ms</th></tr>");
     for p in &s.phases {
@@ -514,6 +619,9 @@ mod tests {
         assert!(html.contains("FAIL"));
         assert!(html.contains("get_vendor"));
         assert!(html.contains("http_500 &times;1"));
+        assert!(html.contains("generator alone (calibration)"));
+        assert!(html.contains("Sequential probe"));
+        assert!(html.contains("generator p99"));
     }
 
     #[test]

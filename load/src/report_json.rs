@@ -8,10 +8,15 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::calibrate::CalibrationSummary;
+use crate::matching::MatchSummary;
+use crate::probe::ProbeSummary;
 use crate::stats::{LatencySummary, StartSummary, TimePoint};
 use crate::threshold::ThresholdResult;
 
-/// Version of the JSON shape; bumped when a field changes meaning or disappears.
+/// Version of the JSON shape; bumped when a field changes meaning or disappears
+/// (version 1 plus `matches`, `probe` and `calibration` is still 1: fields were only
+/// added).
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything a run measured.
@@ -53,7 +58,13 @@ pub struct RunSummary {
     pub timeline: Vec<TimePoint>,
     /// Verdict of every threshold.
     pub thresholds: Vec<ThresholdResult>,
-    /// True when every threshold passed.
+    /// Vendors the created incidents were matched to, and whether any was named twice.
+    pub matches: MatchSummary,
+    /// The sequential probe beside the load, when it ran.
+    pub probe: Option<ProbeSummary>,
+    /// The generator's own latency against a stub that answers at once, when measured.
+    pub calibration: Option<CalibrationSummary>,
+    /// True when every threshold passed and no vendor was double-booked.
     pub passed: bool,
 }
 
@@ -78,13 +89,22 @@ pub struct PhaseSummary {
 }
 
 impl RunSummary {
-    /// Failed thresholds, one line each.
-    pub fn failures(&self) -> Vec<&str> {
-        self.thresholds
+    /// Failed checks, one line each: thresholds, then double-booked vendors.
+    pub fn failures(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .thresholds
             .iter()
             .filter(|t| !t.passed)
-            .map(|t| t.message.as_str())
-            .collect()
+            .map(|t| t.message.clone())
+            .collect();
+        if !self.matches.all_distinct() {
+            out.push(format!(
+                "FAIL matches: {} vendor(s) matched to more than one incident ({})",
+                self.matches.double_booked_vendors,
+                self.matches.double_booked_examples.join(", ")
+            ));
+        }
+        out
     }
 
     /// Pretty-printed JSON.
@@ -183,6 +203,25 @@ pub(crate) mod tests {
                 &s,
                 &BTreeMap::from([(crate::scenario::Endpoint::GetVendor, s.clone())]),
             ),
+            matches: crate::matching::MatchLedger::default().summary(),
+            probe: Some(crate::probe::ProbeSummary {
+                interval_ms: 100.0,
+                endpoints: BTreeMap::from([("get_vendor".to_string(), s.clone())]),
+                comparison: vec![crate::probe::ProbeComparison {
+                    endpoint: "get_vendor".into(),
+                    load_p95_ms: 400.0,
+                    probe_p95_ms: 20.0,
+                    limit_ms: 42.0,
+                    within: false,
+                }],
+            }),
+            calibration: Some(crate::calibrate::CalibrationSummary {
+                arrivals: "5 /s for 2 s".into(),
+                throughput_per_sec: 5.0,
+                overall: s.clone(),
+                endpoints: BTreeMap::from([("get_vendor".to_string(), s.clone())]),
+                starts: Starts::default().summary(Duration::from_millis(100)),
+            }),
             passed: false,
         }
     }
@@ -203,6 +242,9 @@ pub(crate) mod tests {
             "scenarios",
             "timeline",
             "thresholds",
+            "matches",
+            "probe",
+            "calibration",
             "passed",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");

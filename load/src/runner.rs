@@ -6,6 +6,10 @@
 //! and as flows in flight, not as a lower request rate. When too many flows are in
 //! flight the arrival is dropped and counted rather than queued, because queueing
 //! would reintroduce coordinated omission.
+//!
+//! Beside the flows, an optional [`probe`](crate::probe) sends one request at a time
+//! on its own connection, and the summary carries the
+//! [`calibration`](crate::calibrate) the caller measured before the run.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,41 +18,31 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::{Value, json};
+use reqwest::Url;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::calibrate::CalibrationSummary;
+use crate::client::{self, ClientConfig, ClientError};
+use crate::exchange;
+use crate::probe::{self, ProbeRecord, ProbeRecording};
 use crate::profile::Profile;
+use crate::recorder::{Recorder, Start};
 use crate::report_json::{self, PhaseSummary, RunSummary};
+use crate::requests::{self, Captured};
 use crate::scenario::{Endpoint, ScenarioMix, Step};
 use crate::schedule::{Arrivals, Schedule};
-use crate::stats::{self, Bucket, Outcome, Starts, TimePoint};
-use crate::testdata::{Metros, Point, round5};
+use crate::setup;
+use crate::stats::{self, Bucket, Starts};
+use crate::testdata::Metros;
 use crate::threshold;
-
-/// Incident types and vendor capabilities share one list (docs/api.md).
-pub const INCIDENT_TYPES: [&str; 6] = ["tire", "engine", "tow", "fuel", "lockout", "jumpstart"];
-
-/// Set-up requests in flight at once: enough to be quick, few enough not to be a
-/// load test of their own.
-const SETUP_CONCURRENCY: usize = 8;
 
 /// Errors that stop a run before it produces a summary.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The base URL is not an absolute http(s) URL.
-    #[error("invalid --host `{0}`: expected an absolute http:// or https:// URL")]
-    InvalidHost(String),
-    /// An https:// target with the crate built without its `tls` feature.
-    #[error("cannot load {0}: https:// needs the `tls` feature (on by default) of the load crate")]
-    NoTls(String),
-    /// A `--header` value is malformed.
-    #[error("invalid --header `{0}`: expected `Name: value` with a valid header name and value")]
-    InvalidHeader(String),
-    /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
+    /// Bad target or header, or the HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] ClientError),
     /// Every scenario has weight 0.
     #[error("profile `{0}` has no scenario with a weight above 0")]
     NoScenario(String),
@@ -79,83 +73,31 @@ pub struct RunConfig {
     pub metros: Metros,
     /// Print one progress line per second to stderr.
     pub progress: bool,
+    /// Run the sequential probe beside the load, one request per this interval.
+    pub probe_interval: Option<Duration>,
+    /// The generator's own latency, measured before the run, for the reports.
+    pub calibration: Option<CalibrationSummary>,
 }
 
-/// Parses `Name: value` header lines into a map.
-pub fn parse_headers(lines: &[String]) -> Result<HeaderMap, RunError> {
-    let mut map = HeaderMap::new();
-    for line in lines {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| RunError::InvalidHeader(line.clone()))?;
-        let name = HeaderName::from_bytes(name.trim().as_bytes())
-            .map_err(|_| RunError::InvalidHeader(line.clone()))?;
-        let value = HeaderValue::from_str(value.trim())
-            .map_err(|_| RunError::InvalidHeader(line.clone()))?;
-        map.append(name, value);
-    }
-    Ok(map)
-}
-
-/// Checks and normalises a base URL (no trailing slash).
-pub fn parse_target(target: &str) -> Result<reqwest::Url, RunError> {
-    let url = reqwest::Url::parse(target).map_err(|_| RunError::InvalidHost(target.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(RunError::InvalidHost(target.to_string()));
-    }
-    if url.scheme() == "https" && !cfg!(feature = "tls") {
-        return Err(RunError::NoTls(target.to_string()));
-    }
-    Ok(url)
-}
-
-/// Per-phase recordings.
-#[derive(Debug, Default)]
-struct PhaseRecord {
-    starts: Starts,
-    endpoints: BTreeMap<Endpoint, Bucket>,
-    last_done: Duration,
-}
-
-/// Everything recorded while the run goes; one lock, held for microseconds.
-#[derive(Debug)]
-struct Recorder {
-    phases: Vec<PhaseRecord>,
-    scenarios: BTreeMap<String, u64>,
-    window: hdrhistogram::Histogram<u64>,
-    window_started: u64,
-    window_completed: u64,
-    window_errors: u64,
-    timeline: Vec<TimePoint>,
-    total_started: u64,
-    total_completed: u64,
-    total_errors: u64,
-    total_dropped: u64,
-    total_late: u64,
-}
-
-impl Recorder {
-    fn new(phases: usize) -> Self {
+impl RunConfig {
+    /// A quiet run of `profile` against `target`: no extra headers, no probe, no
+    /// calibration.
+    pub fn new(target: impl Into<String>, profile: Profile, metros: Metros) -> Self {
         Self {
-            phases: (0..phases).map(|_| PhaseRecord::default()).collect(),
-            scenarios: BTreeMap::new(),
-            window: stats::new_histogram(),
-            window_started: 0,
-            window_completed: 0,
-            window_errors: 0,
-            timeline: Vec::new(),
-            total_started: 0,
-            total_completed: 0,
-            total_errors: 0,
-            total_dropped: 0,
-            total_late: 0,
+            target: target.into(),
+            headers: Vec::new(),
+            profile,
+            metros,
+            progress: false,
+            probe_interval: None,
+            calibration: None,
         }
     }
 }
 
 struct Shared {
     client: reqwest::Client,
-    base: String,
+    base: Url,
     profile: Profile,
     mix: ScenarioMix,
     metros: Metros,
@@ -171,37 +113,14 @@ impl Shared {
         self.recorder.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn record(
-        &self,
-        phase: usize,
-        endpoint: Endpoint,
-        latency: Option<Duration>,
-        outcome: &Outcome,
-    ) {
-        let done = self.run_start.elapsed();
-        let mut r = self.recorder();
-        if let Some(p) = r.phases.get_mut(phase) {
-            p.endpoints
-                .entry(endpoint)
-                .or_default()
-                .record(latency, outcome);
-            p.last_done = p.last_done.max(done);
-        }
-        if let Some(l) = latency {
-            r.window.saturating_record(stats::micros(l).max(1));
-        }
-        r.window_completed += 1;
-        r.total_completed += 1;
-        if matches!(outcome, Outcome::Error(_)) {
-            r.window_errors += 1;
-            r.total_errors += 1;
-        }
-    }
-
-    fn skip(&self, phase: usize, endpoint: Endpoint) {
-        let mut r = self.recorder();
-        if let Some(p) = r.phases.get_mut(phase) {
-            p.endpoints.entry(endpoint).or_default().skipped += 1;
+    fn close_window(&self, progress: bool) {
+        let t = self.run_start.elapsed();
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        let line = self
+            .recorder()
+            .close_window(t, &self.profile.schedule, in_flight, progress);
+        if let Some(line) = line {
+            eprintln!("{line}");
         }
     }
 }
@@ -215,47 +134,23 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Values captured by earlier steps of a flow.
-#[derive(Debug, Default)]
-struct Captured {
-    incident_id: Option<String>,
-    vendor_ids: Vec<String>,
-}
-
-/// What a request produced.
-struct Answer {
-    latency: Option<Duration>,
-    outcome: Outcome,
-    body: Option<Value>,
-}
-
 /// Runs a profile against a target and returns the summary (thresholds evaluated).
 pub async fn run(config: RunConfig) -> Result<RunSummary, RunError> {
-    let url = parse_target(&config.target)?;
-    let headers = parse_headers(&config.headers)?;
+    let base = client::parse_target(&config.target)?;
+    let headers = client::parse_headers(&config.headers)?;
     let profile = config.profile;
     let mix = profile
         .mix()
         .ok_or_else(|| RunError::NoScenario(profile.name.clone()))?;
-    #[cfg(feature = "tls")]
-    {
-        // reqwest is built without a default crypto provider; installing ring here is
-        // a no-op (an `Err` we can ignore) when the process already has one.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .user_agent(concat!("roadcall-load/", env!("CARGO_PKG_VERSION")))
-        .timeout(profile.request_timeout)
-        .connect_timeout(profile.request_timeout.min(Duration::from_secs(5)))
-        .pool_max_idle_per_host(profile.max_in_flight)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| RunError::Client(e.to_string()))?;
-    let base = url.as_str().trim_end_matches('/').to_string();
+    let client_config = ClientConfig {
+        headers,
+        request_timeout: profile.request_timeout,
+        max_idle_connections: profile.max_in_flight,
+    };
+    let client = client::build(&client_config)?;
 
     let setup = if profile.setup_vendors > 0 {
-        let bucket = setup_vendors(
+        let bucket = setup::create_vendors(
             &client,
             &base,
             &config.metros,
@@ -266,7 +161,7 @@ pub async fn run(config: RunConfig) -> Result<RunSummary, RunError> {
         if bucket.ok == 0 {
             return Err(RunError::Setup {
                 count: profile.setup_vendors,
-                target: base,
+                target: config.target.trim_end_matches('/').to_string(),
                 errors: bucket
                     .errors
                     .iter()
@@ -285,6 +180,26 @@ pub async fn run(config: RunConfig) -> Result<RunSummary, RunError> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let phases = profile.schedule.phases.len();
+    let probe_record = ProbeRecord::default();
+    let probe_task = match config.probe_interval {
+        Some(interval) => {
+            // Its own client with one connection: the probe must never wait for a
+            // connection the load holds, nor open a second one.
+            let probe_client = client::build(&ClientConfig {
+                max_idle_connections: 1,
+                ..client_config.clone()
+            })?;
+            Some(tokio::spawn(probe::run(
+                probe_client,
+                base.clone(),
+                config.metros.clone(),
+                profile.seed,
+                interval,
+                probe_record.clone(),
+            )))
+        }
+        None => None,
+    };
     let shared = Arc::new(Shared {
         client,
         base,
@@ -299,82 +214,54 @@ pub async fn run(config: RunConfig) -> Result<RunSummary, RunError> {
     let ticker = tokio::spawn(tick(shared.clone(), config.progress));
     let (interrupted, unfinished) = drive(shared.clone()).await;
     ticker.abort();
+    if let Some(task) = probe_task {
+        task.abort();
+        let _ = task.await;
+    }
     let elapsed = shared.run_start.elapsed();
-    close_window(&shared, config.progress);
+    shared.close_window(config.progress);
 
+    let probe = config.probe_interval.map(|interval| {
+        let record = probe_record.lock().unwrap_or_else(|e| e.into_inner());
+        (interval, record.clone())
+    });
+    if let Some((_, record)) = &probe {
+        shared.recorder().matches.merge(&record.matches);
+    }
     Ok(summarise(
         &shared,
-        setup,
-        started_at,
-        elapsed,
-        interrupted,
-        unfinished,
+        Extras {
+            setup,
+            probe,
+            calibration: config.calibration,
+            started_at,
+            elapsed,
+            interrupted,
+            unfinished,
+        },
     ))
 }
 
 /// Walks the schedule, spawns flows, then waits (bounded) for them to finish.
 /// Returns whether Ctrl-C stopped it and how many flows were aborted.
 async fn drive(shared: Arc<Shared>) -> (bool, u64) {
-    let mut rng = StdRng::seed_from_u64(shared.profile.seed);
-    let mut flows = JoinSet::new();
-    let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let max_in_flight = shared.profile.max_in_flight as u64;
-    let late_limit = shared.profile.late_limit;
-
-    for arrival in shared.profile.schedule.iter() {
-        let scheduled = shared.run_start + arrival.at;
-        tokio::select! {
-            _ = tokio::time::sleep_until(scheduled) => {}
-            _ = &mut ctrl_c => { interrupted = true; break; }
+    let (interrupt, mut interrupted_rx) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = interrupt.send(true);
         }
-        // Draw both values even for a dropped arrival so that the rest of the run
-        // makes the same choices whatever the server's speed.
-        let scenario = shared.mix.pick(&mut rng);
-        let flow_seed: u64 = rng.random();
-        let now = Instant::now();
-        let lateness = now.saturating_duration_since(scheduled);
-        let dropped = shared.in_flight.load(Ordering::Relaxed) >= max_in_flight;
-        {
-            let mut r = shared.recorder();
-            if dropped {
-                r.total_dropped += 1;
-            } else {
-                r.total_started += 1;
-                r.window_started += 1;
-                if lateness > late_limit {
-                    r.total_late += 1;
-                }
-                let name = shared.mix.scenarios()[scenario].name.clone();
-                *r.scenarios.entry(name).or_insert(0) += 1;
-            }
-            if let Some(p) = r.phases.get_mut(arrival.phase) {
-                p.starts.scheduled += 1;
-                if dropped {
-                    p.starts.dropped += 1;
-                } else {
-                    p.starts.started += 1;
-                    p.starts
-                        .lateness
-                        .saturating_record(stats::micros(lateness).max(1));
-                    if lateness > late_limit {
-                        p.starts.late += 1;
-                    }
-                }
-            }
-        }
-        if dropped {
-            continue;
-        }
-        shared.in_flight.fetch_add(1, Ordering::Relaxed);
-        let flow_shared = shared.clone();
-        flows.spawn(async move {
-            let _guard = InFlight(&flow_shared.in_flight);
-            run_flow(&flow_shared, scenario, arrival.phase, scheduled, flow_seed).await;
-        });
-        while flows.try_join_next().is_some() {}
-    }
+    });
+    let scheduler_shared = shared.clone();
+    let scheduler_interrupt = interrupted_rx.clone();
+    // The schedule is walked on a thread of its own with the OS's sleep, whose slack
+    // is tens of microseconds: tokio's timer wheel ticks in whole milliseconds and
+    // rounds every deadline up, which added up to 1 ms of start lateness (counted as
+    // latency) to every flow.
+    let mut flows =
+        tokio::task::spawn_blocking(move || start_flows(&scheduler_shared, &scheduler_interrupt))
+            .await
+            .unwrap_or_default();
+    let mut interrupted = *interrupted_rx.borrow();
 
     // Every flow ends within its steps' timeouts and think times; the drain waits
     // that long at most (shorter after Ctrl-C) and aborts the rest.
@@ -388,13 +275,70 @@ async fn drive(shared: Arc<Shared>) -> (bool, u64) {
         tokio::select! {
             next = flows.join_next() => if next.is_none() { break },
             _ = tokio::time::sleep_until(deadline) => break,
-            _ = &mut ctrl_c, if !interrupted => { interrupted = true; break; }
+            _ = interrupted_rx.changed(), if !interrupted => { interrupted = true; break; }
         }
     }
+    watcher.abort();
     let unfinished = flows.len() as u64;
     flows.abort_all();
     while flows.join_next().await.is_some() {}
     (interrupted, unfinished)
+}
+
+/// Longest single sleep of the scheduling thread, so that Ctrl-C is noticed quickly
+/// during a quiet phase.
+const SCHEDULER_NAP: Duration = Duration::from_millis(50);
+
+/// The schedule walk (on a blocking thread, inside the runtime): sleeps until each
+/// arrival, records its start, and spawns its flow onto the runtime.
+fn start_flows(
+    shared: &Arc<Shared>,
+    interrupted: &tokio::sync::watch::Receiver<bool>,
+) -> JoinSet<()> {
+    let mut rng = StdRng::seed_from_u64(shared.profile.seed);
+    let mut flows = JoinSet::new();
+    let max_in_flight = shared.profile.max_in_flight as u64;
+    let late_limit = shared.profile.late_limit;
+    let run_start = shared.run_start.into_std();
+
+    for arrival in shared.profile.schedule.iter() {
+        let scheduled = run_start + arrival.at;
+        loop {
+            if *interrupted.borrow() {
+                return flows;
+            }
+            let now = std::time::Instant::now();
+            if now >= scheduled {
+                break;
+            }
+            std::thread::sleep((scheduled - now).min(SCHEDULER_NAP));
+        }
+        // Draw both values even for a dropped arrival so that the rest of the run
+        // makes the same choices whatever the server's speed.
+        let scenario = shared.mix.pick(&mut rng);
+        let flow_seed: u64 = rng.random();
+        let lateness = std::time::Instant::now().saturating_duration_since(scheduled);
+        let dropped = shared.in_flight.load(Ordering::Relaxed) >= max_in_flight;
+        shared.recorder().start(Start {
+            phase: arrival.phase,
+            scenario: &shared.mix.scenarios()[scenario].name,
+            lateness,
+            late: lateness > late_limit,
+            dropped,
+        });
+        if dropped {
+            continue;
+        }
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        let flow_shared = shared.clone();
+        let scheduled = Instant::from_std(scheduled);
+        flows.spawn(async move {
+            let _guard = InFlight(&flow_shared.in_flight);
+            run_flow(&flow_shared, scenario, arrival.phase, scheduled, flow_seed).await;
+        });
+        while flows.try_join_next().is_some() {}
+    }
+    flows
 }
 
 /// Longest a flow can take after it starts: each request's timeout plus each think
@@ -441,268 +385,31 @@ async fn run_flow(shared: &Shared, scenario: usize, phase: usize, scheduled: Ins
                     Instant::now()
                 };
                 first_request = false;
-                let Some(request) = build_request(shared, *endpoint, here, &captured, &mut rng)
-                else {
-                    shared.skip(phase, *endpoint);
+                let Some(request) = requests::build(
+                    &shared.client,
+                    &shared.base,
+                    &shared.metros,
+                    *endpoint,
+                    here,
+                    &captured,
+                    &mut rng,
+                ) else {
+                    shared.recorder().skip(phase, *endpoint);
                     continue;
                 };
-                let answer = send(request, *endpoint, from).await;
-                capture(*endpoint, answer.body.as_ref(), &mut captured);
-                shared.record(phase, *endpoint, answer.latency, &answer.outcome);
+                let answer = exchange::send(request, *endpoint, from).await;
+                exchange::capture(*endpoint, answer.body.as_ref(), &mut captured);
+                let done = shared.run_start.elapsed();
+                let mut r = shared.recorder();
+                r.answer(phase, *endpoint, answer.latency, &answer.outcome, done);
+                if *endpoint == Endpoint::CreateIncident
+                    && let Some(body) = &answer.body
+                {
+                    r.matches.record(exchange::matched_vendor(body));
+                }
             }
         }
     }
-}
-
-/// Builds the request of a step, or `None` when a needed value was not captured.
-fn build_request<R: Rng>(
-    shared: &Shared,
-    endpoint: Endpoint,
-    here: Point,
-    captured: &Captured,
-    rng: &mut R,
-) -> Option<reqwest::RequestBuilder> {
-    let base = &shared.base;
-    let client = &shared.client;
-    let request = match endpoint {
-        Endpoint::CreateIncident => client
-            .post(format!("{base}/incidents"))
-            .json(&incident_body(here, rng)),
-        Endpoint::GetIncident => {
-            let id = captured.incident_id.as_deref()?;
-            client.get(format!("{base}/incidents/{}", encode_segment(id)))
-        }
-        Endpoint::SearchVendors => {
-            client.get(format!("{base}/vendors/search?{}", search_query(here, rng)))
-        }
-        Endpoint::GetVendor => {
-            let id = pick(&captured.vendor_ids, rng)?;
-            client.get(format!("{base}/vendors/{}", encode_segment(id)))
-        }
-        Endpoint::UpdateLocation => {
-            let id = pick(&captured.vendor_ids, rng)?;
-            let to = shared.metros.nudge(rng, here);
-            client
-                .post(format!("{base}/vendors/{}/location", encode_segment(id)))
-                .json(&json!({"lat": round5(to.lat), "lon": round5(to.lon)}))
-        }
-        Endpoint::CreateVendor => client
-            .post(format!("{base}/vendors"))
-            .json(&vendor_body(0, here, rng)),
-    };
-    Some(request)
-}
-
-fn pick<'a, R: Rng>(ids: &'a [String], rng: &mut R) -> Option<&'a str> {
-    if ids.is_empty() {
-        return None;
-    }
-    ids.get(rng.random_range(0..ids.len())).map(String::as_str)
-}
-
-/// `POST /incidents` body, as the platform's clients send it.
-pub fn incident_body<R: Rng>(at: Point, rng: &mut R) -> Value {
-    let kind = INCIDENT_TYPES[rng.random_range(0..INCIDENT_TYPES.len())];
-    let description = match kind {
-        "tire" => "flat tire on the shoulder",
-        "engine" => "engine overheating, steam from the hood",
-        "tow" => "car will not start, needs a tow",
-        "fuel" => "ran out of fuel",
-        "lockout" => "keys locked inside the car",
-        _ => "battery dead, needs a jump start",
-    };
-    json!({
-        "driverId": format!("load-driver-{}", rng.random_range(0..100_000u32)),
-        "type": kind,
-        "location": {"lat": round5(at.lat), "lon": round5(at.lon)},
-        "description": description,
-    })
-}
-
-/// `GET /vendors/search` query string: around `at`, 25 miles, 10 results, a
-/// capability filter on half of the searches.
-pub fn search_query<R: Rng>(at: Point, rng: &mut R) -> String {
-    let mut q = format!(
-        "lat={}&lon={}&radius=25&limit=10",
-        round5(at.lat),
-        round5(at.lon)
-    );
-    if rng.random_bool(0.5) {
-        q.push_str("&capability=");
-        q.push_str(INCIDENT_TYPES[rng.random_range(0..INCIDENT_TYPES.len())]);
-    }
-    q
-}
-
-/// `POST /vendors` body for the set-up vendors.
-pub fn vendor_body<R: Rng>(n: u32, at: Point, rng: &mut R) -> Value {
-    // Two or three capabilities per vendor so every incident type finds someone.
-    let first = rng.random_range(0..INCIDENT_TYPES.len());
-    let count = rng.random_range(2..=3);
-    let capabilities: Vec<&str> = (0..count)
-        .map(|i| INCIDENT_TYPES[(first + i * 2) % INCIDENT_TYPES.len()])
-        .collect();
-    json!({
-        "businessName": format!("Load Test Roadside {n}"),
-        "capabilities": capabilities,
-        "location": {"lat": round5(at.lat), "lon": round5(at.lon)},
-        "rating": (rng.random_range(30..=50) as f64) / 10.0,
-    })
-}
-
-/// Percent-encodes a captured id for use as one path segment, so an id the server
-/// invents (with `/` or spaces) cannot change the route.
-pub fn encode_segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Sends a request and classifies the answer. Latency is measured to the end of the
-/// body, from `from`.
-async fn send(request: reqwest::RequestBuilder, endpoint: Endpoint, from: Instant) -> Answer {
-    let response = match request.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            return Answer {
-                latency: None,
-                outcome: Outcome::Error(transport_kind(&e).into()),
-                body: None,
-            };
-        }
-    };
-    let status = response.status();
-    let bytes = response.bytes().await;
-    let latency = Some(from.elapsed());
-    let bytes = match bytes {
-        Ok(b) => b,
-        Err(e) => {
-            return Answer {
-                latency,
-                outcome: Outcome::Error(transport_kind(&e).into()),
-                body: None,
-            };
-        }
-    };
-    if !status.is_success() {
-        return Answer {
-            latency,
-            outcome: Outcome::Error(format!("http_{}", status.as_u16())),
-            body: None,
-        };
-    }
-    // Only answers that feed a capture are parsed: the others are measured, not judged.
-    let needs_body = matches!(endpoint, Endpoint::CreateIncident | Endpoint::SearchVendors);
-    if !needs_body {
-        return Answer {
-            latency,
-            outcome: Outcome::Ok,
-            body: None,
-        };
-    }
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(body) if capture_shape_ok(endpoint, &body) => Answer {
-            latency,
-            outcome: Outcome::Ok,
-            body: Some(body),
-        },
-        Ok(_) => Answer {
-            latency,
-            outcome: Outcome::Error("unexpected_body".into()),
-            body: None,
-        },
-        Err(_) => Answer {
-            latency,
-            outcome: Outcome::Error("invalid_json".into()),
-            body: None,
-        },
-    }
-}
-
-fn transport_kind(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connect"
-    } else if e.is_body() || e.is_decode() {
-        "body"
-    } else {
-        "request"
-    }
-}
-
-/// Whether a 2xx answer has the field the flow captures: `incidentId` (string) for
-/// an incident, a `vendors` array for a search.
-fn capture_shape_ok(endpoint: Endpoint, body: &Value) -> bool {
-    match endpoint {
-        Endpoint::CreateIncident => body.get("incidentId").and_then(Value::as_str).is_some(),
-        Endpoint::SearchVendors => body.get("vendors").and_then(Value::as_array).is_some(),
-        _ => true,
-    }
-}
-
-fn capture(endpoint: Endpoint, body: Option<&Value>, captured: &mut Captured) {
-    let Some(body) = body else { return };
-    match endpoint {
-        Endpoint::CreateIncident => {
-            captured.incident_id = body
-                .get("incidentId")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-        }
-        Endpoint::SearchVendors => {
-            captured.vendor_ids = body
-                .get("vendors")
-                .and_then(Value::as_array)
-                .map(|vendors| {
-                    vendors
-                        .iter()
-                        .filter_map(|v| v.get("vendorId").and_then(Value::as_str))
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-        }
-        _ => {}
-    }
-}
-
-/// Creates vendors around the metros so searches and matching find someone.
-async fn setup_vendors(
-    client: &reqwest::Client,
-    base: &str,
-    metros: &Metros,
-    count: u32,
-    seed: u64,
-) -> Bucket {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5e7u64);
-    let mut bucket = Bucket::default();
-    let mut tasks = JoinSet::new();
-    for n in 0..count {
-        if tasks.len() >= SETUP_CONCURRENCY
-            && let Some(Ok(answer)) = tasks.join_next().await
-        {
-            let answer: Answer = answer;
-            bucket.record(answer.latency, &answer.outcome);
-        }
-        let at = metros.sample(&mut rng);
-        let request = client
-            .post(format!("{base}/vendors"))
-            .json(&vendor_body(n, at, &mut rng));
-        tasks.spawn(send(request, Endpoint::CreateVendor, Instant::now()));
-    }
-    while let Some(result) = tasks.join_next().await {
-        if let Ok(answer) = result {
-            bucket.record(answer.latency, &answer.outcome);
-        }
-    }
-    bucket
 }
 
 /// Once a second: close the one-second window into the timeline, print progress.
@@ -713,89 +420,25 @@ async fn tick(shared: Arc<Shared>, progress: bool) {
     );
     loop {
         interval.tick().await;
-        close_window(&shared, progress);
+        shared.close_window(progress);
     }
 }
 
-fn close_window(shared: &Shared, progress: bool) {
-    let t = shared.run_start.elapsed();
-    let schedule = &shared.profile.schedule;
-    let phase_index = schedule.phase_at(t);
-    let phase = schedule.phases.get(phase_index);
-    let in_flight = shared.in_flight.load(Ordering::Relaxed);
-    let mut r = shared.recorder();
-    if r.window_completed == 0 && r.window_started == 0 && !r.timeline.is_empty() && in_flight == 0
-    {
-        // Nothing happened since the last point (e.g. the final close right after a
-        // tick); an empty point would only add a zero to the chart.
-        return;
-    }
-    let [p50, p95, p99, max] = stats::window_percentiles(&r.window);
-    let point = TimePoint {
-        t: (t.as_secs_f64() * 10.0).round() / 10.0,
-        phase: phase.map(|p| p.name.clone()).unwrap_or_default(),
-        started: r.window_started,
-        completed: r.window_completed,
-        errors: r.window_errors,
-        in_flight,
-        p50_ms: p50,
-        p95_ms: p95,
-        p99_ms: p99,
-        max_ms: max,
-    };
-    r.window.reset();
-    r.window_started = 0;
-    r.window_completed = 0;
-    r.window_errors = 0;
-    if progress {
-        let target = match phase {
-            Some(p) if t <= schedule.duration() => match p.arrivals {
-                Arrivals::Burst { count } => format!("burst {count}"),
-                Arrivals::Rate { .. } => {
-                    let starts = schedule.phase_starts();
-                    let into =
-                        t.saturating_sub(starts.get(phase_index).copied().unwrap_or_default());
-                    format!("{:.1}/s", p.rate_at(into))
-                }
-            },
-            _ => "drain".to_string(),
-        };
-        let error_pct = if r.total_completed == 0 {
-            0.0
-        } else {
-            r.total_errors as f64 / r.total_completed as f64 * 100.0
-        };
-        eprintln!(
-            "[{:>5.0}s] {:<12} target {:>9}  started {:>6} (+{:<4}) done {:>7}  err {} ({:.2} %)  in-flight {:>5}  dropped {}  late {}  p50 {:.1} p95 {:.1} p99 {:.1} ms",
-            point.t,
-            point.phase,
-            target,
-            r.total_started,
-            point.started,
-            r.total_completed,
-            r.total_errors,
-            error_pct,
-            in_flight,
-            r.total_dropped,
-            r.total_late,
-            p50,
-            p95,
-            p99,
-        );
-    }
-    r.timeline.push(point);
-}
-
-fn summarise(
-    shared: &Shared,
+/// What the summary needs besides the recordings.
+struct Extras {
     setup: Option<Bucket>,
+    probe: Option<(Duration, ProbeRecording)>,
+    calibration: Option<CalibrationSummary>,
     started_at: u64,
     elapsed: Duration,
     interrupted: bool,
     unfinished: u64,
-) -> RunSummary {
+}
+
+fn summarise(shared: &Shared, extras: Extras) -> RunSummary {
     let profile = &shared.profile;
     let schedule: &Schedule = &profile.schedule;
+    let elapsed = extras.elapsed;
     let r = shared.recorder();
     let mut overall = Bucket::default();
     let mut per_endpoint: BTreeMap<Endpoint, Bucket> = BTreeMap::new();
@@ -839,17 +482,21 @@ fn summarise(
         .map(|(e, b)| (*e, b.summary(elapsed)))
         .collect();
     let thresholds = threshold::evaluate(&profile.thresholds, &overall, &endpoint_summaries);
-    let passed = thresholds.iter().all(|t| t.passed);
+    let matches = r.matches.summary();
+    let passed = thresholds.iter().all(|t| t.passed) && matches.all_distinct();
+    let probe = extras.probe.map(|(interval, record)| {
+        probe::summarise(interval, &record.endpoints, &endpoint_summaries, elapsed)
+    });
     RunSummary {
         schema_version: report_json::SCHEMA_VERSION,
         profile: profile.name.clone(),
-        target: shared.base.clone(),
+        target: shared.base.as_str().trim_end_matches('/').to_string(),
         seed: profile.seed,
-        started_at: report_json::rfc3339(started_at),
+        started_at: report_json::rfc3339(extras.started_at),
         schedule_seconds: schedule.duration().as_secs_f64(),
         elapsed_seconds: elapsed.as_secs_f64(),
-        interrupted,
-        unfinished,
+        interrupted: extras.interrupted,
+        unfinished: extras.unfinished,
         overall,
         endpoints: endpoint_summaries
             .into_iter()
@@ -858,9 +505,12 @@ fn summarise(
         phases,
         starts: starts.summary(profile.late_limit),
         scenarios: r.scenarios.clone(),
-        setup: setup.map(|b| b.summary(Duration::ZERO)),
+        setup: extras.setup.map(|b| b.summary(Duration::ZERO)),
         timeline: r.timeline.clone(),
         thresholds,
+        matches,
+        probe,
+        calibration: extras.calibration,
         passed,
     }
 }
@@ -869,70 +519,6 @@ fn summarise(
 mod tests {
     use super::*;
 
-    #[test]
-    fn headers_parse() {
-        let map = parse_headers(&["Authorization: Bearer x:y".to_string()]).unwrap();
-        assert_eq!(map.get("authorization").unwrap(), "Bearer x:y");
-        assert!(parse_headers(&["no colon".to_string()]).is_err());
-        assert!(parse_headers(&["bad name: v".to_string()]).is_err());
-    }
-
-    #[test]
-    fn targets() {
-        assert!(parse_target("http://127.0.0.1:3000").is_ok());
-        assert!(parse_target("ftp://127.0.0.1").is_err());
-        assert!(parse_target("127.0.0.1:3000").is_err());
-    }
-
-    #[test]
-    fn segments_are_encoded() {
-        assert_eq!(encode_segment("c0a8-1_2.x~"), "c0a8-1_2.x~");
-        assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
-    }
-
-    #[test]
-    fn bodies_follow_the_contract() {
-        let mut rng = StdRng::seed_from_u64(1);
-        let at = Point {
-            lat: 40.7,
-            lon: -74.0,
-        };
-        let b = incident_body(at, &mut rng);
-        assert!(INCIDENT_TYPES.contains(&b["type"].as_str().unwrap()));
-        assert!(b["driverId"].as_str().unwrap().starts_with("load-driver-"));
-        assert_eq!(b["location"]["lat"], 40.7);
-        let v = vendor_body(3, at, &mut rng);
-        assert_eq!(v["businessName"], "Load Test Roadside 3");
-        assert!(v["capabilities"].as_array().unwrap().len() >= 2);
-        let q = search_query(at, &mut rng);
-        assert!(q.starts_with("lat=40.7&lon=-74&radius=25&limit=10"), "{q}");
-    }
-
-    #[test]
-    fn captures_read_the_contract_fields() {
-        let mut c = Captured::default();
-        capture(
-            Endpoint::CreateIncident,
-            Some(&json!({"incidentId": "i-1"})),
-            &mut c,
-        );
-        capture(
-            Endpoint::SearchVendors,
-            Some(&json!({"vendors": [{"vendorId": "v-1"}, {"vendorId": "v-2"}, {}], "count": 3})),
-            &mut c,
-        );
-        assert_eq!(c.incident_id.as_deref(), Some("i-1"));
-        assert_eq!(c.vendor_ids, ["v-1", "v-2"]);
-        assert!(!capture_shape_ok(
-            Endpoint::CreateIncident,
-            &json!({"id": "x"})
-        ));
-        assert!(!capture_shape_ok(
-            Endpoint::SearchVendors,
-            &json!({"vendors": {}})
-        ));
-    }
-
     #[cfg(feature = "tls")]
     #[tokio::test]
     async fn https_client_builds_without_a_preinstalled_provider() {
@@ -940,13 +526,11 @@ mod tests {
         // client did not panic for want of a crypto provider.
         let mut profile = Profile::builtin("smoke").unwrap();
         profile.setup_vendors = 1;
-        let err = run(RunConfig {
-            target: "https://127.0.0.1:1".into(),
-            headers: Vec::new(),
+        let err = run(RunConfig::new(
+            "https://127.0.0.1:1",
             profile,
-            metros: Metros::embedded().unwrap(),
-            progress: false,
-        })
+            Metros::embedded().unwrap(),
+        ))
         .await
         .unwrap_err();
         assert!(err.to_string().contains("set-up failed"), "{err}");

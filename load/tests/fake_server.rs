@@ -20,6 +20,8 @@ struct Fake {
     fail_vendor_profile: bool,
     /// Sleep this long before answering a search.
     slow_search_ms: u64,
+    /// Match every incident to the same vendor (a double-booking server).
+    double_book: bool,
     hits: BTreeMap<&'static str, u64>,
     created_incidents: Vec<String>,
     read_incidents: Vec<String>,
@@ -96,12 +98,22 @@ async fn create_incident(
             && body["type"].is_string()
             && body["location"]["lat"].is_f64()
     );
-    let id = format!("inc-{}", f.created_incidents.len() + 1);
+    let n = f.created_incidents.len() + 1;
+    let id = format!("inc-{n}");
     f.created_incidents.push(id.clone());
-    let incident = json!({"incidentId": id, "status": "unmatched", "type": body["type"]});
+    // Every third incident finds nobody, the others a vendor of their own (or all the
+    // same one when the fake double-books).
+    let vendor = if n.is_multiple_of(3) {
+        Value::Null
+    } else if f.double_book {
+        json!({"vendorId": "vendor-busy"})
+    } else {
+        json!({"vendorId": format!("vendor-match-{n}")})
+    };
+    let incident = json!({"incidentId": id, "status": "matched", "type": body["type"]});
     (
         StatusCode::CREATED,
-        Json(json!({"incidentId": id, "incident": incident, "match": null})),
+        Json(json!({"incidentId": id, "incident": incident, "match": vendor})),
     )
 }
 
@@ -167,11 +179,8 @@ async fn short_run_counts_captures_and_reports() {
     let (host, fake) = start_fake(Fake::default()).await;
     let profile = Profile::from_toml(SHORT_PROFILE, "short.toml").unwrap();
     let summary = runner::run(RunConfig {
-        target: host.clone(),
         headers: vec!["Authorization: Bearer test".into()],
-        profile,
-        metros: Metros::embedded().unwrap(),
-        progress: false,
+        ..RunConfig::new(host.clone(), profile, Metros::embedded().unwrap())
     })
     .await
     .unwrap();
@@ -207,6 +216,15 @@ async fn short_run_counts_captures_and_reports() {
     );
     assert_eq!(summary.overall.errors, 0);
     assert_eq!(summary.setup.as_ref().map(|s| s.ok), Some(5));
+    let m = &summary.matches;
+    assert_eq!(m.incidents, count("create_incident"));
+    assert_eq!(m.matched + m.unmatched, m.incidents);
+    assert_eq!(m.unmatched, m.incidents / 3);
+    assert_eq!(
+        (m.distinct_vendors, m.double_booked_vendors),
+        (m.matched, 0)
+    );
+    assert!(summary.probe.is_none() && summary.calibration.is_none());
 
     let f = fake.lock().unwrap();
     // What the client counted is what the server saw.
@@ -280,7 +298,7 @@ async fn failing_route_fails_the_run_with_the_threshold_named() {
         .arg(&json_path)
         .arg("--html")
         .arg(&html_path)
-        .arg("--quiet")
+        .args(["--quiet", "--calibrate-s", "0.5", "--probe-ms", "20"])
         .output()
         .await
         .unwrap();
@@ -295,12 +313,24 @@ async fn failing_route_fails_the_run_with_the_threshold_named() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     assert_eq!(v["passed"], false);
     assert_eq!(v["endpoints"]["get_vendor"]["errorKinds"]["http_500"], 10);
-    assert!(
-        std::fs::read_to_string(&html_path)
-            .unwrap()
-            .contains("FAIL")
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains("FAIL"));
+    // The probe ran beside the load on the same server, and its requests are counted
+    // apart from the load's.
+    let probe_gets = v["probe"]["endpoints"]["get_vendor"]["count"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(
+        fake.lock().unwrap().hits.get("get_vendor").copied(),
+        Some(10 + probe_gets)
     );
-    assert_eq!(fake.lock().unwrap().hits.get("get_vendor"), Some(&10));
+    assert!(v["probe"]["endpoints"]["search_vendors"]["count"].as_u64() > Some(0));
+    // The calibration ran the same scenario against the built-in stub, which answers
+    // every GET /vendors/{id}: no errors there.
+    let calibration = &v["calibration"]["overall"];
+    assert!(calibration["count"].as_u64() > Some(0), "{calibration}");
+    assert_eq!(calibration["errors"], 0);
+    assert!(html.contains("generator alone (calibration)"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,15 +352,9 @@ async fn empty_search_skips_dependent_steps() {
         "empty.toml",
     )
     .unwrap();
-    let summary = runner::run(RunConfig {
-        target: host,
-        headers: Vec::new(),
-        profile,
-        metros: Metros::embedded().unwrap(),
-        progress: false,
-    })
-    .await
-    .unwrap();
+    let summary = runner::run(RunConfig::new(host, profile, Metros::embedded().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(summary.endpoints["search_vendors"].count, 5);
     assert_eq!(summary.endpoints["update_location"].count, 0);
     assert_eq!(summary.endpoints["update_location"].skipped, 5);
@@ -360,15 +384,9 @@ fn search_only(max_in_flight: u32, thresholds: &str) -> Profile {
 }
 
 async fn run_against(host: String, profile: Profile) -> load::report_json::RunSummary {
-    runner::run(RunConfig {
-        target: host,
-        headers: Vec::new(),
-        profile,
-        metros: Metros::embedded().unwrap(),
-        progress: false,
-    })
-    .await
-    .unwrap()
+    runner::run(RunConfig::new(host, profile, Metros::embedded().unwrap()))
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -462,6 +480,8 @@ fn unreachable_target_fails_setup_with_exit_2() {
             &format!("http://127.0.0.1:{port}"),
             "--setup-vendors",
             "2",
+            "--calibrate-s",
+            "0",
             "--quiet",
         ])
         .output()
@@ -478,13 +498,11 @@ fn unreachable_target_fails_setup_with_exit_2() {
 #[ignore]
 async fn incidents_profile_creates_a_thousand_at_once() {
     let (host, fake) = start_fake(Fake::default()).await;
-    let summary = runner::run(RunConfig {
-        target: host,
-        headers: Vec::new(),
-        profile: Profile::builtin("incidents").unwrap(),
-        metros: Metros::embedded().unwrap(),
-        progress: false,
-    })
+    let summary = runner::run(RunConfig::new(
+        host,
+        Profile::builtin("incidents").unwrap(),
+        Metros::embedded().unwrap(),
+    ))
     .await
     .unwrap();
     assert_eq!(summary.starts.started, 1000);
@@ -495,4 +513,131 @@ async fn incidents_profile_creates_a_thousand_at_once() {
         summary.overall.error_kinds
     );
     assert_eq!(fake.lock().unwrap().created_incidents.len(), 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn double_booked_vendor_fails_the_run() {
+    let (host, _fake) = start_fake(Fake {
+        double_book: true,
+        ..Fake::default()
+    })
+    .await;
+    let profile = Profile::from_toml(
+        r#"
+        setup_vendors = 0
+        [[phases]]
+        duration_s = 1
+        rate = 6
+        [[scenarios]]
+        name = "incident"
+        weight = 1
+        steps = ["create_incident"]
+        [thresholds.overall]
+        error_rate = 0.01
+        "#,
+        "double.toml",
+    )
+    .unwrap();
+    let summary = run_against(host, profile).await;
+    assert_eq!(summary.overall.errors, 0);
+    // Incidents 1, 2, 4 and 5 all named `vendor-busy`; 3 and 6 were unmatched.
+    let m = &summary.matches;
+    assert_eq!((m.incidents, m.matched, m.unmatched), (6, 4, 2));
+    assert_eq!((m.distinct_vendors, m.double_booked_vendors), (1, 1));
+    assert_eq!(m.double_booked_examples, ["vendor-busy x4"]);
+    assert!(!summary.passed);
+    assert!(
+        summary
+            .failures()
+            .iter()
+            .any(|f| f.starts_with("FAIL matches")),
+        "{:?}",
+        summary.failures()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_sends_one_request_at_a_time_beside_the_load() {
+    let (host, fake) = start_fake(Fake::default()).await;
+    let profile = Profile::from_toml(SHORT_PROFILE, "short.toml").unwrap();
+    let summary = runner::run(RunConfig {
+        probe_interval: Some(std::time::Duration::from_millis(10)),
+        ..RunConfig::new(host, profile, Metros::embedded().unwrap())
+    })
+    .await
+    .unwrap();
+    let probe = summary.probe.as_ref().expect("probe figures");
+    let probe_count = |key: &str| probe.endpoints.get(key).map_or(0, |e| e.count);
+    // The cycle starts with a search, so every endpoint got its turn after it.
+    for key in [
+        "search_vendors",
+        "get_vendor",
+        "create_incident",
+        "get_incident",
+    ] {
+        assert!(probe_count(key) > 0, "{key}: {:?}", probe.endpoints.keys());
+    }
+    let f = fake.lock().unwrap();
+    for (key, load) in &summary.endpoints {
+        assert_eq!(
+            f.hits.get(key.as_str()).copied().unwrap_or(0),
+            load.count + probe_count(key),
+            "{key}"
+        );
+    }
+    // Each endpoint both measured has a comparison row.
+    assert!(
+        probe
+            .comparison
+            .iter()
+            .any(|c| c.endpoint == "search_vendors")
+    );
+    // The probe's incidents count toward the match check as well as the load's.
+    assert_eq!(
+        summary.matches.incidents,
+        summary.endpoints["create_incident"].count + probe_count("create_incident")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calibration_runs_against_the_builtin_stub() {
+    let profile = load::calibrate::rate_profile(40.0, std::time::Duration::from_secs(1), 3);
+    let figures = load::calibrate::calibrate(profile, Metros::embedded().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(figures.overall.count, 40);
+    assert_eq!(
+        figures.overall.errors, 0,
+        "{:?}",
+        figures.overall.error_kinds
+    );
+    assert_eq!(figures.starts.started, 40);
+    let per_endpoint: u64 = figures.endpoints.values().map(|e| e.count).sum();
+    assert_eq!(per_endpoint, 40);
+}
+
+#[test]
+fn calibrate_subcommand_writes_every_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("calibration.json");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_load"))
+        .args([
+            "calibrate",
+            "--rates",
+            "20,40",
+            "--seconds",
+            "0.5",
+            "--json",
+        ])
+        .arg(&json_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("20 /s for 0.5 s"), "{stdout}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let rates = v.as_array().unwrap();
+    assert_eq!(rates.len(), 2);
+    assert_eq!(rates[0]["overall"]["count"], 10);
+    assert_eq!(rates[1]["overall"]["count"], 20);
 }
