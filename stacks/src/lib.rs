@@ -1,7 +1,8 @@
 //! `stacks`: renders, checks and deploys the CloudFormation of roadcall-perf's caching
 //! and performance layer.
 //!
-//! - [`config`]: `stages/<stage>.toml`, every knob of a stage, strictly checked.
+//! - [`config`]: `stages/<stage>.toml`, every knob of a stage, strictly checked; each
+//!   section's schema and checks sit next to its construct (`constructs::<name>::config`).
 //! - [`constructs`]: the L2 layer (RedisCache, Cdn, Dax, AppSyncCache, Warmer,
 //!   Monitoring, NetworkSecurity), secure by default, built on the typed L1 resources of
 //!   the `cfn` crate.

@@ -111,6 +111,19 @@ fn bad_values_name_the_key_and_the_allowed_values() {
             "appsync.cache_type",
             "SMALL",
         ),
+        // Values the CloudFormation schema allows but this project does not.
+        (
+            "price_class = \"PriceClass_100\"",
+            "price_class = \"None\"",
+            "cdn.price_class",
+            "PriceClass_100, PriceClass_200, PriceClass_All",
+        ),
+        (
+            "cache_type = \"SMALL\"",
+            "cache_type = \"T2_SMALL\"",
+            "appsync.cache_type",
+            "LARGE_12X",
+        ),
         (
             "schedule = \"rate(5 minutes)\"",
             "schedule = \"every 5 minutes\"",

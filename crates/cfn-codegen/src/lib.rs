@@ -703,9 +703,14 @@ impl<'a> ResourceGen<'a> {
         }
         let doc = doc_text(node).unwrap_or_else(|| format!("Allowed values of `{rust_name}`."));
         let code = format!(
-            "{}#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]\npub enum {rust_name} {{\n{variants}}}\n\n\
+            "{}#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]\npub enum {rust_name} {{\n{variants}}}\n\n\
              impl {rust_name} {{\n/// Every allowed value.\npub const ALL: &'static [{rust_name}] = &[{}];\n\n\
              /// The value as CloudFormation spells it.\npub fn as_str(self) -> &'static str {{\nmatch self {{\n{arms}}}\n}}\n}}\n\n\
+             impl std::str::FromStr for {rust_name} {{\ntype Err = crate::UnknownValue;\n\n\
+             fn from_str(text: &str) -> Result<Self, Self::Err> {{\n\
+             crate::parse_allowed(text, \"{rust_name}\", Self::ALL, Self::as_str)\n}}\n}}\n\n\
+             impl std::fmt::Display for {rust_name} {{\n\
+             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{\nf.write_str(self.as_str())\n}}\n}}\n\n\
              impl From<{rust_name}> for Val<{rust_name}> {{\nfn from(value: {rust_name}) -> Self {{ Val::Lit(value) }}\n}}\n",
             doc_lines(&doc),
             all.join(", ")

@@ -13,6 +13,7 @@
 pub mod guard;
 pub mod native;
 pub mod rules;
+pub mod suppressions;
 pub mod variants;
 
 use std::collections::BTreeMap;

@@ -7,14 +7,16 @@
 //! API); the API origin is reached over TLS 1.2 only; a response-headers policy adds HSTS
 //! and the other security headers; access logs go to a dedicated bucket.
 
+pub mod config;
+
 use cfn::aws::cloudfront::cache_policy::{
     CachePolicyConfig, CookiesConfig, HeadersConfig, ParametersInCacheKeyAndForwardedToOrigin,
     QueryStringsConfig,
 };
 use cfn::aws::cloudfront::distribution::{
     CacheBehavior, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, HttpVersion,
-    Logging, MinimumProtocolVersion, Origin, PriceClass, S3OriginConfig, SslSupportMethod,
-    ViewerCertificate, ViewerProtocolPolicy,
+    Logging, MinimumProtocolVersion, Origin, S3OriginConfig, SslSupportMethod, ViewerCertificate,
+    ViewerProtocolPolicy,
 };
 use cfn::aws::cloudfront::origin_access_control::OriginAccessControlConfig;
 use cfn::aws::cloudfront::response_headers_policy::{
@@ -43,9 +45,9 @@ use cfn::{
 };
 use serde_json::json;
 
-use crate::config::CdnConfig;
 use crate::constructs::{keys, policy};
 use crate::stage::{Stage, to_json};
+use config::CdnConfig;
 
 /// AWS managed cache policy `Managed-CachingOptimized`.
 pub const MANAGED_CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
@@ -252,11 +254,6 @@ impl Cdn {
             .origin_request_policy_id(MANAGED_ALL_VIEWER_EXCEPT_HOST)
             .response_headers_policy_id(headers.att_id())
             .compress(true);
-        let price_class = PriceClass::ALL
-            .iter()
-            .copied()
-            .find(|p| p.as_str() == c.price_class)
-            .unwrap_or(PriceClass::PriceClass100);
         let viewer_certificate = Expr::if_(
             has_cert.clone(),
             to_json(
@@ -286,7 +283,7 @@ impl Cdn {
         .default_root_object("index.html")
         .http_version(HttpVersion::Http2and3)
         .ipv6_enabled(true)
-        .price_class(price_class)
+        .price_class(c.price_class)
         .origins(vec![
             assets_origin.into(),
             Expr::if_(has_api.clone(), to_json(&api_origin), Expr::no_value()).into(),

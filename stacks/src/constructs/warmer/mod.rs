@@ -5,6 +5,8 @@
 //! invoke exactly the named functions and qualifiers (never `function:*`), write its own
 //! log group and send failed events to its own dead-letter queue.
 
+pub mod config;
+
 use cfn::aws::events::Rule;
 use cfn::aws::events::rule::{RetryPolicy, State, Target};
 use cfn::aws::iam::Role;
@@ -22,9 +24,9 @@ use cfn::{
 };
 use serde::Serialize;
 
-use crate::config::{WarmerConfig, WarmerTargetConfig};
 use crate::constructs::policy;
 use crate::stage::Stage;
+use config::{WarmerConfig, WarmerTargetConfig};
 
 /// A function the warmer keeps warm.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
