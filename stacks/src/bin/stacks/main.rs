@@ -1,10 +1,10 @@
 //! The `stacks` command: synthesizes, checks and deploys the CloudFormation templates of
 //! roadcall-perf.
+//!
+//! The binary is thin: each command parses its arguments, calls the library and prints.
+//! The AWS commands' side of that (arguments, prompts, progress) is in [`deploy`].
 
-// The command-line side of the deploy commands (argument structs, printing, prompts)
-// lives next to the library modules it drives, but belongs to the binary: it uses anyhow.
-#[path = "deploy/cli.rs"]
-mod aws_commands;
+mod deploy;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -66,19 +66,19 @@ enum Command {
     /// List the stages and their stacks in deployment order.
     List,
     /// Check, then deploy a stage's stacks through change sets, following their events.
-    Deploy(aws_commands::DeployArgs),
+    Deploy(deploy::DeployArgs),
     /// Compare the deployed templates with the synthesized ones.
-    Diff(aws_commands::DiffArgs),
+    Diff(deploy::DiffArgs),
     /// Delete a stage's stacks, in reverse dependency order, after a confirmation.
-    Destroy(aws_commands::DestroyArgs),
+    Destroy(deploy::DestroyArgs),
     /// Print the outputs of a stage's deployed stacks.
-    Outputs(aws_commands::OutputsArgs),
+    Outputs(deploy::OutputsArgs),
     /// Stack status, and what ElastiCache, DAX, CloudFront, AppSync and EventBridge report.
-    Status(aws_commands::OutputsArgs),
+    Status(deploy::OutputsArgs),
     /// Create a CloudFront invalidation on the stage's distribution.
-    Invalidate(aws_commands::InvalidateArgs),
+    Invalidate(deploy::InvalidateArgs),
     /// Flush the stage's AppSync API cache.
-    FlushAppsync(aws_commands::FlushArgs),
+    FlushAppsync(deploy::FlushArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -218,15 +218,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )?;
             }
         }
-        Command::Deploy(args) => aws_commands::deploy(&cli.stages_dir, args, &mut stdout)?,
-        Command::Diff(args) => aws_commands::diff(&cli.stages_dir, args, &mut stdout)?,
-        Command::Destroy(args) => aws_commands::destroy(&cli.stages_dir, args, &mut stdout)?,
-        Command::Outputs(args) => aws_commands::outputs(&cli.stages_dir, args, &mut stdout)?,
-        Command::Status(args) => aws_commands::status(&cli.stages_dir, args, &mut stdout)?,
-        Command::Invalidate(args) => aws_commands::invalidate(&cli.stages_dir, args, &mut stdout)?,
-        Command::FlushAppsync(args) => {
-            aws_commands::flush_appsync(&cli.stages_dir, args, &mut stdout)?
-        }
+        Command::Deploy(args) => deploy::deploy(&cli.stages_dir, args, &mut stdout)?,
+        Command::Diff(args) => deploy::diff(&cli.stages_dir, args, &mut stdout)?,
+        Command::Destroy(args) => deploy::destroy(&cli.stages_dir, args, &mut stdout)?,
+        Command::Outputs(args) => deploy::outputs(&cli.stages_dir, args, &mut stdout)?,
+        Command::Status(args) => deploy::status(&cli.stages_dir, args, &mut stdout)?,
+        Command::Invalidate(args) => deploy::invalidate(&cli.stages_dir, args, &mut stdout)?,
+        Command::FlushAppsync(args) => deploy::flush_appsync(&cli.stages_dir, args, &mut stdout)?,
         Command::List => {
             for stage in config::list_stages(&cli.stages_dir)? {
                 let config = config::load_stage(&cli.stages_dir, &stage)?;
