@@ -283,3 +283,34 @@ fn cli_list_shows_stages_and_stacks_in_order() {
     assert!(dev_network < dev_redis);
     assert!(text.contains("prod\n") && text.contains("staging\n"));
 }
+
+#[test]
+fn read_and_write_errors_keep_the_io_error_as_their_source() {
+    use std::error::Error as _;
+
+    let missing = Path::new("/nonexistent-stages-dir");
+    let err = config::list_stages(missing).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+    let io = err
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("io::Error source");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+
+    let config = config::load_stage(&config::default_stages_dir(), "dev").unwrap();
+    let stacks = stacks::app::build_stage(&config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let err = stacks::synth::write_stage(&stacks, &file, cfn::Format::Json).unwrap_err();
+    assert!(
+        matches!(err, stacks::synth::SynthError::Write { .. }),
+        "{err}"
+    );
+    assert!(
+        err.source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some(),
+        "{err:?}"
+    );
+}

@@ -71,12 +71,13 @@ pub enum CheckError {
     #[error(transparent)]
     Guard(#[from] guard::GuardError),
     /// The template could not be serialized.
-    #[error("rendering {stack}: {message}")]
+    #[error("rendering {stack}")]
     Render {
         /// Stack.
         stack: String,
-        /// Message.
-        message: String,
+        /// What went wrong.
+        #[source]
+        source: serde_json::Error,
     },
 }
 
@@ -151,9 +152,9 @@ pub fn check_template(
     stack: &str,
     template: &Template,
 ) -> Result<Vec<Finding>, CheckError> {
-    let json = serde_json::to_value(template).map_err(|e| CheckError::Render {
+    let json = serde_json::to_value(template).map_err(|source| CheckError::Render {
         stack: stack.to_owned(),
-        message: e.to_string(),
+        source,
     })?;
     check_json(rules, stack, &json)
 }

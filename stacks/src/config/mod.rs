@@ -48,13 +48,33 @@ pub enum ConfigError {
         "invalid stage name `{0}`: use 1 to 11 lowercase letters, digits or `-`, starting with a letter"
     )]
     InvalidStageName(String),
-    /// The file could not be read.
-    #[error("{path}: {message}")]
+    /// The file or the stages directory could not be read.
+    #[error("{path}: cannot read")]
     Read {
-        /// The file.
+        /// The file or directory.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is larger than a hand-written stage file can be.
+    #[error("{path}: file is {size} bytes; a stage file may be at most {max}")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The largest size accepted.
+        max: u64,
+    },
+    /// The file is not UTF-8 text.
+    #[error("{path}: not UTF-8 (byte {})", .source.valid_up_to())]
+    NotUtf8 {
+        /// The file.
+        path: String,
+        /// Where the first invalid byte is.
+        #[source]
+        source: std::str::Utf8Error,
     },
     /// The file is not valid TOML for the schema: syntax, unknown key or missing key.
     #[error("{path}: {message}")]
@@ -123,9 +143,9 @@ impl StageConfig {
 
 /// Lists the stages in `dir` (the `*.toml` file stems), sorted.
 pub fn list_stages(dir: &Path) -> Result<Vec<String>, ConfigError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ConfigError::Read {
+    let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Read {
         path: dir.display().to_string(),
-        message: e.to_string(),
+        source,
     })?;
     let mut stages: Vec<String> = entries
         .filter_map(|entry| {
@@ -154,25 +174,22 @@ pub fn load_stage(dir: &Path, stage: &str) -> Result<StageConfig, ConfigError> {
         });
     }
     let display = path.display().to_string();
-    let size = std::fs::metadata(&path)
-        .map_err(|e| ConfigError::Read {
-            path: display.clone(),
-            message: e.to_string(),
-        })?
-        .len();
+    let read_error = |source| ConfigError::Read {
+        path: display.clone(),
+        source,
+    };
+    let size = std::fs::metadata(&path).map_err(read_error)?.len();
     if size > MAX_FILE_BYTES {
-        return Err(ConfigError::Read {
+        return Err(ConfigError::TooLarge {
             path: display,
-            message: format!("file is {size} bytes; a stage file may be at most {MAX_FILE_BYTES}"),
+            size,
+            max: MAX_FILE_BYTES,
         });
     }
-    let bytes = std::fs::read(&path).map_err(|e| ConfigError::Read {
+    let bytes = std::fs::read(&path).map_err(read_error)?;
+    let text = String::from_utf8(bytes).map_err(|e| ConfigError::NotUtf8 {
         path: display.clone(),
-        message: e.to_string(),
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| ConfigError::Read {
-        path: display.clone(),
-        message: format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+        source: e.utf8_error(),
     })?;
     parse_stage(&path, stage, &text)
 }
