@@ -14,6 +14,7 @@ pub mod guard;
 pub mod native;
 pub mod rules;
 pub mod suppressions;
+pub mod template_file;
 pub mod variants;
 
 use std::collections::BTreeMap;

@@ -43,6 +43,15 @@ pub enum ConfigError {
         /// The stages that exist.
         available: Vec<String>,
     },
+    /// No `stacks/stages` in the working directory or any of its parents.
+    #[error(
+        "no stages directory: looked for stacks/stages in {start} and each of its parents; \
+         run from the workspace or pass --stages-dir DIR"
+    )]
+    NoStagesDir {
+        /// Where the search started.
+        start: String,
+    },
     /// A stage name that cannot be used in resource names.
     #[error(
         "invalid stage name `{0}`: use 1 to 11 lowercase letters, digits or `-`, starting with a letter"
@@ -217,9 +226,30 @@ pub fn valid_stage_name(stage: &str) -> bool {
         && !stage.ends_with('-')
 }
 
-/// The default stages directory: `stacks/stages` of this source tree.
+/// The stages shipped in the source tree this crate was compiled from, for tests and
+/// examples. The `stacks` command does not use it (an installed binary would point at
+/// the build machine's checkout): it looks with [`find_stages_dir`].
 pub fn default_stages_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("stages")
+}
+
+/// The stages directory for a command run in `start`: `stacks/stages` in `start` or the
+/// nearest of its parents that has one (so it works anywhere in the workspace), or
+/// `stages` when that folder is itself the `stacks` package.
+pub fn find_stages_dir(start: &Path) -> Result<PathBuf, ConfigError> {
+    for dir in start.ancestors() {
+        let workspace = dir.join("stacks").join("stages");
+        if workspace.is_dir() {
+            return Ok(workspace);
+        }
+        let package = dir.join("stages");
+        if dir.file_name().is_some_and(|name| name == "stacks") && package.is_dir() {
+            return Ok(package);
+        }
+    }
+    Err(ConfigError::NoStagesDir {
+        start: start.display().to_string(),
+    })
 }
 
 #[cfg(test)]

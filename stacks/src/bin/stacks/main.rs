@@ -18,9 +18,10 @@ use stacks::{app, config, synth};
 #[derive(Debug, Parser)]
 #[command(name = "stacks", version, about)]
 struct Cli {
-    /// Directory of the stage files (`<stage>.toml`).
-    #[arg(long, global = true, value_name = "DIR", default_value_os_t = config::default_stages_dir())]
-    stages_dir: PathBuf,
+    /// Directory of the stage files (`<stage>.toml`) [default: `stacks/stages` in the
+    /// working directory or the nearest parent that has one].
+    #[arg(long, global = true, value_name = "DIR")]
+    stages_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -116,6 +117,14 @@ fn stages_to_run(
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
+    // Found only by the commands that read stage files: `rules` and `check --template`
+    // work anywhere.
+    let stages_dir = || -> anyhow::Result<PathBuf> {
+        match &cli.stages_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => Ok(config::find_stages_dir(&std::env::current_dir()?)?),
+        }
+    };
     match cli.command {
         Command::Synth {
             stage,
@@ -125,8 +134,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             // Load and build every requested stage before writing anything.
             let mut built = Vec::new();
-            for stage in stages_to_run(&cli.stages_dir, stage, all)? {
-                let config = config::load_stage(&cli.stages_dir, &stage)?;
+            let stages_dir = stages_dir()?;
+            for stage in stages_to_run(&stages_dir, stage, all)? {
+                let config = config::load_stage(&stages_dir, &stage)?;
                 let stacks =
                     app::build_stage(&config).with_context(|| format!("building stage {stage}"))?;
                 built.push((stage, stacks));
@@ -151,8 +161,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for path in &template {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
-                let value: serde_json::Value = serde_json::from_str(&text)
-                    .with_context(|| format!("{}: not a JSON template", path.display()))?;
+                let value = stacks::check::template_file::parse_template(
+                    &path.display().to_string(),
+                    &text,
+                )?;
                 templates += 1;
                 findings.extend(stacks::check::check_json(
                     &rules,
@@ -160,13 +172,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &value,
                 )?);
             }
-            let stages = if template.is_empty() {
-                stages_to_run(&cli.stages_dir, stage, all)?
+            let (stages_dir, stages) = if template.is_empty() {
+                let dir = stages_dir()?;
+                let stages = stages_to_run(&dir, stage, all)?;
+                (dir, stages)
             } else {
-                Vec::new()
+                (PathBuf::new(), Vec::new())
             };
             for stage in stages {
-                let config = config::load_stage(&cli.stages_dir, &stage)?;
+                let config = config::load_stage(&stages_dir, &stage)?;
                 for built in
                     app::build_stage(&config).with_context(|| format!("building stage {stage}"))?
                 {
@@ -218,16 +232,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )?;
             }
         }
-        Command::Deploy(args) => deploy::deploy(&cli.stages_dir, args, &mut stdout)?,
-        Command::Diff(args) => deploy::diff(&cli.stages_dir, args, &mut stdout)?,
-        Command::Destroy(args) => deploy::destroy(&cli.stages_dir, args, &mut stdout)?,
-        Command::Outputs(args) => deploy::outputs(&cli.stages_dir, args, &mut stdout)?,
-        Command::Status(args) => deploy::status(&cli.stages_dir, args, &mut stdout)?,
-        Command::Invalidate(args) => deploy::invalidate(&cli.stages_dir, args, &mut stdout)?,
-        Command::FlushAppsync(args) => deploy::flush_appsync(&cli.stages_dir, args, &mut stdout)?,
+        Command::Deploy(args) => deploy::deploy(&stages_dir()?, args, &mut stdout)?,
+        Command::Diff(args) => deploy::diff(&stages_dir()?, args, &mut stdout)?,
+        Command::Destroy(args) => deploy::destroy(&stages_dir()?, args, &mut stdout)?,
+        Command::Outputs(args) => deploy::outputs(&stages_dir()?, args, &mut stdout)?,
+        Command::Status(args) => deploy::status(&stages_dir()?, args, &mut stdout)?,
+        Command::Invalidate(args) => deploy::invalidate(&stages_dir()?, args, &mut stdout)?,
+        Command::FlushAppsync(args) => deploy::flush_appsync(&stages_dir()?, args, &mut stdout)?,
         Command::List => {
-            for stage in config::list_stages(&cli.stages_dir)? {
-                let config = config::load_stage(&cli.stages_dir, &stage)?;
+            let stages_dir = stages_dir()?;
+            for stage in config::list_stages(&stages_dir)? {
+                let config = config::load_stage(&stages_dir, &stage)?;
                 writeln!(stdout, "{stage}")?;
                 for stack in app::build_stage(&config)? {
                     if stack.depends_on.is_empty() {
