@@ -9,8 +9,8 @@
 //! - [`app`]: a stage's constructs split into stacks by lifecycle, joined by exports.
 //! - [`synth`]: deterministic, all-or-nothing rendering to `out/<stage>/`.
 //! - [`check`]: security and best-practice rules (CloudFormation Guard) over the templates.
-//! - [`deploy`]: deploy, diff, destroy, outputs, status and cache operations through the
-//!   AWS SDK.
+//! - `deploy` (with the `aws` feature): deploy, diff, destroy, outputs, status and cache
+//!   operations through the AWS SDK.
 //!
 //! ```
 //! use stacks::{app, config};
@@ -30,6 +30,7 @@ pub mod app;
 pub mod check;
 pub mod config;
 pub mod constructs;
+#[cfg(feature = "aws")]
 pub mod deploy;
 pub mod stage;
 pub mod synth;

@@ -2,10 +2,15 @@
 //! roadcall-perf.
 //!
 //! The binary is thin: each command parses its arguments, calls the library and prints.
-//! The AWS commands' side of that (arguments, prompts, progress) is in [`deploy`].
+//! The AWS commands' side of that (arguments, prompts, progress) is in `deploy`, built
+//! with the `aws` feature only: synth, check, rules and list need no AWS SDK, and most of
+//! a fresh build's time would go to compiling it.
 
+#[cfg(feature = "aws")]
 mod deploy;
 
+#[cfg(not(feature = "aws"))]
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +21,14 @@ use stacks::{app, config, synth};
 
 /// Renders the CloudFormation of roadcall-perf's caching and performance layer.
 #[derive(Debug, Parser)]
-#[command(name = "stacks", version, about)]
+#[command(
+    name = "stacks",
+    version,
+    about,
+    after_help = "The AWS commands (deploy, diff, destroy, outputs, status, invalidate, \
+                  flush-appsync) are built with the `aws` feature: \
+                  cargo run -p stacks --features aws -- deploy --stage dev"
+)]
 struct Cli {
     /// Directory of the stage files (`<stage>.toml`) [default: `stacks/stages` in the
     /// working directory or the nearest parent that has one].
@@ -67,20 +79,43 @@ enum Command {
     /// List the stages and their stacks in deployment order.
     List,
     /// Check, then deploy a stage's stacks through change sets, following their events.
+    #[cfg(feature = "aws")]
     Deploy(deploy::DeployArgs),
     /// Compare the deployed templates with the synthesized ones.
+    #[cfg(feature = "aws")]
     Diff(deploy::DiffArgs),
     /// Delete a stage's stacks, in reverse dependency order, after a confirmation.
+    #[cfg(feature = "aws")]
     Destroy(deploy::DestroyArgs),
     /// Print the outputs of a stage's deployed stacks.
+    #[cfg(feature = "aws")]
     Outputs(deploy::OutputsArgs),
     /// Stack status, and what ElastiCache, DAX, CloudFront, AppSync and EventBridge report.
+    #[cfg(feature = "aws")]
     Status(deploy::OutputsArgs),
     /// Create a CloudFront invalidation on the stage's distribution.
+    #[cfg(feature = "aws")]
     Invalidate(deploy::InvalidateArgs),
     /// Flush the stage's AppSync API cache.
+    #[cfg(feature = "aws")]
     FlushAppsync(deploy::FlushArgs),
+    /// A command this build leaves out (the AWS commands without the `aws` feature).
+    #[cfg(not(feature = "aws"))]
+    #[command(external_subcommand)]
+    Other(Vec<OsString>),
 }
+
+/// The commands that talk to AWS, built only with the `aws` feature.
+#[cfg(not(feature = "aws"))]
+const AWS_COMMANDS: &[&str] = &[
+    "deploy",
+    "diff",
+    "destroy",
+    "outputs",
+    "status",
+    "invalidate",
+    "flush-appsync",
+];
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum OutputFormat {
@@ -232,13 +267,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )?;
             }
         }
+        #[cfg(feature = "aws")]
         Command::Deploy(args) => deploy::deploy(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
         Command::Diff(args) => deploy::diff(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
         Command::Destroy(args) => deploy::destroy(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
         Command::Outputs(args) => deploy::outputs(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
         Command::Status(args) => deploy::status(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
         Command::Invalidate(args) => deploy::invalidate(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
         Command::FlushAppsync(args) => deploy::flush_appsync(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(not(feature = "aws"))]
+        Command::Other(args) => {
+            let name = args
+                .first()
+                .map(|a| a.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if AWS_COMMANDS.contains(&name.as_str()) {
+                anyhow::bail!(
+                    "`stacks {name}` is an AWS command, which this build leaves out; run it with \
+                     `cargo run -p stacks --features aws -- {name} ...` (or install with \
+                     `cargo install --path stacks --features aws`)"
+                );
+            }
+            anyhow::bail!("unrecognized subcommand `{name}`; see `stacks --help`");
+        }
         Command::List => {
             let stages_dir = stages_dir()?;
             for stage in config::list_stages(&stages_dir)? {
