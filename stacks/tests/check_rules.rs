@@ -307,6 +307,30 @@ const CASES: &[(&str, &str, &str, &str, Mutation)] = &[
                 .remove("AccessLogBucketPolicy");
         },
     ),
+    (
+        "SQS_QUEUE_HAS_TLS_ONLY_POLICY",
+        "dev",
+        "warmer",
+        "WarmerDeadLetterQueue",
+        |t| {
+            t["Resources"]
+                .as_object_mut()
+                .unwrap()
+                .remove("WarmerDeadLetterQueuePolicy");
+        },
+    ),
+    (
+        "SQS_QUEUE_DELETION_POLICY",
+        "dev",
+        "warmer",
+        "WarmerDeadLetterQueue",
+        |t| {
+            t["Resources"]["WarmerDeadLetterQueue"]
+                .as_object_mut()
+                .unwrap()
+                .remove("DeletionPolicy");
+        },
+    ),
     ("SUPPRESSION_INVALID", "dev", "cdn", "AssetsBucket", |t| {
         t["Resources"]["AssetsBucket"]["Metadata"] = json!({"roadcall-perf": {"suppressions": [{"rule": "S3_ENCRYPTED", "reason": "short"}]}});
     }),

@@ -72,6 +72,7 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "AWS::SNS::Topic",
     "AWS::SNS::TopicPolicy",
     "AWS::SQS::Queue",
+    "AWS::SQS::QueuePolicy",
     "AWS::SecretsManager::Secret",
     "AWS::WAFv2::LoggingConfiguration",
     "AWS::WAFv2::WebACL",

@@ -182,12 +182,10 @@ pub fn check_json(
                 .into_iter()
                 .map(|f| (f.rule, f.resource, f.path))
                 .collect();
-        for bucket in native::buckets_without_tls_policy(&variant.template) {
-            hits.push((
-                native::S3_BUCKET_TLS_POLICY.to_owned(),
-                bucket,
-                String::new(),
-            ));
+        for policy in native::TLS_ONLY_POLICIES {
+            for resource in native::without_tls_only_policy(&variant.template, policy) {
+                hits.push((policy.rule.to_owned(), resource, String::new()));
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for (rule, resource, path) in hits {

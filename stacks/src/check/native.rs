@@ -8,6 +8,38 @@ use super::rules::{RuleInfo, Severity};
 
 /// A bucket without a TLS-only policy.
 pub const S3_BUCKET_TLS_POLICY: &str = "S3_BUCKET_HAS_TLS_ONLY_POLICY";
+/// A queue without a TLS-only policy.
+pub const SQS_QUEUE_TLS_POLICY: &str = "SQS_QUEUE_HAS_TLS_ONLY_POLICY";
+
+/// A resource type whose every resource a policy resource must cover with a Deny of
+/// requests made without TLS.
+#[derive(Clone, Copy, Debug)]
+pub struct TlsOnlyPolicy {
+    /// The rule that reports an uncovered resource.
+    pub rule: &'static str,
+    /// The type of the covered resources.
+    pub resource_type: &'static str,
+    /// The type of the policy resource.
+    pub policy_type: &'static str,
+    /// The policy's property naming what it covers (one reference or a list of them).
+    pub target_property: &'static str,
+}
+
+/// Every TLS-only policy the native rules require.
+pub const TLS_ONLY_POLICIES: &[TlsOnlyPolicy] = &[
+    TlsOnlyPolicy {
+        rule: S3_BUCKET_TLS_POLICY,
+        resource_type: "AWS::S3::Bucket",
+        policy_type: "AWS::S3::BucketPolicy",
+        target_property: "Bucket",
+    },
+    TlsOnlyPolicy {
+        rule: SQS_QUEUE_TLS_POLICY,
+        resource_type: "AWS::SQS::Queue",
+        policy_type: "AWS::SQS::QueuePolicy",
+        target_property: "Queues",
+    },
+];
 /// A suppression without a usable reason or for an unknown rule.
 pub const SUPPRESSION_INVALID: &str = "SUPPRESSION_INVALID";
 /// A suppression of a rule that cannot be suppressed.
@@ -23,6 +55,15 @@ pub fn rules() -> Vec<RuleInfo> {
             suppressible: true,
             message: "The bucket has no bucket policy refusing requests made without TLS.".to_owned(),
             fix: "Add an AWS::S3::BucketPolicy for the bucket with a Deny of s3:* when aws:SecureTransport is false."
+                .to_owned(),
+        },
+        RuleInfo {
+            id: SQS_QUEUE_TLS_POLICY.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: true,
+            message: "The queue has no queue policy refusing requests made without TLS (cdk-nag SQS4).".to_owned(),
+            fix: "Add an AWS::SQS::QueuePolicy for the queue with a Deny of sqs:* when aws:SecureTransport is false."
                 .to_owned(),
         },
         RuleInfo {
@@ -45,14 +86,15 @@ pub fn rules() -> Vec<RuleInfo> {
     ]
 }
 
-/// Buckets (logical ids) of a resolved template that no TLS-only bucket policy covers.
-pub fn buckets_without_tls_policy(template: &Json) -> Vec<String> {
+/// Resources (logical ids) of `policy.resource_type` in a resolved template that no
+/// TLS-only policy of `policy.policy_type` covers.
+pub fn without_tls_only_policy(template: &Json, policy: &TlsOnlyPolicy) -> Vec<String> {
     let Some(resources) = template["Resources"].as_object() else {
         return Vec::new();
     };
     let covered: BTreeSet<String> = resources
         .values()
-        .filter(|r| r["Type"] == "AWS::S3::BucketPolicy")
+        .filter(|r| r["Type"] == policy.policy_type)
         .filter(|r| {
             r["Properties"]["PolicyDocument"]["Statement"]
                 .as_array()
@@ -63,12 +105,18 @@ pub fn buckets_without_tls_policy(template: &Json) -> Vec<String> {
                         && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
                 })
         })
-        .filter_map(|r| r["Properties"]["Bucket"].as_str())
-        .map(|b| b.trim_start_matches("${").trim_end_matches('}').to_owned())
+        .flat_map(|r| {
+            let target = &r["Properties"][policy.target_property];
+            match target.as_array() {
+                Some(list) => list.iter().filter_map(Json::as_str).collect::<Vec<_>>(),
+                None => target.as_str().into_iter().collect(),
+            }
+        })
+        .map(|id| id.trim_start_matches("${").trim_end_matches('}').to_owned())
         .collect();
     resources
         .iter()
-        .filter(|(_, r)| r["Type"] == "AWS::S3::Bucket")
+        .filter(|(_, r)| r["Type"] == policy.resource_type)
         .filter(|(id, _)| !covered.contains(*id))
         .map(|(id, _)| id.clone())
         .collect()

@@ -340,8 +340,11 @@ impl Cdn {
                         "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}}
                     }),
                     policy::deny_insecure_transport(
-                        assets.att_arn().to_json(),
-                        Expr::sub("${AssetsBucket.Arn}/*").to_json(),
+                        "s3",
+                        vec![
+                            assets.att_arn().to_json(),
+                            Expr::sub("${AssetsBucket.Arn}/*").to_json(),
+                        ],
                     ),
                 ]),
             ),
@@ -363,8 +366,11 @@ impl Cdn {
                         }
                     }),
                     policy::deny_insecure_transport(
-                        logs.att_arn().to_json(),
-                        Expr::sub("${AccessLogBucket.Arn}/*").to_json(),
+                        "s3",
+                        vec![
+                            logs.att_arn().to_json(),
+                            Expr::sub("${AccessLogBucket.Arn}/*").to_json(),
+                        ],
                     ),
                 ]),
             ),

@@ -17,7 +17,7 @@ use cfn::aws::lambda::function::{
 };
 use cfn::aws::lambda::{Function, Permission};
 use cfn::aws::logs::LogGroup;
-use cfn::aws::sqs::Queue;
+use cfn::aws::sqs::{Queue, QueuePolicy};
 use cfn::{
     Expr, Handle, Json, Parameter, ParameterType, Policy, Pseudo, ResourceOptions, Template,
     TemplateError,
@@ -156,12 +156,24 @@ impl Warmer {
                 .kms_key_id(self.kms_key_arn.clone()),
             ResourceOptions::default().retain_with(Policy::Delete),
         )?;
-        let dead_letters = t.add(
+        // Failed warm-up events are diagnostics of this stack's lifetime, like its logs.
+        let dead_letters = t.add_with(
             "WarmerDeadLetterQueue",
             Queue::new()
                 .queue_name(stage.resource_name("warmer-dlq"))
                 .kms_master_key_id(self.kms_key_arn.clone())
                 .message_retention_period(1_209_600),
+            ResourceOptions::default().retain_with(Policy::Delete),
+        )?;
+        t.add(
+            "WarmerDeadLetterQueuePolicy",
+            QueuePolicy::new(
+                policy::document(vec![policy::deny_insecure_transport(
+                    "sqs",
+                    vec![dead_letters.att_arn().to_json()],
+                )]),
+                vec![dead_letters.ref_()],
+            ),
         )?;
 
         let mut statements = vec![
