@@ -308,6 +308,15 @@ const CASES: &[(&str, &str, &str, &str, Mutation)] = &[
         },
     ),
     (
+        "IAM_NO_AWS_MANAGED_POLICY",
+        "dev",
+        "warmer",
+        "WarmerRole",
+        |t| {
+            res(t, "WarmerRole")["ManagedPolicyArns"] = json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"}]);
+        },
+    ),
+    (
         "SQS_QUEUE_HAS_TLS_ONLY_POLICY",
         "dev",
         "warmer",

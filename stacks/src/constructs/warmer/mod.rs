@@ -23,6 +23,7 @@ use cfn::{
     TemplateError,
 };
 use serde::Serialize;
+use serde_json::json;
 
 use crate::constructs::policy;
 use crate::stage::Stage;
@@ -182,6 +183,13 @@ impl Warmer {
                 vec![log_group.att_arn().to_json()],
             ),
             policy::allow(&["sqs:SendMessage"], vec![dead_letters.att_arn().to_json()]),
+            // Active tracing sends segments as the function; X-Ray has no resource-level
+            // permissions, so these two actions take `*` (instead of the AWS managed
+            // AWSXRayDaemonWriteAccess, which also grants the sampling reads).
+            policy::allow(
+                &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                vec![json!("*")],
+            ),
             // The dead-letter queue is encrypted with the stage key.
             policy::allow(
                 &["kms:Decrypt", "kms:GenerateDataKey"],
@@ -200,9 +208,6 @@ impl Warmer {
                 .description(
                     "Warmer: invokes the named functions, writes its logs and dead letters",
                 )
-                .managed_policy_arns(vec![Expr::sub(
-                    "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess",
-                )])
                 .policies(vec![
                     RolePolicy::new(policy::document(statements), "warmer").into(),
                 ]),
