@@ -317,6 +317,15 @@ const CASES: &[(&str, &str, &str, &str, Mutation)] = &[
         },
     ),
     (
+        "CLOUDFRONT_WAF_REGION_ASSERTED",
+        "dev",
+        "cdn",
+        "WebAcl",
+        |t| {
+            t.as_object_mut().unwrap().remove("Rules");
+        },
+    ),
+    (
         "SQS_QUEUE_HAS_TLS_ONLY_POLICY",
         "dev",
         "warmer",

@@ -182,6 +182,13 @@ pub fn check_json(
                 .into_iter()
                 .map(|f| (f.rule, f.resource, f.path))
                 .collect();
+        for web_acl in native::cloudfront_web_acls_without_region_rule(&variant.template) {
+            hits.push((
+                native::CLOUDFRONT_WAF_REGION_RULE.to_owned(),
+                web_acl,
+                String::new(),
+            ));
+        }
         for policy in native::TLS_ONLY_POLICIES {
             for resource in native::without_tls_only_policy(&variant.template, policy) {
                 hits.push((policy.rule.to_owned(), resource, String::new()));

@@ -40,6 +40,8 @@ pub const TLS_ONLY_POLICIES: &[TlsOnlyPolicy] = &[
         target_property: "Queues",
     },
 ];
+/// A CLOUDFRONT-scope web ACL in a template without a `Rules` assertion on the region.
+pub const CLOUDFRONT_WAF_REGION_RULE: &str = "CLOUDFRONT_WAF_REGION_ASSERTED";
 /// A suppression without a usable reason or for an unknown rule.
 pub const SUPPRESSION_INVALID: &str = "SUPPRESSION_INVALID";
 /// A suppression of a rule that cannot be suppressed.
@@ -65,6 +67,14 @@ pub fn rules() -> Vec<RuleInfo> {
             message: "The queue has no queue policy refusing requests made without TLS (cdk-nag SQS4).".to_owned(),
             fix: "Add an AWS::SQS::QueuePolicy for the queue with a Deny of sqs:* when aws:SecureTransport is false."
                 .to_owned(),
+        },
+        RuleInfo {
+            id: CLOUDFRONT_WAF_REGION_RULE.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: true,
+            message: "A CLOUDFRONT-scope web ACL exists only in us-east-1, and nothing in the template says so: deployed elsewhere it fails halfway.".to_owned(),
+            fix: "Add a template Rules assertion Fn::Equals [Ref AWS::Region, us-east-1] (the Cdn construct does).".to_owned(),
         },
         RuleInfo {
             id: SUPPRESSION_INVALID.to_owned(),
@@ -118,6 +128,38 @@ pub fn without_tls_only_policy(template: &Json, policy: &TlsOnlyPolicy) -> Vec<S
         .iter()
         .filter(|(_, r)| r["Type"] == policy.resource_type)
         .filter(|(id, _)| !covered.contains(*id))
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// CLOUDFRONT-scope web ACLs (logical ids) of a template whose `Rules` do not assert that
+/// the region is us-east-1.
+pub fn cloudfront_web_acls_without_region_rule(template: &Json) -> Vec<String> {
+    let asserts_us_east_1 = template["Rules"]
+        .as_object()
+        .into_iter()
+        .flat_map(|rules| rules.values())
+        .flat_map(|rule| rule["Assertions"].as_array().into_iter().flatten())
+        .any(|assertion| {
+            let Some([a, b]) = assertion["Assert"]["Fn::Equals"]
+                .as_array()
+                .map(Vec::as_slice)
+            else {
+                return false;
+            };
+            let region = |v: &Json| v["Ref"] == "AWS::Region" || v == "${AWS::Region}";
+            (region(a) && b == "us-east-1") || (region(b) && a == "us-east-1")
+        });
+    if asserts_us_east_1 {
+        return Vec::new();
+    }
+    template["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| {
+            r["Type"] == "AWS::WAFv2::WebACL" && r["Properties"]["Scope"] == "CLOUDFRONT"
+        })
         .map(|(id, _)| id.clone())
         .collect()
 }

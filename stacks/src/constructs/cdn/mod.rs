@@ -55,6 +55,9 @@ pub const MANAGED_CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f
 /// needs its own Host header, everything else is forwarded.
 pub const MANAGED_ALL_VIEWER_EXCEPT_HOST: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
 
+/// Template rule: the stack is deployed in us-east-1.
+pub const CDN_REGION_RULE: &str = "DeployInUsEast1";
+
 /// Condition: an API domain is configured.
 pub const HAS_API_DOMAIN: &str = "HasApiDomain";
 /// Condition: a certificate (and so aliases and TLS 1.2_2021) is configured.
@@ -443,6 +446,13 @@ impl Cdn {
             .action(RuleAction::new().block(BlockAction::new()))
             .into(),
         );
+        // A CLOUDFRONT-scope web ACL exists only in us-east-1: say so before CloudFormation
+        // creates anything, for `aws cloudformation deploy` as much as for `stacks deploy`.
+        t.add_rule(
+            CDN_REGION_RULE,
+            Expr::equals(Expr::from(Pseudo::Region), "us-east-1"),
+            "The cdn stack must be deployed in us-east-1: CloudFront's web ACL and certificate exist only there",
+        )?;
         let web_acl = t.add(
             "WebAcl",
             WebACL::new(
