@@ -317,6 +317,18 @@ const CASES: &[(&str, &str, &str, &str, Mutation)] = &[
         },
     ),
     (
+        "CLOUDFRONT_ALIASES_ASSERTED",
+        "dev",
+        "cdn",
+        "Distribution",
+        |t| {
+            t["Rules"]
+                .as_object_mut()
+                .unwrap()
+                .remove("AliasesWithCertificate");
+        },
+    ),
+    (
         "CLOUDFRONT_WAF_REGION_ASSERTED",
         "dev",
         "cdn",

@@ -149,6 +149,12 @@ fn bad_values_name_the_key_and_the_allowed_values() {
             "1 to 50",
         ),
         (
+            "certificate_arn = \"\"",
+            "certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c\"",
+            "cdn.aliases",
+            "at least one alias",
+        ),
+        (
             "node_groups = 1",
             "node_groups = 3",
             "redis.node_groups",

@@ -431,25 +431,47 @@ impl Template {
         Ok(name.to_owned())
     }
 
-    /// Adds a rule `name` whose one assertion is `assert` (a condition function), with
-    /// `description` as the message CloudFormation gives when it fails.
+    /// Adds a rule `name` whose one assertion is `assert` (a rule function such as
+    /// `Fn::Equals`), with `description` as the message CloudFormation gives when it fails.
     pub fn add_rule(
         &mut self,
         name: &str,
-        assert: Expr,
+        assert: impl Into<Json>,
+        description: &str,
+    ) -> Result<(), TemplateError> {
+        self.insert_rule(name, None, assert.into(), description)
+    }
+
+    /// [`Template::add_rule`], checked only when `condition` (a rule function) holds.
+    pub fn add_rule_when(
+        &mut self,
+        name: &str,
+        condition: impl Into<Json>,
+        assert: impl Into<Json>,
+        description: &str,
+    ) -> Result<(), TemplateError> {
+        self.insert_rule(name, Some(condition.into()), assert.into(), description)
+    }
+
+    fn insert_rule(
+        &mut self,
+        name: &str,
+        condition: Option<Json>,
+        assert: Json,
         description: &str,
     ) -> Result<(), TemplateError> {
         check_logical_id(name)?;
         if self.rules.contains_key(name) {
             return Err(TemplateError::DuplicateLogicalId(name.to_owned()));
         }
-        self.rules.insert(
-            name.to_owned(),
-            serde_json::json!({"Assertions": [{
-                "Assert": assert.to_json(),
-                "AssertDescription": description,
-            }]}),
-        );
+        let mut rule = serde_json::json!({"Assertions": [{
+            "Assert": assert,
+            "AssertDescription": description,
+        }]});
+        if let Some(condition) = condition {
+            rule["RuleCondition"] = condition;
+        }
+        self.rules.insert(name.to_owned(), rule);
         Ok(())
     }
 

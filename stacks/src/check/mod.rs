@@ -189,6 +189,13 @@ pub fn check_json(
                 String::new(),
             ));
         }
+        for distribution in native::distributions_with_unasserted_aliases(&variant.template) {
+            hits.push((
+                native::CLOUDFRONT_ALIASES_RULE.to_owned(),
+                distribution,
+                String::new(),
+            ));
+        }
         for policy in native::TLS_ONLY_POLICIES {
             for resource in native::without_tls_only_policy(&variant.template, policy) {
                 hits.push((policy.rule.to_owned(), resource, String::new()));

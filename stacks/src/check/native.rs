@@ -42,6 +42,9 @@ pub const TLS_ONLY_POLICIES: &[TlsOnlyPolicy] = &[
 ];
 /// A CLOUDFRONT-scope web ACL in a template without a `Rules` assertion on the region.
 pub const CLOUDFRONT_WAF_REGION_RULE: &str = "CLOUDFRONT_WAF_REGION_ASSERTED";
+/// A distribution whose aliases come from a list parameter that no `Rules` assertion keeps
+/// from being empty.
+pub const CLOUDFRONT_ALIASES_RULE: &str = "CLOUDFRONT_ALIASES_ASSERTED";
 /// A suppression without a usable reason or for an unknown rule.
 pub const SUPPRESSION_INVALID: &str = "SUPPRESSION_INVALID";
 /// A suppression of a rule that cannot be suppressed.
@@ -75,6 +78,14 @@ pub fn rules() -> Vec<RuleInfo> {
             suppressible: true,
             message: "A CLOUDFRONT-scope web ACL exists only in us-east-1, and nothing in the template says so: deployed elsewhere it fails halfway.".to_owned(),
             fix: "Add a template Rules assertion Fn::Equals [Ref AWS::Region, us-east-1] (the Cdn construct does).".to_owned(),
+        },
+        RuleInfo {
+            id: CLOUDFRONT_ALIASES_RULE.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: true,
+            message: "The distribution's aliases come from a list parameter that may be empty: with a certificate it resolves to [\"\"], which CloudFront refuses halfway through the deploy.".to_owned(),
+            fix: "Add a template Rules assertion Fn::Not [Fn::Contains [Ref <Aliases>, \"\"]] (the Cdn construct does, when a certificate is set).".to_owned(),
         },
         RuleInfo {
             id: SUPPRESSION_INVALID.to_owned(),
@@ -159,6 +170,40 @@ pub fn cloudfront_web_acls_without_region_rule(template: &Json) -> Vec<String> {
         .flatten()
         .filter(|(_, r)| {
             r["Type"] == "AWS::WAFv2::WebACL" && r["Properties"]["Scope"] == "CLOUDFRONT"
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// Distributions (logical ids) of a resolved template whose `Aliases` is a parameter that
+/// no `Rules` assertion keeps from holding the empty alias.
+pub fn distributions_with_unasserted_aliases(template: &Json) -> Vec<String> {
+    let asserted: BTreeSet<String> = template["Rules"]
+        .as_object()
+        .into_iter()
+        .flat_map(|rules| rules.values())
+        .flat_map(|rule| rule["Assertions"].as_array().into_iter().flatten())
+        .filter_map(|assertion| {
+            let contains = &assertion["Assert"]["Fn::Not"][0]["Fn::Contains"];
+            (contains[1] == "")
+                .then(|| contains[0]["Ref"].as_str())
+                .flatten()
+                .map(str::to_owned)
+        })
+        .collect();
+    template["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudFront::Distribution")
+        .filter(|(_, r)| {
+            let aliases = &r["Properties"]["DistributionConfig"]["Aliases"];
+            let parameter = aliases
+                .as_str()
+                .and_then(|a| a.strip_prefix("${"))
+                .and_then(|a| a.strip_suffix('}'))
+                .filter(|p| template["Parameters"].get(*p).is_some());
+            parameter.is_some_and(|p| !asserted.contains(p))
         })
         .map(|(id, _)| id.clone())
         .collect()

@@ -43,7 +43,8 @@ fn price_class<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Pric
 }
 
 impl CdnConfig {
-    /// Refuses malformed domains and certificates, aliases without a certificate and
+    /// Refuses malformed domains and certificates, aliases without a certificate (and the
+    /// reverse) and
     /// limits CloudFront or WAF would refuse.
     pub fn check(&self, c: &Checker) -> Result<(), ConfigError> {
         c.pattern(
@@ -72,6 +73,13 @@ impl CdnConfig {
                 "cdn.aliases",
                 &self.aliases,
                 "aliases need cdn.certificate_arn to be set",
+            ));
+        }
+        if self.aliases.is_empty() && !self.certificate_arn.is_empty() {
+            return Err(c.invalid(
+                "cdn.aliases",
+                &self.aliases,
+                "a certificate needs at least one alias (CloudFront refuses the empty alias)",
             ));
         }
         c.range(

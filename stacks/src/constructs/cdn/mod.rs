@@ -55,6 +55,8 @@ pub const MANAGED_CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f
 /// needs its own Host header, everything else is forwarded.
 pub const MANAGED_ALL_VIEWER_EXCEPT_HOST: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
 
+/// Template rule: a certificate comes with at least one alias.
+pub const ALIASES_WITH_CERTIFICATE_RULE: &str = "AliasesWithCertificate";
 /// Template rule: the stack is deployed in us-east-1.
 pub const CDN_REGION_RULE: &str = "DeployInUsEast1";
 
@@ -153,6 +155,14 @@ impl Cdn {
                 "Alternate domain names (used only with a certificate)",
             )
             .default_value(c.aliases.join(",")),
+        )?;
+        // With a certificate, an empty `Aliases` resolves to `[""]`, an alias CloudFront
+        // refuses halfway through the deploy: refuse it before anything is created.
+        t.add_rule_when(
+            ALIASES_WITH_CERTIFICATE_RULE,
+            Expr::not(Expr::equals(certificate.clone(), "")),
+            json!({"Fn::Not": [{"Fn::Contains": [aliases.clone(), ""]}]}),
+            "A CertificateArn needs at least one alias in Aliases (CloudFront refuses the empty alias)",
         )?;
         let has_api = t.add_condition(
             HAS_API_DOMAIN,
