@@ -1,15 +1,16 @@
 //! `stacks`: renders, checks and deploys the CloudFormation of roadcall-perf's caching
 //! and performance layer.
 //!
-//! - [`config`]: `stages/<stage>.toml`, every knob of a stage, strictly checked.
+//! - [`config`]: `stages/<stage>.toml`, every knob of a stage, strictly checked; each
+//!   section's schema and checks sit next to its construct (`constructs::<name>::config`).
 //! - [`constructs`]: the L2 layer (RedisCache, Cdn, Dax, AppSyncCache, Warmer,
 //!   Monitoring, NetworkSecurity), secure by default, built on the typed L1 resources of
 //!   the `cfn` crate.
 //! - [`app`]: a stage's constructs split into stacks by lifecycle, joined by exports.
 //! - [`synth`]: deterministic, all-or-nothing rendering to `out/<stage>/`.
 //! - [`check`]: security and best-practice rules (CloudFormation Guard) over the templates.
-//! - [`deploy`]: deploy, diff, destroy, outputs, status and cache operations through the
-//!   AWS SDK.
+//! - `deploy` (with the `aws` feature): deploy, diff, destroy, outputs, status and cache
+//!   operations through the AWS SDK.
 //!
 //! ```
 //! use stacks::{app, config};
@@ -29,6 +30,7 @@ pub mod app;
 pub mod check;
 pub mod config;
 pub mod constructs;
+#[cfg(feature = "aws")]
 pub mod deploy;
 pub mod stage;
 pub mod synth;

@@ -10,20 +10,22 @@ use crate::app::Stack;
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
     /// A template could not be rendered.
-    #[error("rendering {stack}: {message}")]
+    #[error("rendering {stack}")]
     Render {
         /// The stack.
         stack: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: serde_json::Error,
     },
-    /// A file could not be written.
-    #[error("writing {path}: {message}")]
+    /// A file or directory could not be written.
+    #[error("writing {path}")]
     Write {
-        /// The file.
+        /// The file or directory.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -44,15 +46,15 @@ pub fn write_stage(
         .map(|stack| {
             render(&stack.template, format)
                 .map(|text| (file_name(stack, format), text))
-                .map_err(|e| SynthError::Render {
+                .map_err(|source| SynthError::Render {
                     stack: stack.name.clone(),
-                    message: e.to_string(),
+                    source,
                 })
         })
         .collect::<Result<_, _>>()?;
-    let write_err = |path: &Path, e: std::io::Error| SynthError::Write {
+    let write_err = |path: &Path, source: std::io::Error| SynthError::Write {
         path: path.display().to_string(),
-        message: e.to_string(),
+        source,
     };
     std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
     let mut written = Vec::new();

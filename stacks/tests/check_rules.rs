@@ -307,6 +307,60 @@ const CASES: &[(&str, &str, &str, &str, Mutation)] = &[
                 .remove("AccessLogBucketPolicy");
         },
     ),
+    (
+        "IAM_NO_AWS_MANAGED_POLICY",
+        "dev",
+        "warmer",
+        "WarmerRole",
+        |t| {
+            res(t, "WarmerRole")["ManagedPolicyArns"] = json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"}]);
+        },
+    ),
+    (
+        "CLOUDFRONT_ALIASES_ASSERTED",
+        "dev",
+        "cdn",
+        "Distribution",
+        |t| {
+            t["Rules"]
+                .as_object_mut()
+                .unwrap()
+                .remove("AliasesWithCertificate");
+        },
+    ),
+    (
+        "CLOUDFRONT_WAF_REGION_ASSERTED",
+        "dev",
+        "cdn",
+        "WebAcl",
+        |t| {
+            t.as_object_mut().unwrap().remove("Rules");
+        },
+    ),
+    (
+        "SQS_QUEUE_HAS_TLS_ONLY_POLICY",
+        "dev",
+        "warmer",
+        "WarmerDeadLetterQueue",
+        |t| {
+            t["Resources"]
+                .as_object_mut()
+                .unwrap()
+                .remove("WarmerDeadLetterQueuePolicy");
+        },
+    ),
+    (
+        "SQS_QUEUE_DELETION_POLICY",
+        "dev",
+        "warmer",
+        "WarmerDeadLetterQueue",
+        |t| {
+            t["Resources"]["WarmerDeadLetterQueue"]
+                .as_object_mut()
+                .unwrap()
+                .remove("DeletionPolicy");
+        },
+    ),
     ("SUPPRESSION_INVALID", "dev", "cdn", "AssetsBucket", |t| {
         t["Resources"]["AssetsBucket"]["Metadata"] = json!({"roadcall-perf": {"suppressions": [{"rule": "S3_ENCRYPTED", "reason": "short"}]}});
     }),

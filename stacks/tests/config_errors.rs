@@ -111,6 +111,19 @@ fn bad_values_name_the_key_and_the_allowed_values() {
             "appsync.cache_type",
             "SMALL",
         ),
+        // Values the CloudFormation schema allows but this project does not.
+        (
+            "price_class = \"PriceClass_100\"",
+            "price_class = \"None\"",
+            "cdn.price_class",
+            "PriceClass_100, PriceClass_200, PriceClass_All",
+        ),
+        (
+            "cache_type = \"SMALL\"",
+            "cache_type = \"T2_SMALL\"",
+            "appsync.cache_type",
+            "LARGE_12X",
+        ),
         (
             "schedule = \"rate(5 minutes)\"",
             "schedule = \"every 5 minutes\"",
@@ -134,6 +147,12 @@ fn bad_values_name_the_key_and_the_allowed_values() {
             "concurrency = 0",
             "warmer.targets[0].concurrency",
             "1 to 50",
+        ),
+        (
+            "certificate_arn = \"\"",
+            "certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c\"",
+            "cdn.aliases",
+            "at least one alias",
         ),
         (
             "node_groups = 1",
@@ -269,4 +288,133 @@ fn cli_list_shows_stages_and_stacks_in_order() {
         .unwrap();
     assert!(dev_network < dev_redis);
     assert!(text.contains("prod\n") && text.contains("staging\n"));
+}
+
+#[test]
+fn read_and_write_errors_keep_the_io_error_as_their_source() {
+    use std::error::Error as _;
+
+    let missing = Path::new("/nonexistent-stages-dir");
+    let err = config::list_stages(missing).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+    let io = err
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("io::Error source");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+
+    let config = config::load_stage(&config::default_stages_dir(), "dev").unwrap();
+    let stacks = stacks::app::build_stage(&config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let err = stacks::synth::write_stage(&stacks, &file, cfn::Format::Json).unwrap_err();
+    assert!(
+        matches!(err, stacks::synth::SynthError::Write { .. }),
+        "{err}"
+    );
+    assert!(
+        err.source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some(),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn cli_finds_the_stages_from_the_working_directory_and_names_the_folder_when_missing() {
+    let package = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for cwd in [package, package.parent().unwrap(), &package.join("stages")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_stacks"))
+            .arg("list")
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            cwd.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("roadcall-perf-prod-redis"));
+    }
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stacks"))
+        .args(["synth", "--stage", "dev"])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no stages directory")
+            && stderr.contains(&elsewhere.path().display().to_string())
+            && stderr.contains("--stages-dir"),
+        "{stderr}"
+    );
+    assert!(!elsewhere.path().join("out").exists());
+}
+
+#[test]
+fn cli_check_template_reads_json_and_yaml() {
+    let work = tempfile::tempdir().unwrap();
+    let stages = config::default_stages_dir();
+    for format in ["json", "yaml"] {
+        let out = stacks_cli(
+            &[
+                "synth", "--stage", "dev", "--format", format, "--out", format,
+            ],
+            &stages,
+            work.path(),
+        );
+        assert!(out.status.success());
+    }
+    let redis = |format: &str| {
+        work.path().join(format!(
+            "{format}/dev/roadcall-perf-dev-redis.template.{format}"
+        ))
+    };
+    let check = |file: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_stacks"))
+            .args(["check", "--json", "--template"])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let (json, yaml) = (check(&redis("json")), check(&redis("yaml")));
+    assert!(
+        json.status.success() && yaml.status.success(),
+        "{}",
+        String::from_utf8_lossy(&yaml.stderr)
+    );
+    let findings = |out: &std::process::Output| -> serde_json::Value {
+        let mut all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for finding in all.as_array_mut().unwrap() {
+            finding["stack"] = serde_json::Value::Null; // the file name differs
+        }
+        all
+    };
+    assert_eq!(findings(&json), findings(&yaml));
+
+    let text = std::fs::read_to_string(redis("yaml")).unwrap();
+    let insecure = text.replace(
+        "TransitEncryptionEnabled: true",
+        "TransitEncryptionEnabled: false",
+    );
+    assert_ne!(text, insecure);
+    let file = work.path().join("insecure.yaml");
+    std::fs::write(&file, insecure).unwrap();
+    let out = check(&file);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("insecure.yaml"));
+
+    std::fs::write(&file, "Resources: [\n").unwrap();
+    let out = check(&file);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("insecure.yaml: not a YAML template"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

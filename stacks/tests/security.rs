@@ -189,10 +189,15 @@ fn iam_grants_named_actions_on_named_resources() {
                 }
             }
             let is_key_policy = resource["Type"] == "AWS::KMS::Key";
+            // X-Ray's trace-writing actions have no resource-level permissions: `*` is
+            // the only resource they take.
+            let only_xray_writes = actions
+                .iter()
+                .all(|a| a == "xray:PutTraceSegments" || a == "xray:PutTelemetryRecords");
             for r in as_list(&statement["Resource"]) {
                 // In a key policy `*` means "this key"; anywhere else it is too broad.
                 assert!(
-                    r != "*" || is_key_policy,
+                    r != "*" || is_key_policy || only_xray_writes,
                     "{stage} {stack} {id}: Resource * in {statement}"
                 );
             }

@@ -7,7 +7,8 @@
 //!   [`Pseudo`] parameters and [`SecretsManagerRef`] dynamic references.
 //! - [`aws`]: one typed struct per resource type, generated from the CloudFormation
 //!   resource provider schemas shipped by cfn-lint (`cargo run -p cfn-codegen`), with
-//!   required properties as constructor arguments, allowed values as enums and typed
+//!   required properties as constructor arguments, allowed values as enums (which
+//!   serialize, deserialize, parse and print with their CloudFormation spelling) and typed
 //!   `Fn::GetAtt` accessors on [`Handle`].
 //! - [`render`]: deterministic JSON or YAML (sorted keys, byte-identical across runs).
 //!
@@ -39,11 +40,13 @@
 
 #![warn(missing_docs)]
 
+mod allowed;
 pub mod aws;
 mod expr;
 mod render;
 mod template;
 
+pub use allowed::{UnknownValue, parse_allowed};
 pub use expr::{Expr, Json, Pseudo, SecretsManagerRef, Val};
 pub use render::{Format, render};
 pub use template::{

@@ -360,6 +360,10 @@ pub struct Template {
     /// Conditions by name.
     #[serde(rename = "Conditions", skip_serializing_if = "BTreeMap::is_empty")]
     pub conditions: BTreeMap<String, Json>,
+    /// Rules by name: assertions CloudFormation checks before it creates or updates
+    /// anything (`{"Assertions": [{"Assert": ..., "AssertDescription": ...}]}`).
+    #[serde(rename = "Rules", skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, Json>,
     /// Resources by logical id.
     #[serde(rename = "Resources")]
     pub resources: BTreeMap<String, ResourceEntry>,
@@ -379,6 +383,7 @@ impl Default for Template {
             metadata: BTreeMap::new(),
             parameters: BTreeMap::new(),
             conditions: BTreeMap::new(),
+            rules: BTreeMap::new(),
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             tags: Vec::new(),
@@ -424,6 +429,50 @@ impl Template {
         }
         self.conditions.insert(name.to_owned(), condition.to_json());
         Ok(name.to_owned())
+    }
+
+    /// Adds a rule `name` whose one assertion is `assert` (a rule function such as
+    /// `Fn::Equals`), with `description` as the message CloudFormation gives when it fails.
+    pub fn add_rule(
+        &mut self,
+        name: &str,
+        assert: impl Into<Json>,
+        description: &str,
+    ) -> Result<(), TemplateError> {
+        self.insert_rule(name, None, assert.into(), description)
+    }
+
+    /// [`Template::add_rule`], checked only when `condition` (a rule function) holds.
+    pub fn add_rule_when(
+        &mut self,
+        name: &str,
+        condition: impl Into<Json>,
+        assert: impl Into<Json>,
+        description: &str,
+    ) -> Result<(), TemplateError> {
+        self.insert_rule(name, Some(condition.into()), assert.into(), description)
+    }
+
+    fn insert_rule(
+        &mut self,
+        name: &str,
+        condition: Option<Json>,
+        assert: Json,
+        description: &str,
+    ) -> Result<(), TemplateError> {
+        check_logical_id(name)?;
+        if self.rules.contains_key(name) {
+            return Err(TemplateError::DuplicateLogicalId(name.to_owned()));
+        }
+        let mut rule = serde_json::json!({"Assertions": [{
+            "Assert": assert,
+            "AssertDescription": description,
+        }]});
+        if let Some(condition) = condition {
+            rule["RuleCondition"] = condition;
+        }
+        self.rules.insert(name.to_owned(), rule);
+        Ok(())
     }
 
     /// Adds a resource with default options.

@@ -13,6 +13,8 @@
 pub mod guard;
 pub mod native;
 pub mod rules;
+pub mod suppressions;
+pub mod template_file;
 pub mod variants;
 
 use std::collections::BTreeMap;
@@ -70,12 +72,13 @@ pub enum CheckError {
     #[error(transparent)]
     Guard(#[from] guard::GuardError),
     /// The template could not be serialized.
-    #[error("rendering {stack}: {message}")]
+    #[error("rendering {stack}")]
     Render {
         /// Stack.
         stack: String,
-        /// Message.
-        message: String,
+        /// What went wrong.
+        #[source]
+        source: serde_json::Error,
     },
 }
 
@@ -150,9 +153,9 @@ pub fn check_template(
     stack: &str,
     template: &Template,
 ) -> Result<Vec<Finding>, CheckError> {
-    let json = serde_json::to_value(template).map_err(|e| CheckError::Render {
+    let json = serde_json::to_value(template).map_err(|source| CheckError::Render {
         stack: stack.to_owned(),
-        message: e.to_string(),
+        source,
     })?;
     check_json(rules, stack, &json)
 }
@@ -179,12 +182,24 @@ pub fn check_json(
                 .into_iter()
                 .map(|f| (f.rule, f.resource, f.path))
                 .collect();
-        for bucket in native::buckets_without_tls_policy(&variant.template) {
+        for web_acl in native::cloudfront_web_acls_without_region_rule(&variant.template) {
             hits.push((
-                native::S3_BUCKET_TLS_POLICY.to_owned(),
-                bucket,
+                native::CLOUDFRONT_WAF_REGION_RULE.to_owned(),
+                web_acl,
                 String::new(),
             ));
+        }
+        for distribution in native::distributions_with_unasserted_aliases(&variant.template) {
+            hits.push((
+                native::CLOUDFRONT_ALIASES_RULE.to_owned(),
+                distribution,
+                String::new(),
+            ));
+        }
+        for policy in native::TLS_ONLY_POLICIES {
+            for resource in native::without_tls_only_policy(&variant.template, policy) {
+                hits.push((policy.rule.to_owned(), resource, String::new()));
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for (rule, resource, path) in hits {

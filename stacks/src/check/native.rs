@@ -8,6 +8,43 @@ use super::rules::{RuleInfo, Severity};
 
 /// A bucket without a TLS-only policy.
 pub const S3_BUCKET_TLS_POLICY: &str = "S3_BUCKET_HAS_TLS_ONLY_POLICY";
+/// A queue without a TLS-only policy.
+pub const SQS_QUEUE_TLS_POLICY: &str = "SQS_QUEUE_HAS_TLS_ONLY_POLICY";
+
+/// A resource type whose every resource a policy resource must cover with a Deny of
+/// requests made without TLS.
+#[derive(Clone, Copy, Debug)]
+pub struct TlsOnlyPolicy {
+    /// The rule that reports an uncovered resource.
+    pub rule: &'static str,
+    /// The type of the covered resources.
+    pub resource_type: &'static str,
+    /// The type of the policy resource.
+    pub policy_type: &'static str,
+    /// The policy's property naming what it covers (one reference or a list of them).
+    pub target_property: &'static str,
+}
+
+/// Every TLS-only policy the native rules require.
+pub const TLS_ONLY_POLICIES: &[TlsOnlyPolicy] = &[
+    TlsOnlyPolicy {
+        rule: S3_BUCKET_TLS_POLICY,
+        resource_type: "AWS::S3::Bucket",
+        policy_type: "AWS::S3::BucketPolicy",
+        target_property: "Bucket",
+    },
+    TlsOnlyPolicy {
+        rule: SQS_QUEUE_TLS_POLICY,
+        resource_type: "AWS::SQS::Queue",
+        policy_type: "AWS::SQS::QueuePolicy",
+        target_property: "Queues",
+    },
+];
+/// A CLOUDFRONT-scope web ACL in a template without a `Rules` assertion on the region.
+pub const CLOUDFRONT_WAF_REGION_RULE: &str = "CLOUDFRONT_WAF_REGION_ASSERTED";
+/// A distribution whose aliases come from a list parameter that no `Rules` assertion keeps
+/// from being empty.
+pub const CLOUDFRONT_ALIASES_RULE: &str = "CLOUDFRONT_ALIASES_ASSERTED";
 /// A suppression without a usable reason or for an unknown rule.
 pub const SUPPRESSION_INVALID: &str = "SUPPRESSION_INVALID";
 /// A suppression of a rule that cannot be suppressed.
@@ -24,6 +61,31 @@ pub fn rules() -> Vec<RuleInfo> {
             message: "The bucket has no bucket policy refusing requests made without TLS.".to_owned(),
             fix: "Add an AWS::S3::BucketPolicy for the bucket with a Deny of s3:* when aws:SecureTransport is false."
                 .to_owned(),
+        },
+        RuleInfo {
+            id: SQS_QUEUE_TLS_POLICY.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: true,
+            message: "The queue has no queue policy refusing requests made without TLS (cdk-nag SQS4).".to_owned(),
+            fix: "Add an AWS::SQS::QueuePolicy for the queue with a Deny of sqs:* when aws:SecureTransport is false."
+                .to_owned(),
+        },
+        RuleInfo {
+            id: CLOUDFRONT_WAF_REGION_RULE.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: true,
+            message: "A CLOUDFRONT-scope web ACL exists only in us-east-1, and nothing in the template says so: deployed elsewhere it fails halfway.".to_owned(),
+            fix: "Add a template Rules assertion Fn::Equals [Ref AWS::Region, us-east-1] (the Cdn construct does).".to_owned(),
+        },
+        RuleInfo {
+            id: CLOUDFRONT_ALIASES_RULE.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: true,
+            message: "The distribution's aliases come from a list parameter that may be empty: with a certificate it resolves to [\"\"], which CloudFront refuses halfway through the deploy.".to_owned(),
+            fix: "Add a template Rules assertion Fn::Not [Fn::Contains [Ref <Aliases>, \"\"]] (the Cdn construct does, when a certificate is set).".to_owned(),
         },
         RuleInfo {
             id: SUPPRESSION_INVALID.to_owned(),
@@ -45,14 +107,15 @@ pub fn rules() -> Vec<RuleInfo> {
     ]
 }
 
-/// Buckets (logical ids) of a resolved template that no TLS-only bucket policy covers.
-pub fn buckets_without_tls_policy(template: &Json) -> Vec<String> {
+/// Resources (logical ids) of `policy.resource_type` in a resolved template that no
+/// TLS-only policy of `policy.policy_type` covers.
+pub fn without_tls_only_policy(template: &Json, policy: &TlsOnlyPolicy) -> Vec<String> {
     let Some(resources) = template["Resources"].as_object() else {
         return Vec::new();
     };
     let covered: BTreeSet<String> = resources
         .values()
-        .filter(|r| r["Type"] == "AWS::S3::BucketPolicy")
+        .filter(|r| r["Type"] == policy.policy_type)
         .filter(|r| {
             r["Properties"]["PolicyDocument"]["Statement"]
                 .as_array()
@@ -63,13 +126,85 @@ pub fn buckets_without_tls_policy(template: &Json) -> Vec<String> {
                         && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
                 })
         })
-        .filter_map(|r| r["Properties"]["Bucket"].as_str())
-        .map(|b| b.trim_start_matches("${").trim_end_matches('}').to_owned())
+        .flat_map(|r| {
+            let target = &r["Properties"][policy.target_property];
+            match target.as_array() {
+                Some(list) => list.iter().filter_map(Json::as_str).collect::<Vec<_>>(),
+                None => target.as_str().into_iter().collect(),
+            }
+        })
+        .map(|id| id.trim_start_matches("${").trim_end_matches('}').to_owned())
         .collect();
     resources
         .iter()
-        .filter(|(_, r)| r["Type"] == "AWS::S3::Bucket")
+        .filter(|(_, r)| r["Type"] == policy.resource_type)
         .filter(|(id, _)| !covered.contains(*id))
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// CLOUDFRONT-scope web ACLs (logical ids) of a template whose `Rules` do not assert that
+/// the region is us-east-1.
+pub fn cloudfront_web_acls_without_region_rule(template: &Json) -> Vec<String> {
+    let asserts_us_east_1 = template["Rules"]
+        .as_object()
+        .into_iter()
+        .flat_map(|rules| rules.values())
+        .flat_map(|rule| rule["Assertions"].as_array().into_iter().flatten())
+        .any(|assertion| {
+            let Some([a, b]) = assertion["Assert"]["Fn::Equals"]
+                .as_array()
+                .map(Vec::as_slice)
+            else {
+                return false;
+            };
+            let region = |v: &Json| v["Ref"] == "AWS::Region" || v == "${AWS::Region}";
+            (region(a) && b == "us-east-1") || (region(b) && a == "us-east-1")
+        });
+    if asserts_us_east_1 {
+        return Vec::new();
+    }
+    template["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| {
+            r["Type"] == "AWS::WAFv2::WebACL" && r["Properties"]["Scope"] == "CLOUDFRONT"
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// Distributions (logical ids) of a resolved template whose `Aliases` is a parameter that
+/// no `Rules` assertion keeps from holding the empty alias.
+pub fn distributions_with_unasserted_aliases(template: &Json) -> Vec<String> {
+    let asserted: BTreeSet<String> = template["Rules"]
+        .as_object()
+        .into_iter()
+        .flat_map(|rules| rules.values())
+        .flat_map(|rule| rule["Assertions"].as_array().into_iter().flatten())
+        .filter_map(|assertion| {
+            let contains = &assertion["Assert"]["Fn::Not"][0]["Fn::Contains"];
+            (contains[1] == "")
+                .then(|| contains[0]["Ref"].as_str())
+                .flatten()
+                .map(str::to_owned)
+        })
+        .collect();
+    template["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudFront::Distribution")
+        .filter(|(_, r)| {
+            let aliases = &r["Properties"]["DistributionConfig"]["Aliases"];
+            let parameter = aliases
+                .as_str()
+                .and_then(|a| a.strip_prefix("${"))
+                .and_then(|a| a.strip_suffix('}'))
+                .filter(|p| template["Parameters"].get(*p).is_some());
+            parameter.is_some_and(|p| !asserted.contains(p))
+        })
         .map(|(id, _)| id.clone())
         .collect()
 }

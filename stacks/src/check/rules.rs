@@ -55,6 +55,7 @@ const GUARD_FILES: &[(&str, &str)] = &[
     ("lambda.guard", include_str!("../../rules/lambda.guard")),
     ("network.guard", include_str!("../../rules/network.guard")),
     ("s3.guard", include_str!("../../rules/s3.guard")),
+    ("sqs.guard", include_str!("../../rules/sqs.guard")),
 ];
 
 /// Errors in the rule files themselves.

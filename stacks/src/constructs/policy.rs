@@ -22,14 +22,15 @@ pub fn trust_service(service: &str) -> Json {
     })])
 }
 
-/// A statement denying every S3 request to `bucket_arn` that is not made over TLS.
-pub fn deny_insecure_transport(bucket_arn: Json, objects_arn: Json) -> Json {
+/// A statement denying every request of `service` (`s3`, `sqs`) to `resources` that is
+/// not made over TLS.
+pub fn deny_insecure_transport(service: &str, resources: Vec<Json>) -> Json {
     json!({
         "Sid": "DenyInsecureTransport",
         "Effect": "Deny",
         "Principal": {"AWS": "*"},
-        "Action": "s3:*",
-        "Resource": [bucket_arn, objects_arn],
+        "Action": format!("{service}:*"),
+        "Resource": resources,
         "Condition": {"Bool": {"aws:SecureTransport": "false"}}
     })
 }

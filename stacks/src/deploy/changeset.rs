@@ -10,7 +10,7 @@ use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, 
 
 use crate::app::Stack;
 use crate::deploy::error::{ErrorKind, classify, from_sdk};
-use crate::deploy::events::{Follower, is_success};
+use crate::deploy::events::run_operation;
 use crate::deploy::outputs::{StackInfo, deployed_template, describe_stack};
 use crate::deploy::{AwsContext, DeployError};
 
@@ -229,23 +229,25 @@ pub async fn deploy_stack(
         .get("Resources")
         .and_then(|r| r.as_object())
         .map_or(0, |r| r.len());
-    let follower = Follower::start(&client, &stack_id, total).await?;
-    client
-        .execute_change_set()
-        .change_set_name(&change_set_id)
-        .send()
-        .await
-        .map_err(|e| from_sdk("ExecuteChangeSet", name, e))?;
-    let outcome = follower
-        .follow(&client, &stack_id, ctx.poll_interval, out)
-        .await?;
-    if !is_success(&outcome.status) {
-        return Err(DeployError::StackFailed {
-            stack: name.to_owned(),
-            status: outcome.status,
-            failures: outcome.failures,
-        });
-    }
+    let execute_change_set = async {
+        client
+            .execute_change_set()
+            .change_set_name(&change_set_id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| from_sdk("ExecuteChangeSet", name, e))
+    };
+    run_operation(
+        &client,
+        name,
+        &stack_id,
+        total,
+        ctx.poll_interval,
+        out,
+        execute_change_set,
+    )
+    .await?;
     let info = describe_stack(&client, &stack_id)
         .await?
         .ok_or_else(|| DeployError::StackNotFound(name.to_owned()))?;

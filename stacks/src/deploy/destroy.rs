@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::app::Stack;
 use crate::deploy::error::from_sdk;
-use crate::deploy::events::{Follower, is_success};
+use crate::deploy::events::run_operation;
 use crate::deploy::outputs::describe_stack;
 use crate::deploy::{AwsContext, DeployError};
 
@@ -53,23 +53,25 @@ pub async fn destroy_stack(
             hint: "another operation is running; wait for it to finish".to_owned(),
         });
     }
-    let follower = Follower::start(&client, &existing.id, 0).await?;
-    client
-        .delete_stack()
-        .stack_name(&existing.id)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DeleteStack", name, e))?;
-    let outcome = follower
-        .follow(&client, &existing.id, ctx.poll_interval, out)
-        .await?;
-    if !is_success(&outcome.status) {
-        return Err(DeployError::StackFailed {
-            stack: name.to_owned(),
-            status: outcome.status,
-            failures: outcome.failures,
-        });
-    }
+    let delete = async {
+        client
+            .delete_stack()
+            .stack_name(&existing.id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| from_sdk("DeleteStack", name, e))
+    };
+    run_operation(
+        &client,
+        name,
+        &existing.id,
+        0,
+        ctx.poll_interval,
+        out,
+        delete,
+    )
+    .await?;
     Ok(DestroyOutcome::Deleted)
 }
 

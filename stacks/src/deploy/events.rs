@@ -61,6 +61,34 @@ impl EventView {
     }
 }
 
+/// Runs one stack operation and follows it to its end: starts following `stack_id`'s
+/// events (so none of the operation's are missed), awaits `start` (the call that begins
+/// the operation, such as ExecuteChangeSet or DeleteStack), then follows the events
+/// until the stack is in a terminal state. A terminal state other than success is a
+/// [`DeployError::StackFailed`] naming `stack_name` and the resources that failed.
+pub async fn run_operation(
+    client: &Client,
+    stack_name: &str,
+    stack_id: &str,
+    total_resources: usize,
+    poll: Duration,
+    out: &mut dyn Write,
+    start: impl Future<Output = Result<(), DeployError>>,
+) -> Result<(), DeployError> {
+    let follower = Follower::start(client, stack_id, total_resources).await?;
+    start.await?;
+    let outcome = follower.follow(client, stack_id, poll, out).await?;
+    if is_success(&outcome.status) {
+        Ok(())
+    } else {
+        Err(DeployError::StackFailed {
+            stack: stack_name.to_owned(),
+            status: outcome.status,
+            failures: outcome.failures,
+        })
+    }
+}
+
 /// Whether a stack status ends an operation.
 pub fn is_terminal(status: &str) -> bool {
     !status.is_empty() && !status.ends_with("_IN_PROGRESS")

@@ -9,7 +9,9 @@
 //! - [`params`]: `--parameter` overrides.
 //! - [`assets`]: the warmer zip uploaded to a staging bucket under a content-hash key.
 //! - [`changeset`]: change sets (create, describe, execute) and the deploy of one stack.
-//! - [`events`]: following stack events to a terminal state, with a progress display.
+//! - [`events`]: following stack events to a terminal state, with a progress display;
+//!   [`events::run_operation`] runs one stack operation (execute a change set, delete) and
+//!   follows it.
 //! - [`diff`]: deployed template against synthesized template.
 //! - [`outputs`]: stack outputs.
 //! - [`status`]: stack status and what the services themselves report.

@@ -127,7 +127,7 @@ pub mod api_cache {
     }
 
     /// Caching behavior, such as FULL_REQUEST_CACHING, PER_RESOLVER_CACHING, or OPERATION_LEVEL_CACHING
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ApiCachingBehavior {
         /// `FULL_REQUEST_CACHING`
         #[serde(rename = "FULL_REQUEST_CACHING")]
@@ -158,6 +158,20 @@ pub mod api_cache {
         }
     }
 
+    impl std::str::FromStr for ApiCachingBehavior {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ApiCachingBehavior", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ApiCachingBehavior {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<ApiCachingBehavior> for Val<ApiCachingBehavior> {
         fn from(value: ApiCachingBehavior) -> Self {
             Val::Lit(value)
@@ -165,7 +179,7 @@ pub mod api_cache {
     }
 
     /// Controls how cache health metrics will be emitted to CloudWatch. Cache health metrics include NetworkBandwidthOutAllowanceExceeded and EngineCPUUtilization
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum HealthMetricsConfig {
         /// `DISABLED`
         #[serde(rename = "DISABLED")]
@@ -189,6 +203,20 @@ pub mod api_cache {
         }
     }
 
+    impl std::str::FromStr for HealthMetricsConfig {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "HealthMetricsConfig", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for HealthMetricsConfig {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<HealthMetricsConfig> for Val<HealthMetricsConfig> {
         fn from(value: HealthMetricsConfig) -> Self {
             Val::Lit(value)
@@ -196,7 +224,7 @@ pub mod api_cache {
     }
 
     /// The cache instance type, such as SMALL, LARGE and LARGE_4X
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Type {
         /// `LARGE`
         #[serde(rename = "LARGE")]
@@ -284,6 +312,20 @@ pub mod api_cache {
                 Type::T2Small => "T2_SMALL",
                 Type::Xlarge => "XLARGE",
             }
+        }
+    }
+
+    impl std::str::FromStr for Type {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Type", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Type {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 

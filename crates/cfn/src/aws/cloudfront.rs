@@ -792,7 +792,7 @@ pub mod distribution {
     }
 
     /// Allowed values of `ConnectionMode`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ConnectionMode {
         /// `direct`
         #[serde(rename = "direct")]
@@ -813,6 +813,20 @@ pub mod distribution {
                 ConnectionMode::Direct => "direct",
                 ConnectionMode::TenantOnly => "tenant-only",
             }
+        }
+    }
+
+    impl std::str::FromStr for ConnectionMode {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ConnectionMode", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ConnectionMode {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1852,7 +1866,7 @@ pub mod distribution {
     }
 
     /// (Optional) Specify the HTTP version(s) that you want viewers to use to communicate with CF. The default value for new distributions is ``http1.1``. For viewers and CF to use HTTP/2, viewers must support TLSv1.2 or later, and must support Server Name Indication (SNI). For viewers and CF to use HTTP/3, viewers must support TLSv1.3 and Server Name Indication (SNI).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum HttpVersion {
         /// `http1.1`
         #[serde(rename = "http1.1")]
@@ -1888,6 +1902,20 @@ pub mod distribution {
         }
     }
 
+    impl std::str::FromStr for HttpVersion {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "HttpVersion", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for HttpVersion {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<HttpVersion> for Val<HttpVersion> {
         fn from(value: HttpVersion) -> Self {
             Val::Lit(value)
@@ -1895,7 +1923,7 @@ pub mod distribution {
     }
 
     /// Specifies which IP protocol CloudFront uses when connecting to your origin. If your origin uses both IPv4 and IPv6 protocols, you can choose ``dualstack`` to help optimize reliability.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum IpAddressType {
         /// `ipv4`
         #[serde(rename = "ipv4")]
@@ -1923,6 +1951,20 @@ pub mod distribution {
                 IpAddressType::Ipv6 => "ipv6",
                 IpAddressType::Dualstack => "dualstack",
             }
+        }
+    }
+
+    impl std::str::FromStr for IpAddressType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "IpAddressType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for IpAddressType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -2121,7 +2163,7 @@ pub mod distribution {
     }
 
     /// Allowed values of `LocationsItem`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum LocationsItem {
         /// `AD`
         #[serde(rename = "AD")]
@@ -3382,6 +3424,20 @@ pub mod distribution {
         }
     }
 
+    impl std::str::FromStr for LocationsItem {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "LocationsItem", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for LocationsItem {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<LocationsItem> for Val<LocationsItem> {
         fn from(value: LocationsItem) -> Self {
             Val::Lit(value)
@@ -3450,7 +3506,7 @@ pub mod distribution {
     }
 
     /// If the distribution uses ``Aliases`` (alternate domain names or CNAMEs), specify the security policy that you want CloudFront to use for HTTPS connections with viewers. The security policy determines two settings: + The minimum SSL/TLS protocol that CloudFront can use to communicate with viewers. + The ciphers that CloudFront can use to encrypt the content that it returns to viewers.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum MinimumProtocolVersion {
         /// `SSLv3`
         #[serde(rename = "SSLv3")]
@@ -3508,6 +3564,20 @@ pub mod distribution {
                 MinimumProtocolVersion::TLSv132025 => "TLSv1.3_2025",
                 MinimumProtocolVersion::TLSv12016 => "TLSv1_2016",
             }
+        }
+    }
+
+    impl std::str::FromStr for MinimumProtocolVersion {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "MinimumProtocolVersion", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for MinimumProtocolVersion {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -3916,7 +3986,7 @@ pub mod distribution {
     }
 
     /// Allowed values of `OriginGroupSelectionCriteria`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum OriginGroupSelectionCriteria {
         /// `default`
         #[serde(rename = "default")]
@@ -3939,6 +4009,25 @@ pub mod distribution {
                 OriginGroupSelectionCriteria::Default => "default",
                 OriginGroupSelectionCriteria::MediaQualityBased => "media-quality-based",
             }
+        }
+    }
+
+    impl std::str::FromStr for OriginGroupSelectionCriteria {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "OriginGroupSelectionCriteria",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for OriginGroupSelectionCriteria {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4125,7 +4214,7 @@ pub mod distribution {
     }
 
     /// This field only supports standard distributions. You can't specify this field for multi-tenant distributions. For more information, see [Unsupported features for SaaS Manager for Amazon CloudFront](https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/distribution-config-options.html#unsupported-saas) in the *Amazon CloudFront Developer Guide*.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum PriceClass {
         /// `None`
         #[serde(rename = "None")]
@@ -4161,6 +4250,20 @@ pub mod distribution {
         }
     }
 
+    impl std::str::FromStr for PriceClass {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "PriceClass", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for PriceClass {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<PriceClass> for Val<PriceClass> {
         fn from(value: PriceClass) -> Self {
             Val::Lit(value)
@@ -4168,7 +4271,7 @@ pub mod distribution {
     }
 
     /// The method that you want to use to restrict distribution of your content by country: + ``none``: No geo restriction is enabled, meaning access to content is not restricted by client geo location. + ``blacklist``: The ``Location`` elements specify the countries in which you don't want CloudFront to distribute your content.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum RestrictionType {
         /// `blacklist`
         #[serde(rename = "blacklist")]
@@ -4196,6 +4299,20 @@ pub mod distribution {
                 RestrictionType::None => "none",
                 RestrictionType::Whitelist => "whitelist",
             }
+        }
+    }
+
+    impl std::str::FromStr for RestrictionType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "RestrictionType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for RestrictionType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4295,7 +4412,7 @@ pub mod distribution {
     }
 
     /// In CloudFormation, this field name is ``SslSupportMethod``. Note the different capitalization. If the distribution uses ``Aliases`` (alternate domain names or CNAMEs), specify which viewers the distribution accepts HTTPS connections from.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum SslSupportMethod {
         /// `sni-only`
         #[serde(rename = "sni-only")]
@@ -4323,6 +4440,20 @@ pub mod distribution {
                 SslSupportMethod::StaticIp => "static-ip",
                 SslSupportMethod::Vip => "vip",
             }
+        }
+    }
+
+    impl std::str::FromStr for SslSupportMethod {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "SslSupportMethod", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for SslSupportMethod {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4727,7 +4858,7 @@ pub mod distribution {
     }
 
     /// Allowed values of `ViewerMtlsMode`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ViewerMtlsMode {
         /// `required`
         #[serde(rename = "required")]
@@ -4758,6 +4889,20 @@ pub mod distribution {
         }
     }
 
+    impl std::str::FromStr for ViewerMtlsMode {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ViewerMtlsMode", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ViewerMtlsMode {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<ViewerMtlsMode> for Val<ViewerMtlsMode> {
         fn from(value: ViewerMtlsMode) -> Self {
             Val::Lit(value)
@@ -4765,7 +4910,7 @@ pub mod distribution {
     }
 
     /// The protocol that viewers can use to access the files in the origin specified by ``TargetOriginId`` when a request matches the path pattern in ``PathPattern``. You can specify the following options: + ``allow-all``: Viewers can use HTTP or HTTPS.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ViewerProtocolPolicy {
         /// `allow-all`
         #[serde(rename = "allow-all")]
@@ -4793,6 +4938,20 @@ pub mod distribution {
                 ViewerProtocolPolicy::HttpsOnly => "https-only",
                 ViewerProtocolPolicy::RedirectToHttps => "redirect-to-https",
             }
+        }
+    }
+
+    impl std::str::FromStr for ViewerProtocolPolicy {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ViewerProtocolPolicy", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ViewerProtocolPolicy {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -5548,7 +5707,7 @@ pub mod response_headers_policy {
     }
 
     /// Allowed values of `ItemsItem`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ItemsItem {
         /// `ALL`
         #[serde(rename = "ALL")]
@@ -5601,6 +5760,20 @@ pub mod response_headers_policy {
                 ItemsItem::Post => "POST",
                 ItemsItem::Put => "PUT",
             }
+        }
+    }
+
+    impl std::str::FromStr for ItemsItem {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ItemsItem", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ItemsItem {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 

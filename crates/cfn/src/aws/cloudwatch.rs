@@ -517,7 +517,7 @@ pub mod alarm {
     }
 
     /// The unit of the metric associated with the alarm. Specify this only if you are creating an alarm based on a single metric. Do not specify this if you are specifying a ``Metrics`` array.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum AlarmUnit {
         /// `Bits`
         #[serde(rename = "Bits")]
@@ -668,6 +668,20 @@ pub mod alarm {
         }
     }
 
+    impl std::str::FromStr for AlarmUnit {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "AlarmUnit", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for AlarmUnit {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<AlarmUnit> for Val<AlarmUnit> {
         fn from(value: AlarmUnit) -> Self {
             Val::Lit(value)
@@ -675,7 +689,7 @@ pub mod alarm {
     }
 
     /// The arithmetic operation to use when comparing the specified statistic and threshold. The specified statistic value is used as the first operand.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ComparisonOperator {
         /// `GreaterThanOrEqualToThreshold`
         #[serde(rename = "GreaterThanOrEqualToThreshold")]
@@ -727,6 +741,20 @@ pub mod alarm {
                 ComparisonOperator::LessThanOrEqualToThreshold => "LessThanOrEqualToThreshold",
                 ComparisonOperator::LessThanThreshold => "LessThanThreshold",
             }
+        }
+    }
+
+    impl std::str::FromStr for ComparisonOperator {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ComparisonOperator", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ComparisonOperator {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1099,7 +1127,7 @@ pub mod alarm {
     }
 
     /// The statistic for the metric associated with the alarm, other than percentile. For percentile statistics, use ``ExtendedStatistic``. For an alarm based on a metric, you must specify either ``Statistic`` or ``ExtendedStatistic`` but not both. For an alarm based on a math expression, you can't specify ``Statistic``. Instead, you use ``Metrics``.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Statistic {
         /// `Average`
         #[serde(rename = "Average")]
@@ -1137,6 +1165,20 @@ pub mod alarm {
                 Statistic::SampleCount => "SampleCount",
                 Statistic::Sum => "Sum",
             }
+        }
+    }
+
+    impl std::str::FromStr for Statistic {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Statistic", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Statistic {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1192,7 +1234,7 @@ pub mod alarm {
     }
 
     /// Sets how this alarm is to handle missing data points. Valid values are ``breaching``, ``notBreaching``, ``ignore``, and ``missing``. For more information, see [Configuring How Alarms Treat Missing Data](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data) in the *Amazon User Guide*.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum TreatMissingData {
         /// `breaching`
         #[serde(rename = "breaching")]
@@ -1228,6 +1270,20 @@ pub mod alarm {
         }
     }
 
+    impl std::str::FromStr for TreatMissingData {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "TreatMissingData", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for TreatMissingData {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<TreatMissingData> for Val<TreatMissingData> {
         fn from(value: TreatMissingData) -> Self {
             Val::Lit(value)
@@ -1235,7 +1291,7 @@ pub mod alarm {
     }
 
     /// The unit to use for the returned data points. Valid values are: Seconds, Microseconds, Milliseconds, Bytes, Kilobytes, Megabytes, Gigabytes, Terabytes, Bits, Kilobits, Megabits, Gigabits, Terabits, Percent, Count, Bytes/Second, Kilobytes/Second, Megabytes/Second, Gigabytes/Second, Terabytes/Second, Bits/Second, Kilobits/Second, Megabits/Second, Gigabits/Second, Terabits/Second, Count/Second, or No...
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Unit {
         /// `Bits`
         #[serde(rename = "Bits")]
@@ -1383,6 +1439,20 @@ pub mod alarm {
                 Unit::Terabytes => "Terabytes",
                 Unit::TerabytesSecond => "Terabytes/Second",
             }
+        }
+    }
+
+    impl std::str::FromStr for Unit {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Unit", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Unit {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 

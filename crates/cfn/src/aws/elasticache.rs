@@ -759,7 +759,7 @@ pub mod replication_group {
     }
 
     /// Enabled or Disabled. To modify cluster mode from Disabled to Enabled, you must first set the cluster mode to Compatible. Compatible mode allows your Redis OSS clients to connect using both cluster mode enabled and cluster mode disabled. After you migrate all Redis OSS clients to use cluster mode enabled, you can then complete cluster mode configuration and set the cluster mode to Enabled.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ClusterMode {
         /// `compatible`
         #[serde(rename = "compatible")]
@@ -787,6 +787,20 @@ pub mod replication_group {
                 ClusterMode::Disabled => "disabled",
                 ClusterMode::Enabled => "enabled",
             }
+        }
+    }
+
+    impl std::str::FromStr for ClusterMode {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ClusterMode", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ClusterMode {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -860,7 +874,7 @@ pub mod replication_group {
     }
 
     /// Specify either CloudWatch Logs or Kinesis Data Firehose as the destination type. Valid values are either cloudwatch-logs or kinesis-firehose.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum DestinationType {
         /// `cloudwatch-logs`
         #[serde(rename = "cloudwatch-logs")]
@@ -886,6 +900,20 @@ pub mod replication_group {
         }
     }
 
+    impl std::str::FromStr for DestinationType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "DestinationType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for DestinationType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<DestinationType> for Val<DestinationType> {
         fn from(value: DestinationType) -> Self {
             Val::Lit(value)
@@ -893,7 +921,7 @@ pub mod replication_group {
     }
 
     /// The durability setting for the replication group. Valid values: default, async, sync, disabled. Enabling durability on an existing non-durable cluster or disabling durability on an existing durable cluster is not currently supported and will result in an error; specify the desired durability at create time. The resolved state is returned in EffectiveDurability.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Durability {
         /// `async`
         #[serde(rename = "async")]
@@ -929,6 +957,20 @@ pub mod replication_group {
         }
     }
 
+    impl std::str::FromStr for Durability {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Durability", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Durability {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<Durability> for Val<Durability> {
         fn from(value: Durability) -> Self {
             Val::Lit(value)
@@ -936,7 +978,7 @@ pub mod replication_group {
     }
 
     /// The network type you choose when creating a replication group, either ipv4 | ipv6. IPv6 is supported for workloads using Redis OSS engine version 6.2 onward or Memcached engine version 1.6.6 on all instances built on the Nitro system.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum IpDiscovery {
         /// `ipv4`
         #[serde(rename = "ipv4")]
@@ -956,6 +998,20 @@ pub mod replication_group {
                 IpDiscovery::Ipv4 => "ipv4",
                 IpDiscovery::Ipv6 => "ipv6",
             }
+        }
+    }
+
+    impl std::str::FromStr for IpDiscovery {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "IpDiscovery", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for IpDiscovery {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1071,7 +1127,7 @@ pub mod replication_group {
     }
 
     /// Valid values are either json or text.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum LogFormat {
         /// `json`
         #[serde(rename = "json")]
@@ -1094,6 +1150,20 @@ pub mod replication_group {
         }
     }
 
+    impl std::str::FromStr for LogFormat {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "LogFormat", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for LogFormat {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<LogFormat> for Val<LogFormat> {
         fn from(value: LogFormat) -> Self {
             Val::Lit(value)
@@ -1101,7 +1171,7 @@ pub mod replication_group {
     }
 
     /// Valid value is either slow-log, which refers to slow-log or engine-log.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum LogType {
         /// `engine-log`
         #[serde(rename = "engine-log")]
@@ -1124,6 +1194,20 @@ pub mod replication_group {
         }
     }
 
+    impl std::str::FromStr for LogType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "LogType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for LogType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<LogType> for Val<LogType> {
         fn from(value: LogType) -> Self {
             Val::Lit(value)
@@ -1131,7 +1215,7 @@ pub mod replication_group {
     }
 
     /// Must be either ipv4 | ipv6 | dual_stack. IPv6 is supported for workloads using Redis OSS engine version 6.2 onward or Memcached engine version 1.6.6 on all instances built on the Nitro system
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum NetworkType {
         /// `dual_stack`
         #[serde(rename = "dual_stack")]
@@ -1156,6 +1240,20 @@ pub mod replication_group {
                 NetworkType::Ipv4 => "ipv4",
                 NetworkType::Ipv6 => "ipv6",
             }
+        }
+    }
+
+    impl std::str::FromStr for NetworkType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "NetworkType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for NetworkType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1301,7 +1399,7 @@ pub mod replication_group {
     }
 
     /// A setting that allows you to migrate your clients to use in-transit encryption, with no downtime. When setting TransitEncryptionEnabled to true, you can set your TransitEncryptionMode to preferred in the same request, to allow both encrypted and unencrypted connections at the same time.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum TransitEncryptionMode {
         /// `preferred`
         #[serde(rename = "preferred")]
@@ -1324,6 +1422,20 @@ pub mod replication_group {
                 TransitEncryptionMode::Preferred => "preferred",
                 TransitEncryptionMode::Required => "required",
             }
+        }
+    }
+
+    impl std::str::FromStr for TransitEncryptionMode {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "TransitEncryptionMode", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for TransitEncryptionMode {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 

@@ -197,7 +197,7 @@ pub mod rule {
     }
 
     /// Allowed values of `AssignPublicIp`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum AssignPublicIp {
         /// `DISABLED`
         #[serde(rename = "DISABLED")]
@@ -218,6 +218,20 @@ pub mod rule {
                 AssignPublicIp::Disabled => "DISABLED",
                 AssignPublicIp::Enabled => "ENABLED",
             }
+        }
+    }
+
+    impl std::str::FromStr for AssignPublicIp {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "AssignPublicIp", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for AssignPublicIp {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -865,7 +879,7 @@ pub mod rule {
     }
 
     /// Allowed values of `LaunchType`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum LaunchType {
         /// `EC2`
         #[serde(rename = "EC2")]
@@ -890,6 +904,20 @@ pub mod rule {
                 LaunchType::External => "EXTERNAL",
                 LaunchType::Fargate => "FARGATE",
             }
+        }
+    }
+
+    impl std::str::FromStr for LaunchType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "LaunchType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for LaunchType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1046,7 +1074,7 @@ pub mod rule {
     }
 
     /// Allowed values of `PropagateTags`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum PropagateTags {
         /// `TASK_DEFINITION`
         #[serde(rename = "TASK_DEFINITION")]
@@ -1062,6 +1090,20 @@ pub mod rule {
             match self {
                 PropagateTags::TaskDefinition => "TASK_DEFINITION",
             }
+        }
+    }
+
+    impl std::str::FromStr for PropagateTags {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "PropagateTags", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for PropagateTags {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1434,7 +1476,7 @@ pub mod rule {
     }
 
     /// The state of the rule.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum State {
         /// `DISABLED`
         #[serde(rename = "DISABLED")]
@@ -1464,6 +1506,20 @@ pub mod rule {
                     "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
                 }
             }
+        }
+    }
+
+    impl std::str::FromStr for State {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "State", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for State {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1738,7 +1794,7 @@ pub mod rule {
     }
 
     /// Allowed values of `Type`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Type {
         /// `distinctInstance`
         #[serde(rename = "distinctInstance")]
@@ -1758,6 +1814,20 @@ pub mod rule {
                 Type::DistinctInstance => "distinctInstance",
                 Type::MemberOf => "memberOf",
             }
+        }
+    }
+
+    impl std::str::FromStr for Type {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Type", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Type {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 

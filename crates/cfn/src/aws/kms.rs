@@ -256,7 +256,7 @@ pub mod key {
     }
 
     /// Specifies the type of KMS key to create. The default value, ``SYMMETRIC_DEFAULT``, creates a KMS key with a 256-bit symmetric key for encryption and decryption. In China Regions, ``SYMMETRIC_DEFAULT`` creates a 128-bit symmetric key that uses SM4 encryption. You can't change the ``KeySpec`` value after the KMS key is created.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum KeySpec {
         /// `SYMMETRIC_DEFAULT`
         #[serde(rename = "SYMMETRIC_DEFAULT")]
@@ -357,6 +357,20 @@ pub mod key {
         }
     }
 
+    impl std::str::FromStr for KeySpec {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "KeySpec", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for KeySpec {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<KeySpec> for Val<KeySpec> {
         fn from(value: KeySpec) -> Self {
             Val::Lit(value)
@@ -364,7 +378,7 @@ pub mod key {
     }
 
     /// Determines the [cryptographic operations](https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#cryptographic-operations) for which you can use the KMS key. The default value is ``ENCRYPT_DECRYPT``. This property is required for asymmetric KMS keys and HMAC KMS keys. You can't change the ``KeyUsage`` value after the KMS key is created.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum KeyUsage {
         /// `ENCRYPT_DECRYPT`
         #[serde(rename = "ENCRYPT_DECRYPT")]
@@ -400,6 +414,20 @@ pub mod key {
         }
     }
 
+    impl std::str::FromStr for KeyUsage {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "KeyUsage", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for KeyUsage {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<KeyUsage> for Val<KeyUsage> {
         fn from(value: KeyUsage) -> Self {
             Val::Lit(value)
@@ -407,7 +435,7 @@ pub mod key {
     }
 
     /// The source of the key material for the KMS key. You cannot change the origin after you create the KMS key. The default is ``AWS_KMS``, which means that KMS creates the key material. To [create a KMS key with no key material](https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-create-cmk.html) (for imported key material), set this value to ``EXTERNAL``.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Origin {
         /// `AWS_KMS`
         #[serde(rename = "AWS_KMS")]
@@ -427,6 +455,20 @@ pub mod key {
                 Origin::AwsKms => "AWS_KMS",
                 Origin::External => "EXTERNAL",
             }
+        }
+    }
+
+    impl std::str::FromStr for Origin {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Origin", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Origin {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 

@@ -412,7 +412,7 @@ pub mod function {
     }
 
     /// Set this property to filter the application logs for your function that Lambda sends to CloudWatch. Lambda only sends application logs at the selected level of detail and lower, where ``TRACE`` is the highest level and ``FATAL`` is the lowest.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ApplicationLogLevel {
         /// `TRACE`
         #[serde(rename = "TRACE")]
@@ -458,6 +458,20 @@ pub mod function {
         }
     }
 
+    impl std::str::FromStr for ApplicationLogLevel {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ApplicationLogLevel", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ApplicationLogLevel {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<ApplicationLogLevel> for Val<ApplicationLogLevel> {
         fn from(value: ApplicationLogLevel) -> Self {
             Val::Lit(value)
@@ -465,7 +479,7 @@ pub mod function {
     }
 
     /// Set ``ApplyOn`` to ``PublishedVersions`` to create a snapshot of the initialized execution environment when you publish a function version.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ApplyOn {
         /// `PublishedVersions`
         #[serde(rename = "PublishedVersions")]
@@ -488,6 +502,20 @@ pub mod function {
         }
     }
 
+    impl std::str::FromStr for ApplyOn {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ApplyOn", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ApplyOn {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<ApplyOn> for Val<ApplyOn> {
         fn from(value: ApplyOn) -> Self {
             Val::Lit(value)
@@ -495,7 +523,7 @@ pub mod function {
     }
 
     /// Allowed values of `ArchitecturesItem`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ArchitecturesItem {
         /// `x86_64`
         #[serde(rename = "x86_64")]
@@ -516,6 +544,20 @@ pub mod function {
                 ArchitecturesItem::X8664 => "x86_64",
                 ArchitecturesItem::Arm64 => "arm64",
             }
+        }
+    }
+
+    impl std::str::FromStr for ArchitecturesItem {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ArchitecturesItem", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ArchitecturesItem {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -716,7 +758,7 @@ pub mod function {
     }
 
     /// Specifies if a function reads from the file system for the lowest latency, or through Amazon S3 Files feature "direct Amazon S3 bucket reads" for the highest throughput. Valid values: + ``AUTO`` (default) – Direct reads are active for functions you configure with 512 MB or more of memory.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum DirectS3Read {
         /// `ENABLED`
         #[serde(rename = "ENABLED")]
@@ -744,6 +786,20 @@ pub mod function {
                 DirectS3Read::Disabled => "DISABLED",
                 DirectS3Read::Auto => "AUTO",
             }
+        }
+    }
+
+    impl std::str::FromStr for DirectS3Read {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "DirectS3Read", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for DirectS3Read {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1128,7 +1184,7 @@ pub mod function {
     }
 
     /// The format in which Lambda sends your function's application and system logs to CloudWatch. Select between plain text and structured JSON.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum LogFormat {
         /// `Text`
         #[serde(rename = "Text")]
@@ -1148,6 +1204,20 @@ pub mod function {
                 LogFormat::Text => "Text",
                 LogFormat::Json => "JSON",
             }
+        }
+    }
+
+    impl std::str::FromStr for LogFormat {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "LogFormat", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for LogFormat {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1232,7 +1302,7 @@ pub mod function {
     }
 
     /// The tracing mode.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Mode {
         /// `Active`
         #[serde(rename = "Active")]
@@ -1255,6 +1325,20 @@ pub mod function {
         }
     }
 
+    impl std::str::FromStr for Mode {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Mode", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Mode {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<Mode> for Val<Mode> {
         fn from(value: Mode) -> Self {
             Val::Lit(value)
@@ -1262,7 +1346,7 @@ pub mod function {
     }
 
     /// The type of deployment package. Set to ``Image`` for container image and set ``Zip`` for .zip file archive.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum PackageType {
         /// `Image`
         #[serde(rename = "Image")]
@@ -1285,6 +1369,20 @@ pub mod function {
         }
     }
 
+    impl std::str::FromStr for PackageType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "PackageType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for PackageType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<PackageType> for Val<PackageType> {
         fn from(value: PackageType) -> Self {
             Val::Lit(value)
@@ -1292,7 +1390,7 @@ pub mod function {
     }
 
     /// The function recursion configuration.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum RecursiveLoop {
         /// `Allow`
         #[serde(rename = "Allow")]
@@ -1315,6 +1413,20 @@ pub mod function {
         }
     }
 
+    impl std::str::FromStr for RecursiveLoop {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "RecursiveLoop", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for RecursiveLoop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<RecursiveLoop> for Val<RecursiveLoop> {
         fn from(value: RecursiveLoop) -> Self {
             Val::Lit(value)
@@ -1322,7 +1434,7 @@ pub mod function {
     }
 
     /// The identifier of the function's [runtime](https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html). Runtime is required if the deployment package is a .zip file archive. Specifying a runtime results in an error if you're deploying a function using a container image. The following list includes deprecated runtimes.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Runtime {
         /// `dotnet10`
         #[serde(rename = "dotnet10")]
@@ -1593,6 +1705,20 @@ pub mod function {
         }
     }
 
+    impl std::str::FromStr for Runtime {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Runtime", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Runtime {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<Runtime> for Val<Runtime> {
         fn from(value: Runtime) -> Self {
             Val::Lit(value)
@@ -1686,7 +1812,7 @@ pub mod function {
     }
 
     /// Specifies the storage mode for the deployment package. Use ``COPY`` to store the package in LAMlong-managed storage. Use ``REFERENCE`` to read the package directly from the Amazon S3 bucket. If omitted, the default is ``COPY``.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum S3ObjectStorageMode {
         /// `COPY`
         #[serde(rename = "COPY")]
@@ -1707,6 +1833,20 @@ pub mod function {
                 S3ObjectStorageMode::Copy => "COPY",
                 S3ObjectStorageMode::Reference => "REFERENCE",
             }
+        }
+    }
+
+    impl std::str::FromStr for S3ObjectStorageMode {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "S3ObjectStorageMode", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for S3ObjectStorageMode {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1752,7 +1892,7 @@ pub mod function {
     }
 
     /// Set this property to filter the system logs for your function that Lambda sends to CloudWatch. Lambda only sends system logs at the selected level of detail and lower, where ``DEBUG`` is the highest level and ``WARN`` is the lowest.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum SystemLogLevel {
         /// `DEBUG`
         #[serde(rename = "DEBUG")]
@@ -1780,6 +1920,20 @@ pub mod function {
                 SystemLogLevel::Info => "INFO",
                 SystemLogLevel::Warn => "WARN",
             }
+        }
+    }
+
+    impl std::str::FromStr for SystemLogLevel {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "SystemLogLevel", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for SystemLogLevel {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1870,7 +2024,7 @@ pub mod function {
     }
 
     /// Tenant isolation mode allows for invocation to be sent to a corresponding execution environment dedicated to a specific tenant ID.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum TenantIsolationMode {
         /// `PER_TENANT`
         #[serde(rename = "PER_TENANT")]
@@ -1886,6 +2040,20 @@ pub mod function {
             match self {
                 TenantIsolationMode::PerTenant => "PER_TENANT",
             }
+        }
+    }
+
+    impl std::str::FromStr for TenantIsolationMode {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "TenantIsolationMode", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for TenantIsolationMode {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1935,7 +2103,7 @@ pub mod function {
     }
 
     /// Specify the runtime update mode. + *Auto (default)* - Automatically update to the most recent and secure runtime version using a [Two-phase runtime version rollout](https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html#runtime-management-two-phase). This is the best choice for most customers to ensure they always benefit from runtime updates.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum UpdateRuntimeOn {
         /// `Auto`
         #[serde(rename = "Auto")]
@@ -1963,6 +2131,20 @@ pub mod function {
                 UpdateRuntimeOn::FunctionUpdate => "FunctionUpdate",
                 UpdateRuntimeOn::Manual => "Manual",
             }
+        }
+    }
+
+    impl std::str::FromStr for UpdateRuntimeOn {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "UpdateRuntimeOn", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for UpdateRuntimeOn {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -2181,7 +2363,7 @@ pub mod permission {
     }
 
     /// The type of authentication that your function URL uses. Set to ``AWS_IAM`` if you want to restrict access to authenticated users only. Set to ``NONE`` if you want to bypass IAM authentication to create a public endpoint. For more information, see [Control access to Lambda function URLs](https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum FunctionUrlAuthType {
         /// `AWS_IAM`
         #[serde(rename = "AWS_IAM")]
@@ -2202,6 +2384,20 @@ pub mod permission {
                 FunctionUrlAuthType::AwsIam => "AWS_IAM",
                 FunctionUrlAuthType::None => "NONE",
             }
+        }
+    }
+
+    impl std::str::FromStr for FunctionUrlAuthType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "FunctionUrlAuthType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for FunctionUrlAuthType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 

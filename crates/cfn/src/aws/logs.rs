@@ -177,7 +177,7 @@ pub mod log_group {
     }
 
     /// Specifies the log group class for this log group. There are two classes: + The ``Standard`` log class supports all CWL features. + The ``Infrequent Access`` log class supports a subset of CWL features and incurs lower costs. For details about the features supported by each class, see [Log classes](https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CloudWatch_Logs_Log_Classes.html)
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum LogGroupClass {
         /// `STANDARD`
         #[serde(rename = "STANDARD")]
@@ -205,6 +205,20 @@ pub mod log_group {
                 LogGroupClass::InfrequentAccess => "INFREQUENT_ACCESS",
                 LogGroupClass::Delivery => "DELIVERY",
             }
+        }
+    }
+
+    impl std::str::FromStr for LogGroupClass {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "LogGroupClass", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for LogGroupClass {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 

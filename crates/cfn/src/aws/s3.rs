@@ -500,7 +500,7 @@ pub mod bucket {
     }
 
     /// The ABAC status of the general purpose bucket. When ABAC is enabled for the general purpose bucket, you can use tags to manage access to the general purpose buckets as well as for cost tracking purposes. When ABAC is disabled for the general purpose buckets, you can only use tags for cost tracking purposes.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum AbacStatus {
         /// `Enabled`
         #[serde(rename = "Enabled")]
@@ -520,6 +520,20 @@ pub mod bucket {
                 AbacStatus::Enabled => "Enabled",
                 AbacStatus::Disabled => "Disabled",
             }
+        }
+    }
+
+    impl std::str::FromStr for AbacStatus {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "AbacStatus", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for AbacStatus {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -600,7 +614,7 @@ pub mod bucket {
     }
 
     /// Specifies the transfer acceleration status of the bucket.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum AccelerationStatus {
         /// `Enabled`
         #[serde(rename = "Enabled")]
@@ -624,6 +638,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for AccelerationStatus {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "AccelerationStatus", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for AccelerationStatus {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<AccelerationStatus> for Val<AccelerationStatus> {
         fn from(value: AccelerationStatus) -> Self {
             Val::Lit(value)
@@ -631,7 +659,7 @@ pub mod bucket {
     }
 
     /// This is a legacy property, and it is not recommended for most use cases. A majority of modern use cases in Amazon S3 no longer require the use of ACLs, and we recommend that you keep ACLs disabled. For more information, see [Controlling object ownership](https://docs.aws.amazon.com//AmazonS3/latest/userguide/about-object-ownership.html) in the *Amazon S3 User Guide*.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum AccessControl {
         /// `AuthenticatedRead`
         #[serde(rename = "AuthenticatedRead")]
@@ -687,6 +715,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for AccessControl {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "AccessControl", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for AccessControl {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<AccessControl> for Val<AccessControl> {
         fn from(value: AccessControl) -> Self {
             Val::Lit(value)
@@ -729,7 +771,7 @@ pub mod bucket {
     }
 
     /// S3 Intelligent-Tiering access tier. See [Storage class for automatically optimizing frequently and infrequently accessed objects](https://docs.aws.amazon.com/AmazonS3/latest/dev/storage-class-intro.html#sc-dynamic-data-access) for a list of access tiers in the S3 Intelligent-Tiering storage class.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum AccessTier {
         /// `ARCHIVE_ACCESS`
         #[serde(rename = "ARCHIVE_ACCESS")]
@@ -753,6 +795,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for AccessTier {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "AccessTier", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for AccessTier {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<AccessTier> for Val<AccessTier> {
         fn from(value: AccessTier) -> Self {
             Val::Lit(value)
@@ -760,7 +816,7 @@ pub mod bucket {
     }
 
     /// Allowed values of `AllowedMethodsItem`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum AllowedMethodsItem {
         /// `GET`
         #[serde(rename = "GET")]
@@ -798,6 +854,20 @@ pub mod bucket {
                 AllowedMethodsItem::Post => "POST",
                 AllowedMethodsItem::Delete => "DELETE",
             }
+        }
+    }
+
+    impl std::str::FromStr for AllowedMethodsItem {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "AllowedMethodsItem", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for AllowedMethodsItem {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -960,7 +1030,7 @@ pub mod bucket {
     }
 
     /// Allowed values of `BlockedEncryptionTypeListItem`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum BlockedEncryptionTypeListItem {
         /// `NONE`
         #[serde(rename = "NONE")]
@@ -983,6 +1053,25 @@ pub mod bucket {
                 BlockedEncryptionTypeListItem::None => "NONE",
                 BlockedEncryptionTypeListItem::SseC => "SSE-C",
             }
+        }
+    }
+
+    impl std::str::FromStr for BlockedEncryptionTypeListItem {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "BlockedEncryptionTypeListItem",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for BlockedEncryptionTypeListItem {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1077,7 +1166,7 @@ pub mod bucket {
     }
 
     /// Allowed values of `BucketNamespace`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum BucketNamespace {
         /// `global`
         #[serde(rename = "global")]
@@ -1101,6 +1190,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for BucketNamespace {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "BucketNamespace", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for BucketNamespace {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<BucketNamespace> for Val<BucketNamespace> {
         fn from(value: BucketNamespace) -> Self {
             Val::Lit(value)
@@ -1108,7 +1211,7 @@ pub mod bucket {
     }
 
     /// Specifies whether the annotation table configuration is enabled or disabled.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ConfigurationState {
         /// `ENABLED`
         #[serde(rename = "ENABLED")]
@@ -1129,6 +1232,20 @@ pub mod bucket {
                 ConfigurationState::Enabled => "ENABLED",
                 ConfigurationState::Disabled => "DISABLED",
             }
+        }
+    }
+
+    impl std::str::FromStr for ConfigurationState {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ConfigurationState", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ConfigurationState {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1474,7 +1591,7 @@ pub mod bucket {
     }
 
     /// Indicates whether to replicate delete markers.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum DeleteMarkerReplicationStatus {
         /// `Disabled`
         #[serde(rename = "Disabled")]
@@ -1497,6 +1614,25 @@ pub mod bucket {
                 DeleteMarkerReplicationStatus::Disabled => "Disabled",
                 DeleteMarkerReplicationStatus::Enabled => "Enabled",
             }
+        }
+    }
+
+    impl std::str::FromStr for DeleteMarkerReplicationStatus {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "DeleteMarkerReplicationStatus",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for DeleteMarkerReplicationStatus {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1642,7 +1778,7 @@ pub mod bucket {
     }
 
     /// Specifies whether journal table record expiration is enabled or disabled.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Expiration {
         /// `ENABLED`
         #[serde(rename = "ENABLED")]
@@ -1662,6 +1798,20 @@ pub mod bucket {
                 Expiration::Enabled => "ENABLED",
                 Expiration::Disabled => "DISABLED",
             }
+        }
+    }
+
+    impl std::str::FromStr for Expiration {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Expiration", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Expiration {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1717,7 +1867,7 @@ pub mod bucket {
     }
 
     /// Specifies the file format used when exporting data to Amazon S3. *Allowed values*: ``CSV`` | ``ORC`` | ``Parquet``
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Format {
         /// `CSV`
         #[serde(rename = "CSV")]
@@ -1744,6 +1894,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for Format {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Format", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Format {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<Format> for Val<Format> {
         fn from(value: Format) -> Self {
             Val::Lit(value)
@@ -1751,7 +1915,7 @@ pub mod bucket {
     }
 
     /// Object versions to include in the inventory list. If set to ``All``, the list includes all the object versions, which adds the version-related fields ``VersionId``, ``IsLatest``, and ``DeleteMarker`` to the list. If set to ``Current``, the list does not contain these version-related fields.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum IncludedObjectVersions {
         /// `All`
         #[serde(rename = "All")]
@@ -1772,6 +1936,20 @@ pub mod bucket {
                 IncludedObjectVersions::All => "All",
                 IncludedObjectVersions::Current => "Current",
             }
+        }
+    }
+
+    impl std::str::FromStr for IncludedObjectVersions {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "IncludedObjectVersions", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for IncludedObjectVersions {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -2044,7 +2222,7 @@ pub mod bucket {
     }
 
     /// The configuration state of the inventory table, indicating whether the inventory table is enabled or disabled.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum InventoryTableConfigurationConfigurationState {
         /// `ENABLED`
         #[serde(rename = "ENABLED")]
@@ -2067,6 +2245,25 @@ pub mod bucket {
                 InventoryTableConfigurationConfigurationState::Enabled => "ENABLED",
                 InventoryTableConfigurationConfigurationState::Disabled => "DISABLED",
             }
+        }
+    }
+
+    impl std::str::FromStr for InventoryTableConfigurationConfigurationState {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "InventoryTableConfigurationConfigurationState",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for InventoryTableConfigurationConfigurationState {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -2648,7 +2845,7 @@ pub mod bucket {
     }
 
     /// Specifies whether the replication metrics are enabled.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum MetricsStatus {
         /// `Disabled`
         #[serde(rename = "Disabled")]
@@ -2672,6 +2869,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for MetricsStatus {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "MetricsStatus", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for MetricsStatus {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<MetricsStatus> for Val<MetricsStatus> {
         fn from(value: MetricsStatus) -> Self {
             Val::Lit(value)
@@ -2679,7 +2890,7 @@ pub mod bucket {
     }
 
     /// The default Object Lock retention mode you want to apply to new objects placed in the specified bucket. If Object Lock is turned on, you must specify ``Mode`` and specify either ``Days`` or ``Years``.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Mode {
         /// `COMPLIANCE`
         #[serde(rename = "COMPLIANCE")]
@@ -2699,6 +2910,20 @@ pub mod bucket {
                 Mode::Compliance => "COMPLIANCE",
                 Mode::Governance => "GOVERNANCE",
             }
+        }
+    }
+
+    impl std::str::FromStr for Mode {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Mode", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Mode {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -2999,7 +3224,7 @@ pub mod bucket {
     }
 
     /// Indicates whether this bucket has an Object Lock configuration enabled. Enable ``ObjectLockEnabled`` when you apply ``ObjectLockConfiguration`` to a bucket.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ObjectLockEnabled {
         /// `Enabled`
         #[serde(rename = "Enabled")]
@@ -3015,6 +3240,20 @@ pub mod bucket {
             match self {
                 ObjectLockEnabled::Enabled => "Enabled",
             }
+        }
+    }
+
+    impl std::str::FromStr for ObjectLockEnabled {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ObjectLockEnabled", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ObjectLockEnabled {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -3066,7 +3305,7 @@ pub mod bucket {
     }
 
     /// Specifies an object ownership rule.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ObjectOwnership {
         /// `ObjectWriter`
         #[serde(rename = "ObjectWriter")]
@@ -3097,6 +3336,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for ObjectOwnership {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ObjectOwnership", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ObjectOwnership {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<ObjectOwnership> for Val<ObjectOwnership> {
         fn from(value: ObjectOwnership) -> Self {
             Val::Lit(value)
@@ -3104,7 +3357,7 @@ pub mod bucket {
     }
 
     /// Allowed values of `OptionalFieldsItem`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum OptionalFieldsItem {
         /// `Size`
         #[serde(rename = "Size")]
@@ -3217,6 +3470,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for OptionalFieldsItem {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "OptionalFieldsItem", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for OptionalFieldsItem {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<OptionalFieldsItem> for Val<OptionalFieldsItem> {
         fn from(value: OptionalFieldsItem) -> Self {
             Val::Lit(value)
@@ -3224,7 +3491,7 @@ pub mod bucket {
     }
 
     /// Specifies the replica ownership. For default and valid values, see [PUT bucket replication](https://docs.aws.amazon.com/AmazonS3/latest/API/RESTBucketPUTreplication.html) in the *Amazon S3 API Reference*.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Owner {
         /// `Destination`
         #[serde(rename = "Destination")]
@@ -3240,6 +3507,20 @@ pub mod bucket {
             match self {
                 Owner::Destination => "Destination",
             }
+        }
+    }
+
+    impl std::str::FromStr for Owner {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Owner", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Owner {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -3326,7 +3607,7 @@ pub mod bucket {
     }
 
     /// Protocol to use when redirecting requests. The default is the protocol that is used in the original request.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Protocol {
         /// `http`
         #[serde(rename = "http")]
@@ -3346,6 +3627,20 @@ pub mod bucket {
                 Protocol::Http => "http",
                 Protocol::Https => "https",
             }
+        }
+    }
+
+    impl std::str::FromStr for Protocol {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Protocol", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Protocol {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -3659,7 +3954,7 @@ pub mod bucket {
     }
 
     /// Protocol to use when redirecting requests. The default is the protocol that is used in the original request.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum RedirectRuleProtocol {
         /// `http`
         #[serde(rename = "http")]
@@ -3680,6 +3975,20 @@ pub mod bucket {
                 RedirectRuleProtocol::Http => "http",
                 RedirectRuleProtocol::Https => "https",
             }
+        }
+    }
+
+    impl std::str::FromStr for RedirectRuleProtocol {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "RedirectRuleProtocol", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for RedirectRuleProtocol {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -3725,7 +4034,7 @@ pub mod bucket {
     }
 
     /// Specifies whether Amazon S3 replicates modifications on replicas. *Allowed values*: ``Enabled`` | ``Disabled``
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ReplicaModificationsStatus {
         /// `Enabled`
         #[serde(rename = "Enabled")]
@@ -3748,6 +4057,20 @@ pub mod bucket {
                 ReplicaModificationsStatus::Enabled => "Enabled",
                 ReplicaModificationsStatus::Disabled => "Disabled",
             }
+        }
+    }
+
+    impl std::str::FromStr for ReplicaModificationsStatus {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ReplicaModificationsStatus", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ReplicaModificationsStatus {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -3916,7 +4239,7 @@ pub mod bucket {
     }
 
     /// The storage class to use when replicating objects, such as S3 Standard or reduced redundancy. By default, Amazon S3 uses the storage class of the source object to create the object replica. For valid values, see the ``StorageClass`` element of the [PUT Bucket replication](https://docs.aws.amazon.com/AmazonS3/latest/API/RESTBucketPUTreplication.html) action in the *Amazon S3 API Reference*.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ReplicationDestinationStorageClass {
         /// `DEEP_ARCHIVE`
         #[serde(rename = "DEEP_ARCHIVE")]
@@ -3969,6 +4292,25 @@ pub mod bucket {
                 ReplicationDestinationStorageClass::Standard => "STANDARD",
                 ReplicationDestinationStorageClass::StandardIa => "STANDARD_IA",
             }
+        }
+    }
+
+    impl std::str::FromStr for ReplicationDestinationStorageClass {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "ReplicationDestinationStorageClass",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for ReplicationDestinationStorageClass {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4211,7 +4553,7 @@ pub mod bucket {
     }
 
     /// Specifies whether the rule is enabled.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ReplicationRuleStatus {
         /// `Disabled`
         #[serde(rename = "Disabled")]
@@ -4234,6 +4576,20 @@ pub mod bucket {
                 ReplicationRuleStatus::Disabled => "Disabled",
                 ReplicationRuleStatus::Enabled => "Enabled",
             }
+        }
+    }
+
+    impl std::str::FromStr for ReplicationRuleStatus {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ReplicationRuleStatus", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ReplicationRuleStatus {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4292,7 +4648,7 @@ pub mod bucket {
     }
 
     /// Specifies whether the replication time is enabled.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ReplicationTimeStatus {
         /// `Disabled`
         #[serde(rename = "Disabled")]
@@ -4315,6 +4671,20 @@ pub mod bucket {
                 ReplicationTimeStatus::Disabled => "Disabled",
                 ReplicationTimeStatus::Enabled => "Enabled",
             }
+        }
+    }
+
+    impl std::str::FromStr for ReplicationTimeStatus {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ReplicationTimeStatus", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ReplicationTimeStatus {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4683,7 +5053,7 @@ pub mod bucket {
     }
 
     /// If ``Enabled``, the rule is currently being applied. If ``Disabled``, the rule is not currently being applied.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum RuleStatus {
         /// `Enabled`
         #[serde(rename = "Enabled")]
@@ -4703,6 +5073,20 @@ pub mod bucket {
                 RuleStatus::Enabled => "Enabled",
                 RuleStatus::Disabled => "Disabled",
             }
+        }
+    }
+
+    impl std::str::FromStr for RuleStatus {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "RuleStatus", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for RuleStatus {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4816,7 +5200,7 @@ pub mod bucket {
     }
 
     /// Server-side encryption algorithm to use for the default encryption. For directory buckets, there are only two supported values for server-side encryption: ``AES256`` and ``aws:kms``.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum SSEAlgorithm {
         /// `aws:kms`
         #[serde(rename = "aws:kms")]
@@ -4847,6 +5231,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for SSEAlgorithm {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "SSEAlgorithm", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for SSEAlgorithm {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<SSEAlgorithm> for Val<SSEAlgorithm> {
         fn from(value: SSEAlgorithm) -> Self {
             Val::Lit(value)
@@ -4854,7 +5252,7 @@ pub mod bucket {
     }
 
     /// Specifies the schedule for generating inventory results.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ScheduleFrequency {
         /// `Daily`
         #[serde(rename = "Daily")]
@@ -4875,6 +5273,20 @@ pub mod bucket {
                 ScheduleFrequency::Daily => "Daily",
                 ScheduleFrequency::Weekly => "Weekly",
             }
+        }
+    }
+
+    impl std::str::FromStr for ScheduleFrequency {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ScheduleFrequency", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ScheduleFrequency {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -5066,7 +5478,7 @@ pub mod bucket {
     }
 
     /// The encryption type specified for a metadata table. To specify server-side encryption with KMSlong (KMS) keys (SSE-KMS), use the ``aws:kms`` value. To specify server-side encryption with Amazon S3 managed keys (SSE-S3), use the ``AES256`` value.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum SseAlgorithm {
         /// `aws:kms`
         #[serde(rename = "aws:kms")]
@@ -5086,6 +5498,20 @@ pub mod bucket {
                 SseAlgorithm::AwsKms => "aws:kms",
                 SseAlgorithm::Aes256 => "AES256",
             }
+        }
+    }
+
+    impl std::str::FromStr for SseAlgorithm {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "SseAlgorithm", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for SseAlgorithm {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -5131,7 +5557,7 @@ pub mod bucket {
     }
 
     /// Specifies whether Amazon S3 replicates objects created with server-side encryption using an AWS KMS key stored in AWS Key Management Service.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum SseKmsEncryptedObjectsStatus {
         /// `Disabled`
         #[serde(rename = "Disabled")]
@@ -5157,6 +5583,25 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for SseKmsEncryptedObjectsStatus {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "SseKmsEncryptedObjectsStatus",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for SseKmsEncryptedObjectsStatus {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<SseKmsEncryptedObjectsStatus> for Val<SseKmsEncryptedObjectsStatus> {
         fn from(value: SseKmsEncryptedObjectsStatus) -> Self {
             Val::Lit(value)
@@ -5164,7 +5609,7 @@ pub mod bucket {
     }
 
     /// Specifies the status of the configuration.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Status {
         /// `Disabled`
         #[serde(rename = "Disabled")]
@@ -5187,6 +5632,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for Status {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Status", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Status {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<Status> for Val<Status> {
         fn from(value: Status) -> Self {
             Val::Lit(value)
@@ -5194,7 +5653,7 @@ pub mod bucket {
     }
 
     /// The class of storage used to store the object.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum StorageClass {
         /// `DEEP_ARCHIVE`
         #[serde(rename = "DEEP_ARCHIVE")]
@@ -5245,6 +5704,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for StorageClass {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "StorageClass", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for StorageClass {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<StorageClass> for Val<StorageClass> {
         fn from(value: StorageClass) -> Self {
             Val::Lit(value)
@@ -5291,7 +5764,7 @@ pub mod bucket {
     }
 
     /// The type of the table bucket where the metadata configuration is stored. The ``aws`` value indicates an AWS managed table bucket, and the ``customer`` value indicates a customer-managed table bucket. V2 metadata configurations are stored in AWS managed table buckets, and V1 metadata configurations are stored in customer-managed table buckets.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum TableBucketType {
         /// `aws`
         #[serde(rename = "aws")]
@@ -5312,6 +5785,20 @@ pub mod bucket {
                 TableBucketType::Aws => "aws",
                 TableBucketType::Customer => "customer",
             }
+        }
+    }
+
+    impl std::str::FromStr for TableBucketType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "TableBucketType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for TableBucketType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -5567,7 +6054,7 @@ pub mod bucket {
     }
 
     /// Indicates which default minimum object size behavior is applied to the lifecycle configuration. This parameter applies to general purpose buckets only. It isn't supported for directory bucket lifecycle configurations. + ``all_storage_classes_128K`` - Objects smaller than 128 KB will not transition to any storage class by default.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum TransitionDefaultMinimumObjectSize {
         /// `varies_by_storage_class`
         #[serde(rename = "varies_by_storage_class")]
@@ -5597,6 +6084,25 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for TransitionDefaultMinimumObjectSize {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "TransitionDefaultMinimumObjectSize",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for TransitionDefaultMinimumObjectSize {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<TransitionDefaultMinimumObjectSize> for Val<TransitionDefaultMinimumObjectSize> {
         fn from(value: TransitionDefaultMinimumObjectSize) -> Self {
             Val::Lit(value)
@@ -5604,7 +6110,7 @@ pub mod bucket {
     }
 
     /// The storage class to which you want the object to transition.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum TransitionStorageClass {
         /// `DEEP_ARCHIVE`
         #[serde(rename = "DEEP_ARCHIVE")]
@@ -5655,6 +6161,20 @@ pub mod bucket {
         }
     }
 
+    impl std::str::FromStr for TransitionStorageClass {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "TransitionStorageClass", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for TransitionStorageClass {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<TransitionStorageClass> for Val<TransitionStorageClass> {
         fn from(value: TransitionStorageClass) -> Self {
             Val::Lit(value)
@@ -5697,7 +6217,7 @@ pub mod bucket {
     }
 
     /// The versioning state of the bucket.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum VersioningConfigurationStatus {
         /// `Enabled`
         #[serde(rename = "Enabled")]
@@ -5720,6 +6240,25 @@ pub mod bucket {
                 VersioningConfigurationStatus::Enabled => "Enabled",
                 VersioningConfigurationStatus::Suspended => "Suspended",
             }
+        }
+    }
+
+    impl std::str::FromStr for VersioningConfigurationStatus {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "VersioningConfigurationStatus",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for VersioningConfigurationStatus {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 

@@ -295,7 +295,7 @@ pub mod topic {
     }
 
     /// Indicates one of the supported protocols for the Amazon SNS topic. At least one of the other three ``LoggingConfig`` properties is recommend along with ``Protocol``.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Protocol {
         /// `http/s`
         #[serde(rename = "http/s")]
@@ -333,6 +333,20 @@ pub mod topic {
                 Protocol::Firehose => "firehose",
                 Protocol::Application => "application",
             }
+        }
+    }
+
+    impl std::str::FromStr for Protocol {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Protocol", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Protocol {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 

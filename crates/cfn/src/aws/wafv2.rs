@@ -87,7 +87,7 @@ pub mod logging_configuration {
     }
 
     /// Logic to apply to the filtering conditions. You can specify that, in order to satisfy the filter, a log must match all conditions or must match at least one condition.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Action {
         /// `ALLOW`
         #[serde(rename = "ALLOW")]
@@ -138,6 +138,20 @@ pub mod logging_configuration {
         }
     }
 
+    impl std::str::FromStr for Action {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Action", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Action {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<Action> for Val<Action> {
         fn from(value: Action) -> Self {
             Val::Lit(value)
@@ -180,7 +194,7 @@ pub mod logging_configuration {
     }
 
     /// How to handle logs that satisfy the filter's conditions and requirement.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Behavior {
         /// `KEEP`
         #[serde(rename = "KEEP")]
@@ -200,6 +214,20 @@ pub mod logging_configuration {
                 Behavior::Keep => "KEEP",
                 Behavior::Drop => "DROP",
             }
+        }
+    }
+
+    impl std::str::FromStr for Behavior {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Behavior", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Behavior {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -261,7 +289,7 @@ pub mod logging_configuration {
     }
 
     /// Default handling for logs that don't match any of the specified filtering conditions.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum DefaultBehavior {
         /// `KEEP`
         #[serde(rename = "KEEP")]
@@ -281,6 +309,20 @@ pub mod logging_configuration {
                 DefaultBehavior::Keep => "KEEP",
                 DefaultBehavior::Drop => "DROP",
             }
+        }
+    }
+
+    impl std::str::FromStr for DefaultBehavior {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "DefaultBehavior", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for DefaultBehavior {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -504,7 +546,7 @@ pub mod logging_configuration {
     }
 
     /// Logic to apply to the filtering conditions. You can specify that, in order to satisfy the filter, a log must match all conditions or must match at least one condition.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Requirement {
         /// `MEETS_ALL`
         #[serde(rename = "MEETS_ALL")]
@@ -524,6 +566,20 @@ pub mod logging_configuration {
                 Requirement::MeetsAll => "MEETS_ALL",
                 Requirement::MeetsAny => "MEETS_ANY",
             }
+        }
+    }
+
+    impl std::str::FromStr for Requirement {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Requirement", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Requirement {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -818,7 +874,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `ALBLowReputationMode`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ALBLowReputationMode {
         /// `ACTIVE_UNDER_DDOS`
         #[serde(rename = "ACTIVE_UNDER_DDOS")]
@@ -841,6 +897,20 @@ pub mod web_acl {
                 ALBLowReputationMode::ActiveUnderDdos => "ACTIVE_UNDER_DDOS",
                 ALBLowReputationMode::AlwaysOn => "ALWAYS_ON",
             }
+        }
+    }
+
+    impl std::str::FromStr for ALBLowReputationMode {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ALBLowReputationMode", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ALBLowReputationMode {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1091,7 +1161,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `AggregateKeyType`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum AggregateKeyType {
         /// `CONSTANT`
         #[serde(rename = "CONSTANT")]
@@ -1124,6 +1194,20 @@ pub mod web_acl {
                 AggregateKeyType::ForwardedIp => "FORWARDED_IP",
                 AggregateKeyType::CustomKeys => "CUSTOM_KEYS",
             }
+        }
+    }
+
+    impl std::str::FromStr for AggregateKeyType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "AggregateKeyType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for AggregateKeyType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1430,7 +1514,7 @@ pub mod web_acl {
     }
 
     /// The blockchain chain to use.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum BlockchainChain {
         /// `BASE`
         #[serde(rename = "BASE")]
@@ -1463,6 +1547,20 @@ pub mod web_acl {
                 BlockchainChain::BaseSepolia => "BASE_SEPOLIA",
                 BlockchainChain::SolanaDevnet => "SOLANA_DEVNET",
             }
+        }
+    }
+
+    impl std::str::FromStr for BlockchainChain {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "BlockchainChain", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for BlockchainChain {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1514,7 +1612,7 @@ pub mod web_acl {
     }
 
     /// The inspection behavior to fall back to if the JSON in the request body is invalid.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum BodyParsingFallbackBehavior {
         /// `MATCH`
         #[serde(rename = "MATCH")]
@@ -1542,6 +1640,20 @@ pub mod web_acl {
                 BodyParsingFallbackBehavior::NoMatch => "NO_MATCH",
                 BodyParsingFallbackBehavior::EvaluateAsString => "EVALUATE_AS_STRING",
             }
+        }
+    }
+
+    impl std::str::FromStr for BodyParsingFallbackBehavior {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "BodyParsingFallbackBehavior", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for BodyParsingFallbackBehavior {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -1937,7 +2049,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `ComparisonOperator`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ComparisonOperator {
         /// `EQ`
         #[serde(rename = "EQ")]
@@ -1980,6 +2092,20 @@ pub mod web_acl {
                 ComparisonOperator::Ge => "GE",
                 ComparisonOperator::Gt => "GT",
             }
+        }
+    }
+
+    impl std::str::FromStr for ComparisonOperator {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "ComparisonOperator", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for ComparisonOperator {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -2157,7 +2283,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `CountryCodesItem`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum CountryCodesItem {
         /// `AD`
         #[serde(rename = "AD")]
@@ -3423,6 +3549,20 @@ pub mod web_acl {
         }
     }
 
+    impl std::str::FromStr for CountryCodesItem {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "CountryCodesItem", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for CountryCodesItem {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<CountryCodesItem> for Val<CountryCodesItem> {
         fn from(value: CountryCodesItem) -> Self {
             Val::Lit(value)
@@ -3465,7 +3605,7 @@ pub mod web_acl {
     }
 
     /// The cryptocurrency to use for payment.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum CryptoCurrency {
         /// `USDC`
         #[serde(rename = "USDC")]
@@ -3484,6 +3624,20 @@ pub mod web_acl {
         }
     }
 
+    impl std::str::FromStr for CryptoCurrency {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "CryptoCurrency", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for CryptoCurrency {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<CryptoCurrency> for Val<CryptoCurrency> {
         fn from(value: CryptoCurrency) -> Self {
             Val::Lit(value)
@@ -3491,7 +3645,7 @@ pub mod web_acl {
     }
 
     /// The currency mode for monetization. Use REAL for production payments and TEST for testing with testnet currencies.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum CurrencyMode {
         /// `REAL`
         #[serde(rename = "REAL")]
@@ -3511,6 +3665,20 @@ pub mod web_acl {
                 CurrencyMode::Real => "REAL",
                 CurrencyMode::Test => "TEST",
             }
+        }
+    }
+
+    impl std::str::FromStr for CurrencyMode {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "CurrencyMode", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for CurrencyMode {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -3736,7 +3904,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `DataProtectionAction`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum DataProtectionAction {
         /// `SUBSTITUTION`
         #[serde(rename = "SUBSTITUTION")]
@@ -3759,6 +3927,20 @@ pub mod web_acl {
                 DataProtectionAction::Substitution => "SUBSTITUTION",
                 DataProtectionAction::Hash => "HASH",
             }
+        }
+    }
+
+    impl std::str::FromStr for DataProtectionAction {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "DataProtectionAction", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for DataProtectionAction {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -3888,7 +4070,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `FallbackBehavior`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum FallbackBehavior {
         /// `MATCH`
         #[serde(rename = "MATCH")]
@@ -3909,6 +4091,20 @@ pub mod web_acl {
                 FallbackBehavior::Match => "MATCH",
                 FallbackBehavior::NoMatch => "NO_MATCH",
             }
+        }
+    }
+
+    impl std::str::FromStr for FallbackBehavior {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "FallbackBehavior", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for FallbackBehavior {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4242,7 +4438,7 @@ pub mod web_acl {
     }
 
     /// Field type to protect
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum FieldType {
         /// `SINGLE_HEADER`
         #[serde(rename = "SINGLE_HEADER")]
@@ -4280,6 +4476,20 @@ pub mod web_acl {
                 FieldType::QueryString => "QUERY_STRING",
                 FieldType::Body => "BODY",
             }
+        }
+    }
+
+    impl std::str::FromStr for FieldType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "FieldType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for FieldType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4609,7 +4819,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `IPSetForwardedIPConfigurationFallbackBehavior`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum IPSetForwardedIPConfigurationFallbackBehavior {
         /// `MATCH`
         #[serde(rename = "MATCH")]
@@ -4632,6 +4842,25 @@ pub mod web_acl {
                 IPSetForwardedIPConfigurationFallbackBehavior::Match => "MATCH",
                 IPSetForwardedIPConfigurationFallbackBehavior::NoMatch => "NO_MATCH",
             }
+        }
+    }
+
+    impl std::str::FromStr for IPSetForwardedIPConfigurationFallbackBehavior {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "IPSetForwardedIPConfigurationFallbackBehavior",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for IPSetForwardedIPConfigurationFallbackBehavior {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4730,7 +4959,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `InspectionLevel`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum InspectionLevel {
         /// `COMMON`
         #[serde(rename = "COMMON")]
@@ -4751,6 +4980,20 @@ pub mod web_acl {
                 InspectionLevel::Common => "COMMON",
                 InspectionLevel::Targeted => "TARGETED",
             }
+        }
+    }
+
+    impl std::str::FromStr for InspectionLevel {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "InspectionLevel", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for InspectionLevel {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4799,7 +5042,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `JA3FingerprintFallbackBehavior`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum JA3FingerprintFallbackBehavior {
         /// `MATCH`
         #[serde(rename = "MATCH")]
@@ -4822,6 +5065,25 @@ pub mod web_acl {
                 JA3FingerprintFallbackBehavior::Match => "MATCH",
                 JA3FingerprintFallbackBehavior::NoMatch => "NO_MATCH",
             }
+        }
+    }
+
+    impl std::str::FromStr for JA3FingerprintFallbackBehavior {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "JA3FingerprintFallbackBehavior",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for JA3FingerprintFallbackBehavior {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -4870,7 +5132,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `JA4FingerprintFallbackBehavior`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum JA4FingerprintFallbackBehavior {
         /// `MATCH`
         #[serde(rename = "MATCH")]
@@ -4893,6 +5155,25 @@ pub mod web_acl {
                 JA4FingerprintFallbackBehavior::Match => "MATCH",
                 JA4FingerprintFallbackBehavior::NoMatch => "NO_MATCH",
             }
+        }
+    }
+
+    impl std::str::FromStr for JA4FingerprintFallbackBehavior {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "JA4FingerprintFallbackBehavior",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for JA4FingerprintFallbackBehavior {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -5028,7 +5309,7 @@ pub mod web_acl {
     }
 
     /// The parts of the JSON to match against using the MatchPattern.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum JsonMatchScope {
         /// `ALL`
         #[serde(rename = "ALL")]
@@ -5056,6 +5337,20 @@ pub mod web_acl {
                 JsonMatchScope::Key => "KEY",
                 JsonMatchScope::Value => "VALUE",
             }
+        }
+    }
+
+    impl std::str::FromStr for JsonMatchScope {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "JsonMatchScope", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for JsonMatchScope {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -5099,7 +5394,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `LabelMatchScope`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum LabelMatchScope {
         /// `LABEL`
         #[serde(rename = "LABEL")]
@@ -5120,6 +5415,20 @@ pub mod web_acl {
                 LabelMatchScope::Label => "LABEL",
                 LabelMatchScope::Namespace => "NAMESPACE",
             }
+        }
+    }
+
+    impl std::str::FromStr for LabelMatchScope {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "LabelMatchScope", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for LabelMatchScope {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -5313,7 +5622,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `ManagedRuleGroupConfigPayloadType`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum ManagedRuleGroupConfigPayloadType {
         /// `JSON`
         #[serde(rename = "JSON")]
@@ -5336,6 +5645,25 @@ pub mod web_acl {
                 ManagedRuleGroupConfigPayloadType::Json => "JSON",
                 ManagedRuleGroupConfigPayloadType::FormEncoded => "FORM_ENCODED",
             }
+        }
+    }
+
+    impl std::str::FromStr for ManagedRuleGroupConfigPayloadType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "ManagedRuleGroupConfigPayloadType",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for ManagedRuleGroupConfigPayloadType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -5453,7 +5781,7 @@ pub mod web_acl {
     }
 
     /// The parts of the request to match against using the MatchPattern.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum MapMatchScope {
         /// `ALL`
         #[serde(rename = "ALL")]
@@ -5478,6 +5806,20 @@ pub mod web_acl {
                 MapMatchScope::Key => "KEY",
                 MapMatchScope::Value => "VALUE",
             }
+        }
+    }
+
+    impl std::str::FromStr for MapMatchScope {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "MapMatchScope", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for MapMatchScope {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -5739,7 +6081,7 @@ pub mod web_acl {
     }
 
     /// Handling of requests containing oversize fields
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum OversizeHandling {
         /// `CONTINUE`
         #[serde(rename = "CONTINUE")]
@@ -5770,6 +6112,20 @@ pub mod web_acl {
         }
     }
 
+    impl std::str::FromStr for OversizeHandling {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "OversizeHandling", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for OversizeHandling {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<OversizeHandling> for Val<OversizeHandling> {
         fn from(value: OversizeHandling) -> Self {
             Val::Lit(value)
@@ -5777,7 +6133,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `PayloadType`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum PayloadType {
         /// `JSON`
         #[serde(rename = "JSON")]
@@ -5797,6 +6153,20 @@ pub mod web_acl {
                 PayloadType::Json => "JSON",
                 PayloadType::FormEncoded => "FORM_ENCODED",
             }
+        }
+    }
+
+    impl std::str::FromStr for PayloadType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "PayloadType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for PayloadType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -5866,7 +6236,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `Position`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Position {
         /// `FIRST`
         #[serde(rename = "FIRST")]
@@ -5893,6 +6263,20 @@ pub mod web_acl {
         }
     }
 
+    impl std::str::FromStr for Position {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Position", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Position {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<Position> for Val<Position> {
         fn from(value: Position) -> Self {
             Val::Lit(value)
@@ -5900,7 +6284,7 @@ pub mod web_acl {
     }
 
     /// Position of the evaluation in the FieldToMatch of request.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum PositionalConstraint {
         /// `EXACTLY`
         #[serde(rename = "EXACTLY")]
@@ -5938,6 +6322,20 @@ pub mod web_acl {
                 PositionalConstraint::Contains => "CONTAINS",
                 PositionalConstraint::ContainsWord => "CONTAINS_WORD",
             }
+        }
+    }
+
+    impl std::str::FromStr for PositionalConstraint {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "PositionalConstraint", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for PositionalConstraint {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -5996,7 +6394,7 @@ pub mod web_acl {
     }
 
     /// Type of pre-parse text transformation.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum PreParseTextTransformationType {
         /// `NONE`
         #[serde(rename = "NONE")]
@@ -6038,6 +6436,25 @@ pub mod web_acl {
                     "REPLACE_SEMICOLONS_WITH_AMPERSANDS"
                 }
             }
+        }
+    }
+
+    impl std::str::FromStr for PreParseTextTransformationType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "PreParseTextTransformationType",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for PreParseTextTransformationType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -6486,7 +6903,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `RateLimitJA3FingerprintFallbackBehavior`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum RateLimitJA3FingerprintFallbackBehavior {
         /// `MATCH`
         #[serde(rename = "MATCH")]
@@ -6509,6 +6926,25 @@ pub mod web_acl {
                 RateLimitJA3FingerprintFallbackBehavior::Match => "MATCH",
                 RateLimitJA3FingerprintFallbackBehavior::NoMatch => "NO_MATCH",
             }
+        }
+    }
+
+    impl std::str::FromStr for RateLimitJA3FingerprintFallbackBehavior {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "RateLimitJA3FingerprintFallbackBehavior",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for RateLimitJA3FingerprintFallbackBehavior {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -6561,7 +6997,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `RateLimitJA4FingerprintFallbackBehavior`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum RateLimitJA4FingerprintFallbackBehavior {
         /// `MATCH`
         #[serde(rename = "MATCH")]
@@ -6584,6 +7020,25 @@ pub mod web_acl {
                 RateLimitJA4FingerprintFallbackBehavior::Match => "MATCH",
                 RateLimitJA4FingerprintFallbackBehavior::NoMatch => "NO_MATCH",
             }
+        }
+    }
+
+    impl std::str::FromStr for RateLimitJA4FingerprintFallbackBehavior {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "RateLimitJA4FingerprintFallbackBehavior",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for RateLimitJA4FingerprintFallbackBehavior {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -7100,7 +7555,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `RequestInspectionPayloadType`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum RequestInspectionPayloadType {
         /// `JSON`
         #[serde(rename = "JSON")]
@@ -7123,6 +7578,25 @@ pub mod web_acl {
                 RequestInspectionPayloadType::Json => "JSON",
                 RequestInspectionPayloadType::FormEncoded => "FORM_ENCODED",
             }
+        }
+    }
+
+    impl std::str::FromStr for RequestInspectionPayloadType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(
+                text,
+                "RequestInspectionPayloadType",
+                Self::ALL,
+                Self::as_str,
+            )
+        }
+    }
+
+    impl std::fmt::Display for RequestInspectionPayloadType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -7741,7 +8215,7 @@ pub mod web_acl {
     }
 
     /// Use CLOUDFRONT for CloudFront WebACL, use REGIONAL for Application Load Balancer and API Gateway.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum Scope {
         /// `CLOUDFRONT`
         #[serde(rename = "CLOUDFRONT")]
@@ -7764,6 +8238,20 @@ pub mod web_acl {
         }
     }
 
+    impl std::str::FromStr for Scope {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Scope", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Scope {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<Scope> for Val<Scope> {
         fn from(value: Scope) -> Self {
             Val::Lit(value)
@@ -7771,7 +8259,7 @@ pub mod web_acl {
     }
 
     /// Sensitivity Level current only used for sqli match statements.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum SensitivityLevel {
         /// `LOW`
         #[serde(rename = "LOW")]
@@ -7795,6 +8283,20 @@ pub mod web_acl {
         }
     }
 
+    impl std::str::FromStr for SensitivityLevel {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "SensitivityLevel", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for SensitivityLevel {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<SensitivityLevel> for Val<SensitivityLevel> {
         fn from(value: SensitivityLevel) -> Self {
             Val::Lit(value)
@@ -7802,7 +8304,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `SensitivityToAct`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum SensitivityToAct {
         /// `LOW`
         #[serde(rename = "LOW")]
@@ -7830,6 +8332,20 @@ pub mod web_acl {
                 SensitivityToAct::Medium => "MEDIUM",
                 SensitivityToAct::High => "HIGH",
             }
+        }
+    }
+
+    impl std::str::FromStr for SensitivityToAct {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "SensitivityToAct", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for SensitivityToAct {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 
@@ -8332,7 +8848,7 @@ pub mod web_acl {
     }
 
     /// Type of text transformation.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum TextTransformationType {
         /// `NONE`
         #[serde(rename = "NONE")]
@@ -8503,6 +9019,20 @@ pub mod web_acl {
         }
     }
 
+    impl std::str::FromStr for TextTransformationType {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "TextTransformationType", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for TextTransformationType {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<TextTransformationType> for Val<TextTransformationType> {
         fn from(value: TextTransformationType) -> Self {
             Val::Lit(value)
@@ -8554,7 +9084,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `UriFragmentFallbackBehavior`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum UriFragmentFallbackBehavior {
         /// `MATCH`
         #[serde(rename = "MATCH")]
@@ -8580,6 +9110,20 @@ pub mod web_acl {
         }
     }
 
+    impl std::str::FromStr for UriFragmentFallbackBehavior {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "UriFragmentFallbackBehavior", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for UriFragmentFallbackBehavior {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
     impl From<UriFragmentFallbackBehavior> for Val<UriFragmentFallbackBehavior> {
         fn from(value: UriFragmentFallbackBehavior) -> Self {
             Val::Lit(value)
@@ -8587,7 +9131,7 @@ pub mod web_acl {
     }
 
     /// Allowed values of `UsageOfAction`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum UsageOfAction {
         /// `ENABLED`
         #[serde(rename = "ENABLED")]
@@ -8608,6 +9152,20 @@ pub mod web_acl {
                 UsageOfAction::Enabled => "ENABLED",
                 UsageOfAction::Disabled => "DISABLED",
             }
+        }
+    }
+
+    impl std::str::FromStr for UsageOfAction {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "UsageOfAction", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for UsageOfAction {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
         }
     }
 

@@ -1,6 +1,8 @@
 //! `NetworkSecurity`: the cache client security group and the security groups of Redis
 //! and DAX, which admit their ports only from that client group.
 
+pub mod config;
+
 use cfn::aws::ec2::security_group::Egress;
 use cfn::aws::ec2::{SecurityGroup, SecurityGroupEgress, SecurityGroupIngress};
 use cfn::{Expr, Handle, Parameter, ParameterType, Template, TemplateError};

@@ -7,14 +7,16 @@
 //! API); the API origin is reached over TLS 1.2 only; a response-headers policy adds HSTS
 //! and the other security headers; access logs go to a dedicated bucket.
 
+pub mod config;
+
 use cfn::aws::cloudfront::cache_policy::{
     CachePolicyConfig, CookiesConfig, HeadersConfig, ParametersInCacheKeyAndForwardedToOrigin,
     QueryStringsConfig,
 };
 use cfn::aws::cloudfront::distribution::{
     CacheBehavior, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, HttpVersion,
-    Logging, MinimumProtocolVersion, Origin, PriceClass, S3OriginConfig, SslSupportMethod,
-    ViewerCertificate, ViewerProtocolPolicy,
+    Logging, MinimumProtocolVersion, Origin, S3OriginConfig, SslSupportMethod, ViewerCertificate,
+    ViewerProtocolPolicy,
 };
 use cfn::aws::cloudfront::origin_access_control::OriginAccessControlConfig;
 use cfn::aws::cloudfront::response_headers_policy::{
@@ -43,15 +45,20 @@ use cfn::{
 };
 use serde_json::json;
 
-use crate::config::CdnConfig;
 use crate::constructs::{keys, policy};
 use crate::stage::{Stage, to_json};
+use config::CdnConfig;
 
 /// AWS managed cache policy `Managed-CachingOptimized`.
 pub const MANAGED_CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
 /// AWS managed origin request policy `Managed-AllViewerExceptHostHeader`: API Gateway
 /// needs its own Host header, everything else is forwarded.
 pub const MANAGED_ALL_VIEWER_EXCEPT_HOST: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
+
+/// Template rule: a certificate comes with at least one alias.
+pub const ALIASES_WITH_CERTIFICATE_RULE: &str = "AliasesWithCertificate";
+/// Template rule: the stack is deployed in us-east-1.
+pub const CDN_REGION_RULE: &str = "DeployInUsEast1";
 
 /// Condition: an API domain is configured.
 pub const HAS_API_DOMAIN: &str = "HasApiDomain";
@@ -148,6 +155,14 @@ impl Cdn {
                 "Alternate domain names (used only with a certificate)",
             )
             .default_value(c.aliases.join(",")),
+        )?;
+        // With a certificate, an empty `Aliases` resolves to `[""]`, an alias CloudFront
+        // refuses halfway through the deploy: refuse it before anything is created.
+        t.add_rule_when(
+            ALIASES_WITH_CERTIFICATE_RULE,
+            Expr::not(Expr::equals(certificate.clone(), "")),
+            json!({"Fn::Not": [{"Fn::Contains": [aliases.clone(), ""]}]}),
+            "A CertificateArn needs at least one alias in Aliases (CloudFront refuses the empty alias)",
         )?;
         let has_api = t.add_condition(
             HAS_API_DOMAIN,
@@ -252,11 +267,6 @@ impl Cdn {
             .origin_request_policy_id(MANAGED_ALL_VIEWER_EXCEPT_HOST)
             .response_headers_policy_id(headers.att_id())
             .compress(true);
-        let price_class = PriceClass::ALL
-            .iter()
-            .copied()
-            .find(|p| p.as_str() == c.price_class)
-            .unwrap_or(PriceClass::PriceClass100);
         let viewer_certificate = Expr::if_(
             has_cert.clone(),
             to_json(
@@ -286,7 +296,7 @@ impl Cdn {
         .default_root_object("index.html")
         .http_version(HttpVersion::Http2and3)
         .ipv6_enabled(true)
-        .price_class(price_class)
+        .price_class(c.price_class)
         .origins(vec![
             assets_origin.into(),
             Expr::if_(has_api.clone(), to_json(&api_origin), Expr::no_value()).into(),
@@ -343,8 +353,11 @@ impl Cdn {
                         "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}}
                     }),
                     policy::deny_insecure_transport(
-                        assets.att_arn().to_json(),
-                        Expr::sub("${AssetsBucket.Arn}/*").to_json(),
+                        "s3",
+                        vec![
+                            assets.att_arn().to_json(),
+                            Expr::sub("${AssetsBucket.Arn}/*").to_json(),
+                        ],
                     ),
                 ]),
             ),
@@ -366,8 +379,11 @@ impl Cdn {
                         }
                     }),
                     policy::deny_insecure_transport(
-                        logs.att_arn().to_json(),
-                        Expr::sub("${AccessLogBucket.Arn}/*").to_json(),
+                        "s3",
+                        vec![
+                            logs.att_arn().to_json(),
+                            Expr::sub("${AccessLogBucket.Arn}/*").to_json(),
+                        ],
                     ),
                 ]),
             ),
@@ -440,6 +456,13 @@ impl Cdn {
             .action(RuleAction::new().block(BlockAction::new()))
             .into(),
         );
+        // A CLOUDFRONT-scope web ACL exists only in us-east-1: say so before CloudFormation
+        // creates anything, for `aws cloudformation deploy` as much as for `stacks deploy`.
+        t.add_rule(
+            CDN_REGION_RULE,
+            Expr::equals(Expr::from(Pseudo::Region), "us-east-1"),
+            "The cdn stack must be deployed in us-east-1: CloudFront's web ACL and certificate exist only there",
+        )?;
         let web_acl = t.add(
             "WebAcl",
             WebACL::new(

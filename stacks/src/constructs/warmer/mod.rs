@@ -5,6 +5,8 @@
 //! invoke exactly the named functions and qualifiers (never `function:*`), write its own
 //! log group and send failed events to its own dead-letter queue.
 
+pub mod config;
+
 use cfn::aws::events::Rule;
 use cfn::aws::events::rule::{RetryPolicy, State, Target};
 use cfn::aws::iam::Role;
@@ -15,16 +17,17 @@ use cfn::aws::lambda::function::{
 };
 use cfn::aws::lambda::{Function, Permission};
 use cfn::aws::logs::LogGroup;
-use cfn::aws::sqs::Queue;
+use cfn::aws::sqs::{Queue, QueuePolicy};
 use cfn::{
     Expr, Handle, Json, Parameter, ParameterType, Policy, Pseudo, ResourceOptions, Template,
     TemplateError,
 };
 use serde::Serialize;
+use serde_json::json;
 
-use crate::config::{WarmerConfig, WarmerTargetConfig};
 use crate::constructs::policy;
 use crate::stage::Stage;
+use config::{WarmerConfig, WarmerTargetConfig};
 
 /// A function the warmer keeps warm.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -154,12 +157,24 @@ impl Warmer {
                 .kms_key_id(self.kms_key_arn.clone()),
             ResourceOptions::default().retain_with(Policy::Delete),
         )?;
-        let dead_letters = t.add(
+        // Failed warm-up events are diagnostics of this stack's lifetime, like its logs.
+        let dead_letters = t.add_with(
             "WarmerDeadLetterQueue",
             Queue::new()
                 .queue_name(stage.resource_name("warmer-dlq"))
                 .kms_master_key_id(self.kms_key_arn.clone())
                 .message_retention_period(1_209_600),
+            ResourceOptions::default().retain_with(Policy::Delete),
+        )?;
+        t.add(
+            "WarmerDeadLetterQueuePolicy",
+            QueuePolicy::new(
+                policy::document(vec![policy::deny_insecure_transport(
+                    "sqs",
+                    vec![dead_letters.att_arn().to_json()],
+                )]),
+                vec![dead_letters.ref_()],
+            ),
         )?;
 
         let mut statements = vec![
@@ -168,6 +183,13 @@ impl Warmer {
                 vec![log_group.att_arn().to_json()],
             ),
             policy::allow(&["sqs:SendMessage"], vec![dead_letters.att_arn().to_json()]),
+            // Active tracing sends segments as the function; X-Ray has no resource-level
+            // permissions, so these two actions take `*` (instead of the AWS managed
+            // AWSXRayDaemonWriteAccess, which also grants the sampling reads).
+            policy::allow(
+                &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                vec![json!("*")],
+            ),
             // The dead-letter queue is encrypted with the stage key.
             policy::allow(
                 &["kms:Decrypt", "kms:GenerateDataKey"],
@@ -186,9 +208,6 @@ impl Warmer {
                 .description(
                     "Warmer: invokes the named functions, writes its logs and dead letters",
                 )
-                .managed_policy_arns(vec![Expr::sub(
-                    "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess",
-                )])
                 .policies(vec![
                     RolePolicy::new(policy::document(statements), "warmer").into(),
                 ]),

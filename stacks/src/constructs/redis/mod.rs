@@ -6,6 +6,8 @@
 //! appears in the template), private subnets only, and a security group that admits
 //! port 6379 only from the cache client group.
 
+pub mod config;
+
 use cfn::aws::elasticache::replication_group::{
     CloudWatchLogsDestinationDetails, DestinationDetails, DestinationType,
     LogDeliveryConfigurationRequest, LogFormat, LogType,
@@ -17,9 +19,9 @@ use cfn::aws::secretsmanager::secret::GenerateSecretString;
 use cfn::{Expr, Handle, Policy, ResourceOptions, SecretsManagerRef, Template, TemplateError};
 use serde_json::json;
 
-use crate::config::RedisConfig;
 use crate::constructs::network::REDIS_PORT;
 use crate::stage::Stage;
+use config::RedisConfig;
 
 /// The replication group and what it needs.
 #[derive(Clone, Debug)]

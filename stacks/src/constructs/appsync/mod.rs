@@ -3,14 +3,16 @@
 //! Per-resolver caching with a short TTL, encrypted in transit and at rest. The API id is
 //! a parameter; when it is empty the cache drops out through a condition.
 
+pub mod config;
+
 use cfn::aws::appsync::ApiCache;
-use cfn::aws::appsync::api_cache::{ApiCachingBehavior, Type};
+use cfn::aws::appsync::api_cache::ApiCachingBehavior;
 use cfn::{
     Expr, Handle, Output, Parameter, ParameterType, ResourceOptions, Template, TemplateError,
 };
 
-use crate::config::AppSyncConfig;
 use crate::stage::Stage;
+use config::AppSyncConfig;
 
 /// Condition: an AppSync API id is configured.
 pub const HAS_API: &str = "HasAppSyncApi";
@@ -40,18 +42,13 @@ impl AppSyncCache {
             .allowed_pattern("^[a-zA-Z0-9]*$", "an AppSync API id, or empty"),
         )?;
         t.add_condition(HAS_API, Expr::not(Expr::equals(api_id.clone(), "")))?;
-        let cache_type = Type::ALL
-            .iter()
-            .copied()
-            .find(|kind| kind.as_str() == c.cache_type)
-            .unwrap_or(Type::Small);
         let cache = t.add_with(
             "ApiCache",
             ApiCache::new(
                 ApiCachingBehavior::PerResolverCaching,
                 api_id.clone(),
                 c.ttl_seconds,
-                cache_type,
+                c.cache_type,
             )
             .transit_encryption_enabled(true)
             .at_rest_encryption_enabled(true),

@@ -7,6 +7,8 @@
 //! No Rust DAX data-plane client exists: the cluster serves the platform's other
 //! DynamoDB clients (Node.js and Java services), not the Rust crates of this repository.
 
+pub mod config;
+
 use cfn::aws::cloudwatch::Alarm;
 use cfn::aws::cloudwatch::alarm::Dimension;
 use cfn::aws::dax::cluster::SSESpecification;
@@ -16,10 +18,10 @@ use cfn::aws::iam::role::Policy as RolePolicy;
 use cfn::{Expr, Handle, Parameter, ParameterType, ResourceOptions, Template, TemplateError};
 use serde_json::json;
 
-use crate::config::DaxConfig;
 use crate::constructs::monitoring::ratio_alarm;
 use crate::constructs::policy;
 use crate::stage::Stage;
+use config::DaxConfig;
 
 /// Condition: all three table names are set.
 pub const HAS_TABLES: &str = "HasDaxTables";

@@ -1,5 +1,5 @@
 //! Arguments and output of `stacks deploy | diff | destroy | outputs | status |
-//! invalidate | flush-appsync` (compiled into the binary, not the library).
+//! invalidate | flush-appsync`: the command-line side of [`stacks::deploy`].
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};

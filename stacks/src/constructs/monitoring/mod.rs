@@ -6,6 +6,8 @@
 //! the `RoadcallPerf` namespace with the `Stage` dimension, which is where the lambdas'
 //! EMF lines put them (see docs/monitoring.md).
 
+pub mod config;
+
 use cfn::aws::cloudwatch::alarm::{
     ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, TreatMissingData,
 };
@@ -15,10 +17,11 @@ use cfn::aws::sns::{Topic, TopicPolicy};
 use cfn::{Expr, Handle, Json, Template, TemplateError};
 use serde_json::json;
 
-use crate::config::{MonitoringConfig, RedisConfig};
 use crate::constructs::dax::Dax;
 use crate::constructs::redis::RedisCache;
+use crate::constructs::redis::config::RedisConfig;
 use crate::stage::Stage;
+use config::MonitoringConfig;
 
 /// CloudWatch namespace of the metrics the lambdas emit as EMF.
 pub const RUNTIME_NAMESPACE: &str = "RoadcallPerf";

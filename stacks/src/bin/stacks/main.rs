@@ -1,11 +1,16 @@
 //! The `stacks` command: synthesizes, checks and deploys the CloudFormation templates of
 //! roadcall-perf.
+//!
+//! The binary is thin: each command parses its arguments, calls the library and prints.
+//! The AWS commands' side of that (arguments, prompts, progress) is in `deploy`, built
+//! with the `aws` feature only: synth, check, rules and list need no AWS SDK, and most of
+//! a fresh build's time would go to compiling it.
 
-// The command-line side of the deploy commands (argument structs, printing, prompts)
-// lives next to the library modules it drives, but belongs to the binary: it uses anyhow.
-#[path = "deploy/cli.rs"]
-mod aws_commands;
+#[cfg(feature = "aws")]
+mod deploy;
 
+#[cfg(not(feature = "aws"))]
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,11 +21,19 @@ use stacks::{app, config, synth};
 
 /// Renders the CloudFormation of roadcall-perf's caching and performance layer.
 #[derive(Debug, Parser)]
-#[command(name = "stacks", version, about)]
+#[command(
+    name = "stacks",
+    version,
+    about,
+    after_help = "The AWS commands (deploy, diff, destroy, outputs, status, invalidate, \
+                  flush-appsync) are built with the `aws` feature: \
+                  cargo run -p stacks --features aws -- deploy --stage dev"
+)]
 struct Cli {
-    /// Directory of the stage files (`<stage>.toml`).
-    #[arg(long, global = true, value_name = "DIR", default_value_os_t = config::default_stages_dir())]
-    stages_dir: PathBuf,
+    /// Directory of the stage files (`<stage>.toml`) [default: `stacks/stages` in the
+    /// working directory or the nearest parent that has one].
+    #[arg(long, global = true, value_name = "DIR")]
+    stages_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -66,20 +79,43 @@ enum Command {
     /// List the stages and their stacks in deployment order.
     List,
     /// Check, then deploy a stage's stacks through change sets, following their events.
-    Deploy(aws_commands::DeployArgs),
+    #[cfg(feature = "aws")]
+    Deploy(deploy::DeployArgs),
     /// Compare the deployed templates with the synthesized ones.
-    Diff(aws_commands::DiffArgs),
+    #[cfg(feature = "aws")]
+    Diff(deploy::DiffArgs),
     /// Delete a stage's stacks, in reverse dependency order, after a confirmation.
-    Destroy(aws_commands::DestroyArgs),
+    #[cfg(feature = "aws")]
+    Destroy(deploy::DestroyArgs),
     /// Print the outputs of a stage's deployed stacks.
-    Outputs(aws_commands::OutputsArgs),
+    #[cfg(feature = "aws")]
+    Outputs(deploy::OutputsArgs),
     /// Stack status, and what ElastiCache, DAX, CloudFront, AppSync and EventBridge report.
-    Status(aws_commands::OutputsArgs),
+    #[cfg(feature = "aws")]
+    Status(deploy::OutputsArgs),
     /// Create a CloudFront invalidation on the stage's distribution.
-    Invalidate(aws_commands::InvalidateArgs),
+    #[cfg(feature = "aws")]
+    Invalidate(deploy::InvalidateArgs),
     /// Flush the stage's AppSync API cache.
-    FlushAppsync(aws_commands::FlushArgs),
+    #[cfg(feature = "aws")]
+    FlushAppsync(deploy::FlushArgs),
+    /// A command this build leaves out (the AWS commands without the `aws` feature).
+    #[cfg(not(feature = "aws"))]
+    #[command(external_subcommand)]
+    Other(Vec<OsString>),
 }
+
+/// The commands that talk to AWS, built only with the `aws` feature.
+#[cfg(not(feature = "aws"))]
+const AWS_COMMANDS: &[&str] = &[
+    "deploy",
+    "diff",
+    "destroy",
+    "outputs",
+    "status",
+    "invalidate",
+    "flush-appsync",
+];
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum OutputFormat {
@@ -116,6 +152,14 @@ fn stages_to_run(
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
+    // Found only by the commands that read stage files: `rules` and `check --template`
+    // work anywhere.
+    let stages_dir = || -> anyhow::Result<PathBuf> {
+        match &cli.stages_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => Ok(config::find_stages_dir(&std::env::current_dir()?)?),
+        }
+    };
     match cli.command {
         Command::Synth {
             stage,
@@ -125,8 +169,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             // Load and build every requested stage before writing anything.
             let mut built = Vec::new();
-            for stage in stages_to_run(&cli.stages_dir, stage, all)? {
-                let config = config::load_stage(&cli.stages_dir, &stage)?;
+            let stages_dir = stages_dir()?;
+            for stage in stages_to_run(&stages_dir, stage, all)? {
+                let config = config::load_stage(&stages_dir, &stage)?;
                 let stacks =
                     app::build_stage(&config).with_context(|| format!("building stage {stage}"))?;
                 built.push((stage, stacks));
@@ -151,8 +196,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for path in &template {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
-                let value: serde_json::Value = serde_json::from_str(&text)
-                    .with_context(|| format!("{}: not a JSON template", path.display()))?;
+                let value = stacks::check::template_file::parse_template(
+                    &path.display().to_string(),
+                    &text,
+                )?;
                 templates += 1;
                 findings.extend(stacks::check::check_json(
                     &rules,
@@ -160,13 +207,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &value,
                 )?);
             }
-            let stages = if template.is_empty() {
-                stages_to_run(&cli.stages_dir, stage, all)?
+            let (stages_dir, stages) = if template.is_empty() {
+                let dir = stages_dir()?;
+                let stages = stages_to_run(&dir, stage, all)?;
+                (dir, stages)
             } else {
-                Vec::new()
+                (PathBuf::new(), Vec::new())
             };
             for stage in stages {
-                let config = config::load_stage(&cli.stages_dir, &stage)?;
+                let config = config::load_stage(&stages_dir, &stage)?;
                 for built in
                     app::build_stage(&config).with_context(|| format!("building stage {stage}"))?
                 {
@@ -218,18 +267,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )?;
             }
         }
-        Command::Deploy(args) => aws_commands::deploy(&cli.stages_dir, args, &mut stdout)?,
-        Command::Diff(args) => aws_commands::diff(&cli.stages_dir, args, &mut stdout)?,
-        Command::Destroy(args) => aws_commands::destroy(&cli.stages_dir, args, &mut stdout)?,
-        Command::Outputs(args) => aws_commands::outputs(&cli.stages_dir, args, &mut stdout)?,
-        Command::Status(args) => aws_commands::status(&cli.stages_dir, args, &mut stdout)?,
-        Command::Invalidate(args) => aws_commands::invalidate(&cli.stages_dir, args, &mut stdout)?,
-        Command::FlushAppsync(args) => {
-            aws_commands::flush_appsync(&cli.stages_dir, args, &mut stdout)?
+        #[cfg(feature = "aws")]
+        Command::Deploy(args) => deploy::deploy(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
+        Command::Diff(args) => deploy::diff(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
+        Command::Destroy(args) => deploy::destroy(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
+        Command::Outputs(args) => deploy::outputs(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
+        Command::Status(args) => deploy::status(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
+        Command::Invalidate(args) => deploy::invalidate(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(feature = "aws")]
+        Command::FlushAppsync(args) => deploy::flush_appsync(&stages_dir()?, args, &mut stdout)?,
+        #[cfg(not(feature = "aws"))]
+        Command::Other(args) => {
+            let name = args
+                .first()
+                .map(|a| a.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if AWS_COMMANDS.contains(&name.as_str()) {
+                anyhow::bail!(
+                    "`stacks {name}` is an AWS command, which this build leaves out; run it with \
+                     `cargo run -p stacks --features aws -- {name} ...` (or install with \
+                     `cargo install --path stacks --features aws`)"
+                );
+            }
+            anyhow::bail!("unrecognized subcommand `{name}`; see `stacks --help`");
         }
         Command::List => {
-            for stage in config::list_stages(&cli.stages_dir)? {
-                let config = config::load_stage(&cli.stages_dir, &stage)?;
+            let stages_dir = stages_dir()?;
+            for stage in config::list_stages(&stages_dir)? {
+                let config = config::load_stage(&stages_dir, &stage)?;
                 writeln!(stdout, "{stage}")?;
                 for stack in app::build_stage(&config)? {
                     if stack.depends_on.is_empty() {
