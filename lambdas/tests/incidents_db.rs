@@ -227,15 +227,7 @@ async fn candidates_are_a_hint_never_the_last_word() {
 #[tokio::test]
 async fn one_batch_with_repeated_and_reused_keys() {
     let db = Db::start().await;
-    for i in 0..3 {
-        db.vendor(
-            &format!("v{i}"),
-            &["tow"],
-            34.0,
-            -118.0 + f64::from(i) * 0.001,
-        )
-        .await;
-    }
+    db.tow_vendors_in_a_row(3).await;
     let batch = vec![
         new_incident("i-a", "alice", &[], Some(("k1", "hash-1"))),
         new_incident("i-b", "bob", &[], None),
@@ -282,15 +274,7 @@ async fn one_batch_with_repeated_and_reused_keys() {
 #[tokio::test]
 async fn concurrent_retries_with_one_key_create_one_incident() {
     let db = Db::start().await;
-    for i in 0..5 {
-        db.vendor(
-            &format!("v{i}"),
-            &["tow"],
-            34.0,
-            -118.0 + f64::from(i) * 0.001,
-        )
-        .await;
-    }
+    db.tow_vendors_in_a_row(5).await;
     let (router, _) = app(&db, None).await;
     let body = incident_body("driver-7", 34.0, -118.0);
     for round in 0..5 {
@@ -571,15 +555,7 @@ async fn one_key_in_concurrent_transactions_creates_one_incident() {
     // As from several Lambda environments: each request its own transaction, no shared
     // matcher. The key's primary key makes the later ones wait, then replay.
     let db = Db::start().await;
-    for i in 0..12 {
-        db.vendor(
-            &format!("v{i}"),
-            &["tow"],
-            34.0,
-            -118.0 + f64::from(i) * 0.001,
-        )
-        .await;
-    }
+    db.tow_vendors_in_a_row(12).await;
     let answers = futures::future::join_all((0..12).map(|i| {
         let pool = db.pool.clone();
         async move {

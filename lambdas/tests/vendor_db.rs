@@ -5,9 +5,9 @@
 
 mod common;
 
-use cache::{AvailabilityStatus, Capability, EARTH_RADIUS_M, GeoPoint, MAX_ID_CHARS};
+use cache::{AvailabilityStatus, Capability, GeoPoint, MAX_ID_CHARS};
 use common::Db;
-use lambdas::db::geo::GeoPath;
+use lambdas::db::geo::{GeoPath, destination};
 use lambdas::db::vendors::{self, SearchQuery};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -47,20 +47,6 @@ fn the_schema_speaks_the_model_vocabulary() {
         "vendors, incidents and payments ids"
     );
     assert!(V1.contains(&format!("length(driver_id) BETWEEN 1 AND {MAX_ID_CHARS})")));
-}
-
-/// The point `meters` from `from` along `bearing_deg` on Redis's sphere.
-fn destination(from: GeoPoint, bearing_deg: f64, meters: f64) -> GeoPoint {
-    let d = meters / EARTH_RADIUS_M;
-    let (lat1, lon1, b) = (
-        from.lat.to_radians(),
-        from.lon.to_radians(),
-        bearing_deg.to_radians(),
-    );
-    let lat2 = (lat1.sin() * d.cos() + lat1.cos() * d.sin() * b.cos()).asin();
-    let lon2 = lon1 + (b.sin() * d.sin() * lat1.cos()).atan2(d.cos() - lat1.sin() * lat2.sin());
-    let lon = (lon2.to_degrees() + 540.0).rem_euclid(360.0) - 180.0;
-    GeoPoint::new(lat2.to_degrees(), lon)
 }
 
 async fn paths(db: &Db) -> Vec<GeoPath> {

@@ -451,7 +451,9 @@ async fn run(pool: AuroraPool, mut queue: mpsc::UnboundedReceiver<(NewIncident, 
                 }
             }
             Err(error) if batch.len() == 1 => {
-                let _ = replies.into_iter().next().map(|r| r.send(Err(error)));
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(error));
+                }
             }
             // One bad request (text PostgreSQL cannot store, say) fails the whole
             // transaction: each request then runs alone and gets its own answer.

@@ -55,6 +55,15 @@ impl Db {
             .expect("insert vendor");
     }
 
+    /// Inserts `n` tow vendors `v0`, `v1`, ... a few hundred feet apart in a row east of
+    /// (34, -118).
+    pub async fn tow_vendors_in_a_row(&self, n: u32) {
+        for i in 0..n {
+            let lon = -118.0 + f64::from(i) * 0.001;
+            self.vendor(&format!("v{i}"), &["tow"], 34.0, lon).await;
+        }
+    }
+
     /// Inserts an unmatched incident directly.
     pub async fn incident(&self, id: &str) {
         self.pool
