@@ -109,14 +109,24 @@ async fn sql_distance_is_the_rust_distance() {
             .get(0);
         assert_eq!(sql, a.haversine_m(&b), "{a:?} {b:?}");
     }
-    // Tiny but legal differences do not underflow.
-    let tiny: f64 = db
-        .pool
-        .query_one("SELECT geo_distance_m(0, 1e-200, 0, 0)", &[])
-        .await
-        .expect("tiny")
-        .get(0);
-    assert_eq!(tiny, 0.0);
+    // Tiny but legal coordinates and differences do not underflow.
+    for (a, b) in [
+        (GeoPoint::new(0.0, 1e-200), GeoPoint::new(0.0, 0.0)),
+        (GeoPoint::new(-5e-324, 0.0), GeoPoint::new(40.7, -74.0)),
+        (GeoPoint::new(5e-324, 5e-324), GeoPoint::new(0.0, 0.0)),
+        (GeoPoint::new(90.0, 0.0), GeoPoint::new(-90.0, 180.0)),
+    ] {
+        let sql: f64 = db
+            .pool
+            .query_one(
+                "SELECT geo_distance_m($1, $2, $3, $4)",
+                &[&a.lat, &a.lon, &b.lat, &b.lon],
+            )
+            .await
+            .expect("tiny")
+            .get(0);
+        assert!((sql - a.haversine_m(&b)).abs() < 1e-6, "{a:?} {b:?}");
+    }
 }
 
 #[tokio::test]
@@ -127,6 +137,8 @@ async fn search_crosses_the_antimeridian_and_the_poles() {
     db.vendor("west-of-180", &["tow"], 10.0, -179.98).await;
     db.vendor("polar", &["tow"], 89.5, 30.0).await;
     db.vendor("far", &["tow"], 10.0, 170.0).await;
+    // Among the nearest rows of every search on PostGIS, wherever it is.
+    db.vendor("subnormal", &["fuel"], 5e-324, -5e-324).await;
     for path in paths(&db).await {
         let from_east = ids(&db, path, &query(10.0, 179.98, 5.0)).await;
         assert_eq!(from_east, ["east-of-180", "west-of-180"], "{path:?}");
@@ -139,6 +151,10 @@ async fn search_crosses_the_antimeridian_and_the_poles() {
         let near_the_pole = ids(&db, path, &query(89.9, 100.0, 40.0)).await;
         assert_eq!(near_the_pole, ["polar"], "{path:?}");
         assert!(ids(&db, path, &query(89.4, -150.0, 70.0)).await.is_empty());
+        assert_eq!(
+            ids(&db, path, &query(0.0, 1e-200, 1.0)).await,
+            ["subnormal"]
+        );
     }
 }
 
