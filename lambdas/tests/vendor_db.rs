@@ -243,6 +243,21 @@ async fn postgis_and_the_bounding_box_give_the_same_answers() {
         compared > 200,
         "the queries found too little to compare: {compared}"
     );
+    // Vendors at one spot tie: both paths cut the tie by id.
+    for twin in ["twin-c", "twin-a", "twin-b"] {
+        db.vendor(twin, &["lockout"], 12.5, 12.5).await;
+    }
+    let twins = SearchQuery {
+        limit: 2,
+        ..query(12.5, 12.5001, 5.0)
+    };
+    for path in [GeoPath::Geography, GeoPath::BoundingBox] {
+        assert_eq!(
+            ids(&db, path, &twins).await,
+            ["twin-a", "twin-b"],
+            "{path:?}"
+        );
+    }
     // `search` picks PostGIS on this server.
     assert_eq!(
         lambdas::db::geo::path(&db.pool).await.expect("path"),
