@@ -88,7 +88,10 @@ impl AppState {
             .map(|c| VendorCache::new(c.clone(), VendorCacheConfig::default()));
         let index = VendorIndex::new(cache.clone(), VendorCacheConfig::default().profile_ttl);
         Self {
-            incidents: crate::db::incidents::IncidentMatcher::new(db.clone()),
+            incidents: crate::db::incidents::IncidentMatcher::new(
+                db.clone(),
+                config.incident_batch_max,
+            ),
             db,
             cache,
             vendors,

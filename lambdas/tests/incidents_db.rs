@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use cache::{Availability, Capability, GeoPoint};
-use common::{Db, app, call};
+use common::{Db, app, app_with, call};
 use lambdas::db::idempotency;
 use lambdas::db::incidents::{self, Created, IdempotencyKey, NewIncident};
 use lambdas::model::ValidIncident;
@@ -50,6 +50,15 @@ async fn assignments(db: &Db) -> (BTreeMap<String, String>, BTreeMap<String, Str
 
 #[tokio::test]
 async fn a_burst_of_incidents_takes_distinct_vendors() {
+    burst_on_a_small_fleet("1000").await;
+}
+
+#[tokio::test]
+async fn a_burst_without_batching_takes_distinct_vendors_too() {
+    burst_on_a_small_fleet("1").await;
+}
+
+async fn burst_on_a_small_fleet(batch_max: &str) {
     let db = Db::start().await;
     let fleet = 40;
     for i in 0..fleet {
@@ -63,7 +72,7 @@ async fn a_burst_of_incidents_takes_distinct_vendors() {
         .await;
     }
     db.vendor("tires-only", &["tire"], 34.0, -118.0).await;
-    let (router, _state) = app(&db, None).await;
+    let (router, _state) = app_with(&db, None, &[("INCIDENT_BATCH_MAX", batch_max)]).await;
     let requests = 240;
     let answers = futures::future::join_all((0..requests).map(|i| {
         let router = router.clone();

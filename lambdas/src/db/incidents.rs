@@ -41,8 +41,8 @@ const COLUMNS: &str =
 /// Columns of [`COLUMNS`] plus `created_at`: where a joined vendor's columns start.
 const INCIDENT_COLUMN_COUNT: usize = 9;
 
-/// The most incidents one batch creates (a bound on one transaction's size and on the
-/// wait of the first request in it).
+/// The most incidents one batch creates by default (a bound on one transaction's size and
+/// on the wait of the first request in it).
 pub const MAX_BATCH: usize = 1000;
 
 fn incident_from_row(row: &Row) -> Result<IncidentView, AuroraError> {
@@ -397,6 +397,7 @@ type Reply = oneshot::Sender<Result<Created, AuroraError>>;
 #[derive(Debug, Clone)]
 pub struct IncidentMatcher {
     pool: AuroraPool,
+    max_batch: usize,
     queue: Arc<OnceLock<mpsc::UnboundedSender<(NewIncident, Reply)>>>,
 }
 
@@ -412,10 +413,12 @@ pub enum MatchError {
 }
 
 impl IncidentMatcher {
-    /// A matcher on `pool`.
-    pub fn new(pool: AuroraPool) -> Self {
+    /// A matcher on `pool` that puts at most `max_batch` incidents (at least 1) in one
+    /// transaction.
+    pub fn new(pool: AuroraPool, max_batch: usize) -> Self {
         Self {
             pool,
+            max_batch: max_batch.max(1),
             queue: Arc::new(OnceLock::new()),
         }
     }
@@ -425,7 +428,7 @@ impl IncidentMatcher {
     pub async fn create(&self, incident: NewIncident) -> Result<Created, MatchError> {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
-            tokio::spawn(run(self.pool.clone(), receiver));
+            tokio::spawn(run(self.pool.clone(), self.max_batch, receiver));
             sender
         });
         let (reply, answer) = oneshot::channel();
@@ -440,9 +443,13 @@ impl IncidentMatcher {
 }
 
 /// The worker: one batch at a time, of everything queued.
-async fn run(pool: AuroraPool, mut queue: mpsc::UnboundedReceiver<(NewIncident, Reply)>) {
+async fn run(
+    pool: AuroraPool,
+    max_batch: usize,
+    mut queue: mpsc::UnboundedReceiver<(NewIncident, Reply)>,
+) {
     let mut jobs = Vec::new();
-    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+    while queue.recv_many(&mut jobs, max_batch).await > 0 {
         let (batch, replies): (Vec<NewIncident>, Vec<Reply>) = jobs.drain(..).unzip();
         match create_batch(&pool, &batch).await {
             Ok(answers) => {

@@ -79,13 +79,25 @@ impl Db {
 
 /// The app over `db` (and `redis` when given), with every route.
 pub async fn app(db: &Db, redis: Option<&RedisServer>) -> (Router, AppState) {
+    app_with(db, redis, &[]).await
+}
+
+/// [`app`] with more configuration variables.
+pub async fn app_with(
+    db: &Db,
+    redis: Option<&RedisServer>,
+    variables: &[(&str, &str)],
+) -> (Router, AppState) {
     let db_url = db.server.url();
     let redis_url = redis.map(RedisServer::url);
     let config = AppConfig::from_lookup(|name| match name {
         "DATABASE_URL" => Some(db_url.clone()),
         "REDIS_URL" => redis_url.clone(),
         "STAGE" => Some("test".to_owned()),
-        _ => None,
+        _ => variables
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned()),
     })
     .expect("config");
     let cache = match &config.redis {
