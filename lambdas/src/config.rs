@@ -36,6 +36,9 @@ pub struct AppConfig {
     pub stage: String,
     /// Radius in which an incident is matched to a vendor (`MATCH_RADIUS_MILES`, default 50).
     pub match_radius_miles: f64,
+    /// The most incidents one claim transaction creates (`INCIDENT_BATCH_MAX`, default
+    /// 1000; 1 turns batching off).
+    pub incident_batch_max: usize,
     /// How long a warmer ping holds its execution environment (`WARMER_HOLD_MS`, default 75).
     pub warmer_hold: Duration,
     /// Emit CloudWatch EMF metric lines on stdout (`EMF_METRICS`, default on under Lambda).
@@ -83,6 +86,17 @@ impl AppConfig {
                     })?,
             ),
         };
+        let incident_batch_max = match get("INCIDENT_BATCH_MAX") {
+            None => crate::db::incidents::MAX_BATCH,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    variable: "INCIDENT_BATCH_MAX",
+                    message: format!("`{v}` is not a whole number in [1, 10000]"),
+                })?,
+        };
         let on_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
         let emf_metrics = match get("EMF_METRICS").as_deref() {
             None => on_lambda,
@@ -125,6 +139,7 @@ impl AppConfig {
             vendors,
             stage: get("STAGE").unwrap_or_else(|| "local".to_owned()),
             match_radius_miles,
+            incident_batch_max,
             warmer_hold,
             emf_metrics,
         })

@@ -88,7 +88,10 @@ pub fn parse_capability(name: &str, field: &str) -> Result<Capability, ApiError>
     name.parse::<Capability>().map_err(|_| {
         ApiError::invalid(
             field,
-            format!("`{name}` is not one of tire, engine, tow, fuel, lockout, jumpstart"),
+            format!(
+                "`{name}` is not one of {}",
+                Capability::ALL.map(Capability::as_str).join(", ")
+            ),
         )
     })
 }

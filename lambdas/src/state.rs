@@ -88,7 +88,10 @@ impl AppState {
     pub fn with_parts(db: AuroraPool, cache: Option<Cache>, config: AppConfig) -> Self {
         let vendors = Vendors::new(PgVendors(db.clone()), cache.clone(), config.vendors.clone());
         Self {
-            incidents: crate::db::incidents::IncidentMatcher::new(db.clone()),
+            incidents: crate::db::incidents::IncidentMatcher::new(
+                db.clone(),
+                config.incident_batch_max,
+            ),
             db,
             cache,
             vendors,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ::vendors::{Availability, AvailabilityStatus, Capability, GeoPoint};
 use axum::http::StatusCode;
-use common::{Db, app, call};
+use common::{Db, app, app_with, call};
 use lambdas::db::idempotency;
 use lambdas::db::incidents::{self, Created, IdempotencyKey, NewIncident};
 use lambdas::model::ValidIncident;
@@ -50,6 +50,15 @@ async fn assignments(db: &Db) -> (BTreeMap<String, String>, BTreeMap<String, Str
 
 #[tokio::test]
 async fn a_burst_of_incidents_takes_distinct_vendors() {
+    burst_on_a_small_fleet("1000").await;
+}
+
+#[tokio::test]
+async fn a_burst_without_batching_takes_distinct_vendors_too() {
+    burst_on_a_small_fleet("1").await;
+}
+
+async fn burst_on_a_small_fleet(batch_max: &str) {
     let db = Db::start().await;
     let fleet = 40;
     for i in 0..fleet {
@@ -63,7 +72,7 @@ async fn a_burst_of_incidents_takes_distinct_vendors() {
         .await;
     }
     db.vendor("tires-only", &["tire"], 34.0, -118.0).await;
-    let (router, _state) = app(&db, None).await;
+    let (router, _state) = app_with(&db, None, &[("INCIDENT_BATCH_MAX", batch_max)]).await;
     let requests = 240;
     let answers = futures::future::join_all((0..requests).map(|i| {
         let router = router.clone();
@@ -227,15 +236,7 @@ async fn candidates_are_a_hint_never_the_last_word() {
 #[tokio::test]
 async fn one_batch_with_repeated_and_reused_keys() {
     let db = Db::start().await;
-    for i in 0..3 {
-        db.vendor(
-            &format!("v{i}"),
-            &["tow"],
-            34.0,
-            -118.0 + f64::from(i) * 0.001,
-        )
-        .await;
-    }
+    db.tow_vendors_in_a_row(3).await;
     let batch = vec![
         new_incident("i-a", "alice", &[], Some(("k1", "hash-1"))),
         new_incident("i-b", "bob", &[], None),
@@ -282,15 +283,7 @@ async fn one_batch_with_repeated_and_reused_keys() {
 #[tokio::test]
 async fn concurrent_retries_with_one_key_create_one_incident() {
     let db = Db::start().await;
-    for i in 0..5 {
-        db.vendor(
-            &format!("v{i}"),
-            &["tow"],
-            34.0,
-            -118.0 + f64::from(i) * 0.001,
-        )
-        .await;
-    }
+    db.tow_vendors_in_a_row(5).await;
     let (router, _) = app(&db, None).await;
     let body = incident_body("driver-7", 34.0, -118.0);
     for round in 0..5 {
@@ -592,15 +585,7 @@ async fn one_key_in_concurrent_transactions_creates_one_incident() {
     // As from several Lambda environments: each request its own transaction, no shared
     // matcher. The key's primary key makes the later ones wait, then replay.
     let db = Db::start().await;
-    for i in 0..12 {
-        db.vendor(
-            &format!("v{i}"),
-            &["tow"],
-            34.0,
-            -118.0 + f64::from(i) * 0.001,
-        )
-        .await;
-    }
+    db.tow_vendors_in_a_row(12).await;
     let answers = futures::future::join_all((0..12).map(|i| {
         let pool = db.pool.clone();
         async move {

@@ -5,9 +5,9 @@
 
 mod common;
 
-use ::vendors::{AvailabilityStatus, Capability, EARTH_RADIUS_M, GeoPoint, MAX_ID_CHARS};
+use ::vendors::{AvailabilityStatus, Capability, GeoPoint, MAX_ID_CHARS};
 use common::Db;
-use lambdas::db::geo::GeoPath;
+use lambdas::db::geo::{GeoPath, destination};
 use lambdas::db::vendors::{self, SearchQuery};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -47,20 +47,6 @@ fn the_schema_speaks_the_model_vocabulary() {
         "vendors, incidents and payments ids"
     );
     assert!(V1.contains(&format!("length(driver_id) BETWEEN 1 AND {MAX_ID_CHARS})")));
-}
-
-/// The point `meters` from `from` along `bearing_deg` on Redis's sphere.
-fn destination(from: GeoPoint, bearing_deg: f64, meters: f64) -> GeoPoint {
-    let d = meters / EARTH_RADIUS_M;
-    let (lat1, lon1, b) = (
-        from.lat.to_radians(),
-        from.lon.to_radians(),
-        bearing_deg.to_radians(),
-    );
-    let lat2 = (lat1.sin() * d.cos() + lat1.cos() * d.sin() * b.cos()).asin();
-    let lon2 = lon1 + (b.sin() * d.sin() * lat1.cos()).atan2(d.cos() - lat1.sin() * lat2.sin());
-    let lon = (lon2.to_degrees() + 540.0).rem_euclid(360.0) - 180.0;
-    GeoPoint::new(lat2.to_degrees(), lon)
 }
 
 async fn paths(db: &Db) -> Vec<GeoPath> {
@@ -123,14 +109,24 @@ async fn sql_distance_is_the_rust_distance() {
             .get(0);
         assert_eq!(sql, a.haversine_m(&b), "{a:?} {b:?}");
     }
-    // Tiny but legal differences do not underflow.
-    let tiny: f64 = db
-        .pool
-        .query_one("SELECT geo_distance_m(0, 1e-200, 0, 0)", &[])
-        .await
-        .expect("tiny")
-        .get(0);
-    assert_eq!(tiny, 0.0);
+    // Tiny but legal coordinates and differences do not underflow.
+    for (a, b) in [
+        (GeoPoint::new(0.0, 1e-200), GeoPoint::new(0.0, 0.0)),
+        (GeoPoint::new(-5e-324, 0.0), GeoPoint::new(40.7, -74.0)),
+        (GeoPoint::new(5e-324, 5e-324), GeoPoint::new(0.0, 0.0)),
+        (GeoPoint::new(90.0, 0.0), GeoPoint::new(-90.0, 180.0)),
+    ] {
+        let sql: f64 = db
+            .pool
+            .query_one(
+                "SELECT geo_distance_m($1, $2, $3, $4)",
+                &[&a.lat, &a.lon, &b.lat, &b.lon],
+            )
+            .await
+            .expect("tiny")
+            .get(0);
+        assert!((sql - a.haversine_m(&b)).abs() < 1e-6, "{a:?} {b:?}");
+    }
 }
 
 #[tokio::test]
@@ -141,6 +137,8 @@ async fn search_crosses_the_antimeridian_and_the_poles() {
     db.vendor("west-of-180", &["tow"], 10.0, -179.98).await;
     db.vendor("polar", &["tow"], 89.5, 30.0).await;
     db.vendor("far", &["tow"], 10.0, 170.0).await;
+    // Among the nearest rows of every search on PostGIS, wherever it is.
+    db.vendor("subnormal", &["fuel"], 5e-324, -5e-324).await;
     for path in paths(&db).await {
         let from_east = ids(&db, path, &query(10.0, 179.98, 5.0)).await;
         assert_eq!(from_east, ["east-of-180", "west-of-180"], "{path:?}");
@@ -153,6 +151,10 @@ async fn search_crosses_the_antimeridian_and_the_poles() {
         let near_the_pole = ids(&db, path, &query(89.9, 100.0, 40.0)).await;
         assert_eq!(near_the_pole, ["polar"], "{path:?}");
         assert!(ids(&db, path, &query(89.4, -150.0, 70.0)).await.is_empty());
+        assert_eq!(
+            ids(&db, path, &query(0.0, 1e-200, 1.0)).await,
+            ["subnormal"]
+        );
     }
 }
 
@@ -241,6 +243,21 @@ async fn postgis_and_the_bounding_box_give_the_same_answers() {
         compared > 200,
         "the queries found too little to compare: {compared}"
     );
+    // Vendors at one spot tie: both paths cut the tie by id.
+    for twin in ["twin-c", "twin-a", "twin-b"] {
+        db.vendor(twin, &["lockout"], 12.5, 12.5).await;
+    }
+    let twins = SearchQuery {
+        limit: 2,
+        ..query(12.5, 12.5001, 5.0)
+    };
+    for path in [GeoPath::Geography, GeoPath::BoundingBox] {
+        assert_eq!(
+            ids(&db, path, &twins).await,
+            ["twin-a", "twin-b"],
+            "{path:?}"
+        );
+    }
     // `search` picks PostGIS on this server.
     assert_eq!(
         lambdas::db::geo::path(&db.pool).await.expect("path"),

@@ -308,18 +308,26 @@ async fn the_in_process_profile_tier_keeps_its_staleness_bound() {
     let read = |state: lambdas::state::AppState, id: String| async move {
         let got = state.vendors.profile(&id).await.expect("profile");
         let doc: Value = serde_json::from_str(got.value.expect("found").as_str()).unwrap();
-        (got.outcome, doc["availability"]["status"].as_str().unwrap().to_owned())
+        (
+            got.outcome,
+            doc["availability"]["status"].as_str().unwrap().to_owned(),
+        )
     };
     read(reader.clone(), id.clone()).await; // MISS: fills Redis
     read(reader.clone(), id.clone()).await; // HIT from Redis: kept in process
     // Its own write: evicted at once.
-    let row = lambdas::db::vendors::set_location(&app.state.db, &id, vendors::GeoPoint::new(33.1, -97.0))
-        .await
-        .unwrap()
-        .unwrap();
+    let row =
+        lambdas::db::vendors::set_location(&app.state.db, &id, vendors::GeoPoint::new(33.1, -97.0))
+            .await
+            .unwrap()
+            .unwrap();
     reader.vendors.committed(&[row]).await;
     let (outcome, _) = read(reader.clone(), id.clone()).await;
-    assert_eq!(outcome, vendors::CacheOutcome::Miss, "own write seen at once");
+    assert_eq!(
+        outcome,
+        vendors::CacheOutcome::Miss,
+        "own write seen at once"
+    );
     read(reader.clone(), id.clone()).await;
     // Another environment's write: seen within the bound.
     let change = lambdas::db::vendors::set_availability(

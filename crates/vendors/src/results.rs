@@ -140,8 +140,7 @@ impl ProfileTier {
 
     pub(crate) fn evict(&self, ids: &[String]) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        self.epoch
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         for id in ids {
             entries.remove(id);
         }

@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 
 use aurora::tokio_postgres::types::ToSql;
 use aurora::{AuroraError, AuroraPool};
-use vendors::{EARTH_RADIUS_M, GeoPoint};
+use cache::{EARTH_RADIUS_M, GeoPoint};
 
 /// How the database finds vendors near a point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl BoundingBox {
         // The widest longitude the circle reaches (at the tangent latitude, not the
         // center's): sin(dlon) = sin(angle) / cos(lat).
         let ratio = angle.sin() / center.lat.to_radians().cos();
-        if ratio.is_nan() || ratio >= 1.0 || angle >= std::f64::consts::FRAC_PI_2 {
+        if !ratio.is_finite() || ratio >= 1.0 || angle >= std::f64::consts::FRAC_PI_2 {
             return everywhere;
         }
         let dlon = ratio.asin().to_degrees();
@@ -211,23 +211,24 @@ impl NearbySql {
     }
 }
 
+/// The point `meters` from `from` along `bearing_deg` (degrees clockwise from north) on
+/// Redis's sphere, with the longitude wrapped into [-180, 180).
+pub fn destination(from: GeoPoint, bearing_deg: f64, meters: f64) -> GeoPoint {
+    let d = meters / EARTH_RADIUS_M;
+    let (lat1, lon1, b) = (
+        from.lat.to_radians(),
+        from.lon.to_radians(),
+        bearing_deg.to_radians(),
+    );
+    let lat2 = (lat1.sin() * d.cos() + lat1.cos() * d.sin() * b.cos()).asin();
+    let lon2 = lon1 + (b.sin() * d.sin() * lat1.cos()).atan2(d.cos() - lat1.sin() * lat2.sin());
+    let lon = (lon2.to_degrees() + 540.0).rem_euclid(360.0) - 180.0;
+    GeoPoint::new(lat2.to_degrees(), lon)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The point `meters` from `from` along `bearing_deg` (spherical destination formula).
-    fn destination(from: GeoPoint, bearing_deg: f64, meters: f64) -> GeoPoint {
-        let d = meters / EARTH_RADIUS_M;
-        let (lat1, lon1, b) = (
-            from.lat.to_radians(),
-            from.lon.to_radians(),
-            bearing_deg.to_radians(),
-        );
-        let lat2 = (lat1.sin() * d.cos() + lat1.cos() * d.sin() * b.cos()).asin();
-        let lon2 = lon1 + (b.sin() * d.sin() * lat1.cos()).atan2(d.cos() - lat1.sin() * lat2.sin());
-        let lon = (lon2.to_degrees() + 540.0).rem_euclid(360.0) - 180.0;
-        GeoPoint::new(lat2.to_degrees(), lon)
-    }
 
     fn contains(b: &BoundingBox, p: GeoPoint) -> bool {
         (b.lat_min..=b.lat_max).contains(&p.lat)

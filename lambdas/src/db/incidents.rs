@@ -41,8 +41,8 @@ const COLUMNS: &str =
 /// Columns of [`COLUMNS`] plus `created_at`: where a joined vendor's columns start.
 const INCIDENT_COLUMN_COUNT: usize = 9;
 
-/// The most incidents one batch creates (a bound on one transaction's size and on the
-/// wait of the first request in it).
+/// The most incidents one batch creates by default (a bound on one transaction's size and
+/// on the wait of the first request in it).
 pub const MAX_BATCH: usize = 1000;
 
 fn incident_from_row(row: &Row) -> Result<IncidentView, AuroraError> {
@@ -299,6 +299,11 @@ async fn create_in(
 
     // The claims, pipelined: all sent at once, run by the server in this order.
     let to_create: Vec<usize> = (0..batch.len()).filter(|&i| creates[i]).collect();
+    // The claim's plan does not depend on its values (an index-ordered scan from a point,
+    // primary-key lookups): planning it once per connection instead of once per incident
+    // halves its cost.
+    tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        .await?;
     let statement = tx.prepare_cached(&claim_sql(path)).await?;
     let owned: Vec<ClaimParams<'_>> = to_create
         .iter()
@@ -397,6 +402,7 @@ type Reply = oneshot::Sender<Result<Created, AuroraError>>;
 #[derive(Debug, Clone)]
 pub struct IncidentMatcher {
     pool: AuroraPool,
+    max_batch: usize,
     queue: Arc<OnceLock<mpsc::UnboundedSender<(NewIncident, Reply)>>>,
 }
 
@@ -412,10 +418,12 @@ pub enum MatchError {
 }
 
 impl IncidentMatcher {
-    /// A matcher on `pool`.
-    pub fn new(pool: AuroraPool) -> Self {
+    /// A matcher on `pool` that puts at most `max_batch` incidents (at least 1) in one
+    /// transaction.
+    pub fn new(pool: AuroraPool, max_batch: usize) -> Self {
         Self {
             pool,
+            max_batch: max_batch.max(1),
             queue: Arc::new(OnceLock::new()),
         }
     }
@@ -425,7 +433,7 @@ impl IncidentMatcher {
     pub async fn create(&self, incident: NewIncident) -> Result<Created, MatchError> {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
-            tokio::spawn(run(self.pool.clone(), receiver));
+            tokio::spawn(run(self.pool.clone(), self.max_batch, receiver));
             sender
         });
         let (reply, answer) = oneshot::channel();
@@ -440,30 +448,65 @@ impl IncidentMatcher {
 }
 
 /// The worker: one batch at a time, of everything queued.
-async fn run(pool: AuroraPool, mut queue: mpsc::UnboundedReceiver<(NewIncident, Reply)>) {
+async fn run(
+    pool: AuroraPool,
+    max_batch: usize,
+    mut queue: mpsc::UnboundedReceiver<(NewIncident, Reply)>,
+) {
     let mut jobs = Vec::new();
-    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+    while queue.recv_many(&mut jobs, max_batch).await > 0 {
         let (batch, replies): (Vec<NewIncident>, Vec<Reply>) = jobs.drain(..).unzip();
-        match create_batch(&pool, &batch).await {
-            Ok(answers) => {
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(Ok(answer));
-                }
-            }
-            Err(error) if batch.len() == 1 => {
-                if let Some(reply) = replies.into_iter().next() {
-                    let _ = reply.send(Err(error));
-                }
-            }
-            // One bad request (text PostgreSQL cannot store, say) fails the whole
-            // transaction: each request then runs alone and gets its own answer.
-            Err(error) => {
-                tracing::warn!(error = %error, size = batch.len(), "incident batch failed; retrying one by one");
-                for (request, reply) in batch.iter().zip(replies) {
-                    let _ = reply.send(create(&pool, request).await);
-                }
+        // A large batch is split into a few transactions that run at once, each on its
+        // own connection (one PostgreSQL backend, one core each). Row locks keep them
+        // apart: a vendor one is claiming is skipped by the others.
+        let parts = batch
+            .len()
+            .div_ceil(MIN_PARALLEL_PART)
+            .clamp(1, PARALLEL_PARTS);
+        let size = batch.len().div_ceil(parts);
+        let mut replies = replies.into_iter();
+        let work = batch.chunks(size).map(|part| {
+            let replies: Vec<Reply> = replies.by_ref().take(part.len()).collect();
+            answer_part(&pool, part, replies)
+        });
+        futures::future::join_all(work).await;
+        idempotency::prune_now_and_then(&pool);
+    }
+}
+
+/// Transactions one batch is split into at most.
+const PARALLEL_PARTS: usize = 2;
+/// The least incidents worth a transaction of their own.
+const MIN_PARALLEL_PART: usize = 64;
+
+/// Creates `part` in one transaction and answers each request.
+async fn answer_part(pool: &AuroraPool, part: &[NewIncident], replies: Vec<Reply>) {
+    let started = std::time::Instant::now();
+    let result = create_batch(pool, part).await;
+    tracing::debug!(
+        size = part.len(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        ok = result.is_ok(),
+        "incident batch"
+    );
+    match result {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(Ok(answer));
             }
         }
-        idempotency::prune_now_and_then(&pool);
+        Err(error) if part.len() == 1 => {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(error));
+            }
+        }
+        // One bad request (text PostgreSQL cannot store, say) fails the whole
+        // transaction: each request then runs alone and gets its own answer.
+        Err(error) => {
+            tracing::warn!(error = %error, size = part.len(), "incident batch failed; retrying one by one");
+            for (request, reply) in part.iter().zip(replies) {
+                let _ = reply.send(create(pool, request).await);
+            }
+        }
     }
 }

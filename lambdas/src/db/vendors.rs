@@ -333,6 +333,9 @@ pub async fn set_availability(
     .await
 }
 
+/// Rows the inner level of a search reads beyond the limit (see [`search_on`]).
+const TIE_SLACK: i64 = 8;
+
 /// What a search asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchQuery {
@@ -366,8 +369,13 @@ pub async fn search_on(
     let near = nearby.sql(1);
     let mut params: Vec<&(dyn ToSql + Sync)> = nearby.params().collect();
     let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+    // The inner level reads a few rows more than asked: PostGIS orders by its own
+    // distance, and rows that tie (or nearly) at the cut are then ordered by ours and by
+    // id, as on the bounding-box path.
+    let inner_limit = limit.saturating_add(TIE_SLACK);
     params.push(&limit);
-    let limit_param = params.len();
+    params.push(&inner_limit);
+    let (limit_param, inner_limit_param) = (params.len() - 1, params.len());
     let mut filters = String::new();
     let capability = q.capability.map(Capability::as_str);
     if let Some(capability) = &capability {
@@ -387,8 +395,8 @@ pub async fn search_on(
     } = near;
     let sql = format!(
         "SELECT * FROM (SELECT {COLUMNS} FROM vendors WHERE {narrow}{filters} \
-         ORDER BY {order} LIMIT ${limit_param}) AS nearest \
-         WHERE {within} ORDER BY {distance}, id"
+         ORDER BY {order} LIMIT ${inner_limit_param}) AS nearest \
+         WHERE {within} ORDER BY {distance}, id LIMIT ${limit_param}"
     );
     let rows = pool.query(&sql, &params).await?;
     rows.iter()

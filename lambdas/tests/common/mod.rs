@@ -55,6 +55,15 @@ impl Db {
             .expect("insert vendor");
     }
 
+    /// Inserts `n` tow vendors `v0`, `v1`, ... a few hundred feet apart in a row east of
+    /// (34, -118).
+    pub async fn tow_vendors_in_a_row(&self, n: u32) {
+        for i in 0..n {
+            let lon = -118.0 + f64::from(i) * 0.001;
+            self.vendor(&format!("v{i}"), &["tow"], 34.0, lon).await;
+        }
+    }
+
     /// Inserts an unmatched incident directly.
     pub async fn incident(&self, id: &str) {
         self.pool
@@ -70,6 +79,15 @@ impl Db {
 
 /// The app over `db` (and `redis` when given), with every route.
 pub async fn app(db: &Db, redis: Option<&RedisServer>) -> (Router, AppState) {
+    app_with(db, redis, &[]).await
+}
+
+/// [`app`] with more configuration variables.
+pub async fn app_with(
+    db: &Db,
+    redis: Option<&RedisServer>,
+    variables: &[(&str, &str)],
+) -> (Router, AppState) {
     let db_url = db.server.url();
     let redis_url = redis.map(RedisServer::url);
     let config = AppConfig::from_lookup(|name| match name {
@@ -77,7 +95,10 @@ pub async fn app(db: &Db, redis: Option<&RedisServer>) -> (Router, AppState) {
         "REDIS_URL" => redis_url.clone(),
         "VENDOR_PROFILE_LOCAL_TTL_MS" => Some("0".to_owned()),
         "STAGE" => Some("test".to_owned()),
-        _ => None,
+        _ => variables
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned()),
     })
     .expect("config");
     let cache = match &config.redis {
