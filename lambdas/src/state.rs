@@ -51,6 +51,17 @@ impl Default for Environment {
     }
 }
 
+/// Why an environment could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database pool could not be built.
+    #[error("database: {0}")]
+    Database(#[source] aurora::AuroraError),
+    /// The Redis client could not be built (cluster mode reads the slot map at start).
+    #[error("redis: {0}")]
+    Redis(#[source] cache::CacheError),
+}
+
 /// The handlers' shared state (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -73,10 +84,16 @@ impl AppState {
     /// Connects to PostgreSQL and (when configured) Redis. Redis being down is not an
     /// error: the cache connects lazily and answers `BYPASS` meanwhile. The vendor index is
     /// not awaited: a rebuild starts in the background (once per fleet, under a lease).
-    pub async fn connect(config: AppConfig) -> Result<Self, anyhow::Error> {
-        let db = AuroraPool::connect(config.database.clone()).await?;
+    pub async fn connect(config: AppConfig) -> Result<Self, StartError> {
+        let db = AuroraPool::connect(config.database.clone())
+            .await
+            .map_err(StartError::Database)?;
         let cache = match &config.redis {
-            Some(redis) => Some(Cache::connect(redis.clone()).await?),
+            Some(redis) => Some(
+                Cache::connect(redis.clone())
+                    .await
+                    .map_err(StartError::Redis)?,
+            ),
             None => None,
         };
         let state = Self::with_parts(db, cache, config);

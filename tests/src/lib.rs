@@ -1,4 +1,3 @@
-//! End-to-end tests across the roadcall-perf crates.
-//!
-//! The tests in `tests/tests/` will drive the local server against real Redis and
-//! PostgreSQL started by `testkit` (issues 5 and 9). This library is intentionally empty.
+//! End-to-end tests across the roadcall-perf crates: `tests/tests/` drives the local
+//! server against real Redis and PostgreSQL started by `testkit`. Nothing is exported; the
+//! package exists so that these tests can depend on every crate of the workspace.
