@@ -17,7 +17,25 @@ pub struct ApiError {
     pub message: String,
     /// The input field at fault, when there is one.
     pub field: Option<String>,
+    /// What the operator needs and the client must not see (logged by the router's
+    /// middleware, with the status and code, for every 5xx).
+    pub detail: Option<String>,
 }
+
+/// What a failed response tells the router's middleware (a response extension): the
+/// middleware logs and counts in one place, so error construction stays free of side
+/// effects and of imports from `metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReport {
+    /// Stable code of the error.
+    pub code: &'static str,
+    /// The operator's detail, if any.
+    pub detail: Option<String>,
+}
+
+/// The `detail` of an error that means the database pool had no connection to give (the
+/// middleware counts those as `PoolExhausted`).
+pub const POOL_EXHAUSTED: &str = "the database pool had no free connection";
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -40,6 +58,7 @@ impl ApiError {
             code: "invalid_field",
             message: message.into(),
             field: Some(field.into()),
+            detail: None,
         }
     }
 
@@ -50,6 +69,7 @@ impl ApiError {
             code: "invalid_body",
             message: message.into(),
             field: None,
+            detail: None,
         }
     }
 
@@ -60,6 +80,7 @@ impl ApiError {
             code: "not_found",
             message: format!("{what} `{id}` does not exist"),
             field: None,
+            detail: None,
         }
     }
 
@@ -70,6 +91,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            detail: None,
         }
     }
 
@@ -80,17 +102,18 @@ impl ApiError {
             code: "service_unavailable",
             message: message.into(),
             field: None,
+            detail: None,
         }
     }
 
     /// 500 for what should not happen; the detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal",
             message: "internal error".to_owned(),
             field: None,
+            detail: Some(detail.to_string()),
         }
     }
 
@@ -111,7 +134,12 @@ impl IntoResponse for ApiError {
                 field: self.field.as_deref(),
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(ErrorReport {
+            code: self.code,
+            detail: self.detail,
+        });
+        response
     }
 }
 
@@ -122,10 +150,10 @@ impl From<aurora::AuroraError> for ApiError {
             E::ReadOnly(_) => ApiError::unavailable(
                 "the database is read-only (failover in progress); retry shortly",
             ),
-            E::PoolTimeout(_) => {
-                crate::metrics::record_pool_exhausted();
-                ApiError::unavailable(format!("the database is busy: {error}"))
-            }
+            E::PoolTimeout(_) => ApiError {
+                detail: Some(POOL_EXHAUSTED.to_owned()),
+                ..ApiError::unavailable(format!("the database is busy: {error}"))
+            },
             E::Connect(_) | E::ShutDown | E::CommitOutcomeUnknown(_) => {
                 ApiError::unavailable(format!("the database is unavailable: {error}"))
             }
@@ -136,6 +164,7 @@ impl From<aurora::AuroraError> for ApiError {
                 code: "invalid_text",
                 message: "text fields cannot contain the NUL character (\\u0000)".to_owned(),
                 field: None,
+                detail: None,
             },
             _ if error.is_transient() => {
                 ApiError::unavailable(format!("the database is unavailable: {error}"))

@@ -78,6 +78,7 @@ async fn not_found(request: Request) -> Response {
         code: "route_not_found",
         message: format!("no route for {} {}", request.method(), request.uri().path()),
         field: None,
+        detail: None,
     }
     .into_response()
 }
@@ -92,6 +93,7 @@ async fn method_not_allowed(request: Request) -> Response {
             request.uri().path()
         ),
         field: None,
+        detail: None,
     }
     .into_response()
 }
@@ -118,7 +120,24 @@ async fn invocation(State(state): State<AppState>, request: Request, next: Next)
     }
     let cold = state.environment.take_cold_start();
     state.environment.count_invocation();
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let response = next.run(request).await;
+    // Errors are logged and counted here, once, from what the handler's error reported.
+    if let Some(report) = response.extensions().get::<crate::error::ErrorReport>() {
+        if report.detail.as_deref() == Some(crate::error::POOL_EXHAUSTED) {
+            metrics::record_pool_exhausted();
+        }
+        if response.status().is_server_error() {
+            tracing::error!(
+                %method,
+                %path,
+                status = response.status().as_u16(),
+                code = report.code,
+                detail = report.detail.as_deref().unwrap_or(""),
+                "request failed"
+            );
+        }
+    }
     if state.config.emf_metrics {
         metrics::emit_invocation(&state, cold);
     }
@@ -147,6 +166,7 @@ async fn invocation(State(state): State<AppState>, request: Request, next: Next)
                 text
             },
             field: None,
+            detail: None,
         }
         .into_response();
     }
