@@ -77,6 +77,18 @@ fn query(lat: f64, lon: f64, radius_miles: f64) -> SearchQuery {
     }
 }
 
+/// `geo_distance_m` (migration V2) from `a` to `b`.
+async fn sql_distance(db: &Db, a: GeoPoint, b: GeoPoint) -> f64 {
+    db.pool
+        .query_one(
+            "SELECT geo_distance_m($1, $2, $3, $4)",
+            &[&a.lat, &a.lon, &b.lat, &b.lon],
+        )
+        .await
+        .expect("distance")
+        .get(0)
+}
+
 #[tokio::test]
 async fn sql_distance_is_the_rust_distance() {
     let db = Db::start().await;
@@ -98,16 +110,11 @@ async fn sql_distance_is_the_rust_distance() {
                 rng.random_range(-180.0..=180.0),
             )
         };
-        let sql: f64 = db
-            .pool
-            .query_one(
-                "SELECT geo_distance_m($1, $2, $3, $4)",
-                &[&a.lat, &a.lon, &b.lat, &b.lon],
-            )
-            .await
-            .expect("distance")
-            .get(0);
-        assert_eq!(sql, a.haversine_m(&b), "{a:?} {b:?}");
+        assert_eq!(
+            sql_distance(&db, a, b).await,
+            a.haversine_m(&b),
+            "{a:?} {b:?}"
+        );
     }
     // Tiny but legal coordinates and differences do not underflow.
     for (a, b) in [
@@ -116,15 +123,7 @@ async fn sql_distance_is_the_rust_distance() {
         (GeoPoint::new(5e-324, 5e-324), GeoPoint::new(0.0, 0.0)),
         (GeoPoint::new(90.0, 0.0), GeoPoint::new(-90.0, 180.0)),
     ] {
-        let sql: f64 = db
-            .pool
-            .query_one(
-                "SELECT geo_distance_m($1, $2, $3, $4)",
-                &[&a.lat, &a.lon, &b.lat, &b.lon],
-            )
-            .await
-            .expect("tiny")
-            .get(0);
+        let sql = sql_distance(&db, a, b).await;
         assert!((sql - a.haversine_m(&b)).abs() < 1e-6, "{a:?} {b:?}");
     }
 }

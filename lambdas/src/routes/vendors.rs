@@ -166,8 +166,8 @@ pub async fn create(
     let valid = input.validate()?;
     let vendor = model::new_vendor(format!("ven-{}", uuid::Uuid::new_v4().simple()), &valid);
     let vendor = write_vendors(&state, move |db| async move {
-        db::vendors::insert(&db, &vendor).await?;
-        Ok::<_, aurora::AuroraError>((vendor.clone(), vec![vendor]))
+        let stored = db::vendors::insert(&db, &vendor).await?;
+        Ok::<_, aurora::AuroraError>((stored.clone(), vec![stored]))
     })
     .await?;
     Ok((StatusCode::CREATED, Json(VendorView::from(&vendor))).into_response())
