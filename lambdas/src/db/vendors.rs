@@ -115,29 +115,6 @@ pub async fn count(pool: &AuroraPool) -> Result<u64, AuroraError> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Every vendor, for loading the cache's geo index.
-pub async fn all(pool: &AuroraPool) -> Result<Vec<Vendor>, AuroraError> {
-    let sql = format!("SELECT {COLUMNS} FROM vendors ORDER BY id");
-    vendors_from_rows(&pool.query(&sql, &[]).await?)
-}
-
-/// Vendors changed at or after `since` (database clock, seconds since the epoch).
-pub async fn changed_since(
-    pool: &AuroraPool,
-    since_epoch: f64,
-) -> Result<Vec<Vendor>, AuroraError> {
-    let sql = format!("SELECT {COLUMNS} FROM vendors WHERE updated_at >= to_timestamp($1)");
-    vendors_from_rows(&pool.query(&sql, &[&since_epoch]).await?)
-}
-
-/// The database clock, seconds since the epoch.
-pub async fn now_epoch(pool: &AuroraPool) -> Result<f64, AuroraError> {
-    Ok(pool
-        .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
-        .await?
-        .try_get(0)?)
-}
-
 /// Inserts a new vendor (available) and returns the stored row (its version and time).
 pub async fn insert(pool: &AuroraPool, vendor: &Vendor) -> Result<Vendor, AuroraError> {
     let caps = capability_names(&vendor.capabilities);
