@@ -505,7 +505,7 @@ impl RedisClient {
             Some(s) => s
                 .parse()
                 .map(Some)
-                .map_err(|_| CacheError::Command(format!("GEODIST returned {s:?}"))),
+                .map_err(|_| CacheError::Command(format!("GEODIST returned {s:?}").into())),
         }
     }
 

@@ -194,7 +194,7 @@ pub(crate) fn value_to_f64(v: &redis::Value) -> Option<f64> {
 }
 
 fn bad_reply(what: &str) -> CacheError {
-    CacheError::Command(format!("unexpected GEOSEARCH reply: {what}"))
+    CacheError::Command(format!("unexpected GEOSEARCH reply: {what}").into())
 }
 
 /// Parses `[[member, dist, [lon, lat]], ...]` (WITHDIST WITHCOORD, in that order).

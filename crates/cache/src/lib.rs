@@ -71,6 +71,6 @@ pub use breaker::{BreakerState, CircuitBreaker};
 pub use client::{RedisClient, SetCondition, key_slot, ttl_millis};
 pub use codec::Codec;
 pub use config::{CacheConfig, ConfigError, Mode};
-pub use error::CacheError;
+pub use error::{CacheError, RedisFailure};
 pub use geo::{EARTH_RADIUS_M, GeoMatch, GeoPoint, GeoQuery, GeoShape, GeoUnit};
 pub use metrics::{CacheMetrics, FamilyStats};

@@ -123,10 +123,14 @@ async fn mget_mset_del_exists_expire_incr() {
     c.set("text", &item("x", 1), None, SetCondition::Always)
         .await
         .unwrap();
-    assert!(matches!(
-        c.incr("text", 1).await,
-        Err(CacheError::Command(_))
-    ));
+    match c.incr("text", 1).await {
+        Err(CacheError::Command(failure)) => {
+            // The client's error is kept as the source: callers match on the server code.
+            assert!(failure.redis_error().is_some(), "{failure}");
+            assert!(std::error::Error::source(&failure).is_some());
+        }
+        other => panic!("expected a command error, got {other:?}"),
+    }
     // Bytes that are not the codec's format are a serialization error.
     server.cli(&["SET", "garbage", "{not json"]);
     assert!(matches!(

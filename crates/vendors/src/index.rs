@@ -105,7 +105,7 @@ impl std::fmt::Debug for GeoIndex {
 }
 
 fn bad_reply(what: &str) -> CacheError {
-    CacheError::Command(format!("unexpected vendor index reply: {what}"))
+    CacheError::Command(format!("unexpected vendor index reply: {what}").into())
 }
 
 fn text(v: &Value) -> Option<String> {
