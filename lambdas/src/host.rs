@@ -33,6 +33,8 @@ pub async fn run_lambda(build: fn(AppState) -> Router) -> Result<(), lambda_http
     let state = AppState::connect(config)
         .await
         .map_err(|e| format!("start-up: {e:#}"))?;
+    // A cold start never waits for the vendor index: at most it starts the fleet's rebuild.
+    state.vendors.start_rebuild();
     lambda_http::run(build(state)).await
 }
 

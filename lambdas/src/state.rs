@@ -83,7 +83,8 @@ pub struct AppState {
 impl AppState {
     /// Connects to PostgreSQL and (when configured) Redis. Redis being down is not an
     /// error: the cache connects lazily and answers `BYPASS` meanwhile. The vendor index is
-    /// not awaited: a rebuild starts in the background (once per fleet, under a lease).
+    /// not touched here: the host starts its rebuild once the schema is known to exist
+    /// ([`vendors::Vendors::start_rebuild`], never awaited).
     pub async fn connect(config: AppConfig) -> Result<Self, StartError> {
         let db = AuroraPool::connect(config.database.clone())
             .await
@@ -96,9 +97,7 @@ impl AppState {
             ),
             None => None,
         };
-        let state = Self::with_parts(db, cache, config);
-        state.vendors.start_rebuild();
-        Ok(state)
+        Ok(Self::with_parts(db, cache, config))
     }
 
     /// State from an existing pool and cache (tests, the local server).

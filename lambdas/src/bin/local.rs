@@ -48,6 +48,10 @@ async fn main() -> anyhow::Result<()> {
             .context("seeding vendors")?;
         tracing::info!(count = vendors.len(), "seeded demo vendors");
     }
+    if args.seed == 0 {
+        // After the migrations, so a fresh database does not fail the first rebuild.
+        state.vendors.start_rebuild();
+    }
     if args.seed > 0 && state.cache.is_some() {
         // Fresh demo data: build the index now so the first searches already use it (a
         // rebuild started by `connect` may be running; then it is that one's lease).
