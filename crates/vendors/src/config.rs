@@ -25,6 +25,11 @@ pub struct VendorsConfig {
     pub result_ttl: Duration,
     /// Search answers kept in this process at most.
     pub result_capacity: usize,
+    /// Index searches this process sends to Redis at once; more wait here for a turn. The
+    /// wait happens before the command is sent, so a burst of concurrent requests queues
+    /// in this process instead of on the connection, where it would count against the
+    /// per-command timeout and trip the circuit breaker.
+    pub searches_in_flight: usize,
     /// Radius of the first step of the nearest-first walk, in miles.
     pub first_radius_miles: f64,
     /// Vendors read from the database per page during a rebuild.
@@ -57,6 +62,7 @@ impl Default for VendorsConfig {
             profile_local_capacity: 10_000,
             result_ttl: Duration::from_secs(60),
             result_capacity: 4096,
+            searches_in_flight: 8,
             first_radius_miles: 4.0,
             build_page: 5000,
             build_chunk: 500,

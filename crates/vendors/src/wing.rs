@@ -33,6 +33,7 @@ struct RedisSide {
     profiles: KeyFamily,
     local_profiles: ProfileTier,
     results: ResultTier,
+    search_turns: tokio::sync::Semaphore,
     rebuilding: AtomicBool,
     last_rebuild_attempt_ms: AtomicU64,
     epoch: Instant,
@@ -120,6 +121,7 @@ impl<S: VendorStore> Vendors<S> {
                     config.profile_local_ttl,
                 ),
                 results: ResultTier::new(config.result_capacity, config.result_ttl),
+                search_turns: tokio::sync::Semaphore::new(config.searches_in_flight.max(1)),
                 rebuilding: AtomicBool::new(false),
                 last_rebuild_attempt_ms: AtomicU64::new(0),
                 epoch: Instant::now(),
@@ -216,7 +218,10 @@ impl<S: VendorStore> Vendors<S> {
             limit: q.limit,
         };
         let cell_list = cells.clone().unwrap_or_default();
-        match r.index.search(&query, true, &cell_list).await {
+        let turn = r.search_turns.acquire().await.ok();
+        let found = r.index.search(&query, true, &cell_list).await;
+        drop(turn);
+        match found {
             Ok(IndexAnswer::Found {
                 generation,
                 built_at_ms,
@@ -282,7 +287,10 @@ impl<S: VendorStore> Vendors<S> {
             available_only: true,
             limit,
         };
-        match r.index.search(&query, false, &[]).await {
+        let turn = r.search_turns.acquire().await.ok();
+        let found = r.index.search(&query, false, &[]).await;
+        drop(turn);
+        match found {
             Ok(IndexAnswer::Found {
                 hits, built_at_ms, ..
             }) => {
