@@ -150,6 +150,22 @@ impl App {
         body["incidentId"].as_str().expect("incidentId").to_owned()
     }
 
+    /// Reads a profile until Redis serves it (`HIT`): cache-aside fills on a read and hits
+    /// on a later one; a few tries, since on a loaded machine one fill may miss the fault
+    /// tests' short command timeout.
+    pub async fn warm_profile(&self, id: &str) {
+        let mut outcomes = Vec::new();
+        for _ in 0..10 {
+            let (status, cache, _) = self.call("GET", &format!("/vendors/{id}"), None).await;
+            assert_eq!(status, 200);
+            outcomes.push(cache.clone());
+            if cache == "HIT" {
+                return;
+            }
+        }
+        panic!("{id} never became a HIT: {outcomes:?}");
+    }
+
     /// Loads the geo index from the database (as the local server does at start).
     pub async fn load_index(&self) {
         assert!(self.state.cache.is_some(), "redis configured");
