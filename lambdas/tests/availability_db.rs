@@ -81,6 +81,7 @@ async fn every_pair_of_the_table() {
             refused,
             "{from:?} -> {to:?}"
         );
+        let allowed = refused.is_none();
         let change = vendors::set_availability(&db.pool, "v1", to)
             .await
             .expect("change");
@@ -111,6 +112,23 @@ async fn every_pair_of_the_table() {
             assert_eq!(
                 incident_state(&db, "inc-a").await,
                 ("matched".to_owned(), Some("v1".to_owned()))
+            );
+        }
+        if from.status == Busy && allowed {
+            // Leaving busy closes the vendor's side of the incident; staying keeps it.
+            let (state, jobs) = match to.status {
+                Busy => (("matched".to_owned(), Some("v1".to_owned())), 0),
+                Available => (("completed".to_owned(), Some("v1".to_owned())), 1),
+                Offline => (("pending".to_owned(), None), 0),
+            };
+            assert_eq!(
+                incident_state(&db, "inc-a").await,
+                state,
+                "{from:?} -> {to:?}"
+            );
+            assert_eq!(
+                after.metrics.completed_jobs,
+                before.metrics.completed_jobs + jobs
             );
         }
         if to == &busy_b {
@@ -166,22 +184,52 @@ async fn busy_needs_an_incident_that_is_free_or_already_ours() {
             .expect("taken"),
         AvailabilityChange::IncidentTaken { by: "v1".into() }
     );
-    // v1 finishes; the incident stays matched to v1, so v2 still cannot take it.
+    // v1 finishes: the incident is completed (not left matched to a vendor that may take
+    // another job), so v2 cannot take it either.
     assert!(matches!(
         vendors::set_availability(&db.pool, "v1", &Availability::available()).await,
-        Ok(AvailabilityChange::Changed(_))
+        Ok(AvailabilityChange::Changed(v)) if v.metrics.completed_jobs == 1
     ));
+    assert_eq!(
+        incident_state(&db, "inc-a").await,
+        ("completed".to_owned(), Some("v1".to_owned()))
+    );
     assert_eq!(
         vendors::set_availability(&db.pool, "v2", &Availability::busy("inc-a"))
             .await
-            .expect("still taken"),
-        AvailabilityChange::IncidentTaken { by: "v1".into() }
+            .expect("closed"),
+        AvailabilityChange::IncidentClosed {
+            status: "completed".into()
+        }
+    );
+    // A vendor that drops a job (busy -> offline) hands the incident back: pending,
+    // without a vendor, and another vendor may take it.
+    db.incident("inc-dropped").await;
+    assert!(matches!(
+        vendors::set_availability(&db.pool, "v1", &Availability::busy("inc-dropped")).await,
+        Ok(AvailabilityChange::Changed(_))
+    ));
+    assert!(matches!(
+        vendors::set_availability(&db.pool, "v1", &Availability::offline()).await,
+        Ok(AvailabilityChange::Changed(v)) if v.metrics.completed_jobs == 1
+    ));
+    assert_eq!(
+        incident_state(&db, "inc-dropped").await,
+        ("pending".to_owned(), None)
+    );
+    assert!(matches!(
+        vendors::set_availability(&db.pool, "v2", &Availability::busy("inc-dropped")).await,
+        Ok(AvailabilityChange::Changed(_))
+    ));
+    assert_eq!(
+        incident_state(&db, "inc-dropped").await,
+        ("matched".to_owned(), Some("v2".to_owned()))
     );
     let v2 = vendors::get(&db.pool, "v2")
         .await
         .expect("get")
         .expect("v2");
-    assert_eq!(v2.availability, Availability::available());
+    assert_eq!(v2.availability, Availability::busy("inc-dropped"));
 }
 
 #[tokio::test]

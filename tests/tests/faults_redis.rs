@@ -295,3 +295,59 @@ async fn cluster_failover() {
 async fn redis_cluster_master_killed_under_load_keeps_answering_and_hits_resume() {
     cluster_failover().await;
 }
+
+/// Vendor-wing finding 6: while Redis hangs (SIGSTOP: connections open, nothing answered),
+/// searches go through the circuit breaker like every other command. After a few timeouts
+/// the breaker opens and searches answer from PostgreSQL without sending Redis anything:
+/// counted by what the frozen server finds queued when it resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_during_a_redis_hang_stop_asking_it_once_the_breaker_opens() {
+    let app = App::start(RedisKind::Standalone, &[]).await;
+    let id = app.vendor("Hung Tow", &["tow"], 34.05, -118.24).await;
+    app.load_index().await;
+    let redis = app.redis.as_ref().expect("standalone redis");
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    redis.pause();
+    const SEARCHES: usize = 60;
+    for i in 0..SEARCHES {
+        // A different centre each time: every search asks the index, none reuses an answer.
+        let lat = 34.05 + 0.0001 * i as f64;
+        let (status, cache, body) = app
+            .call(
+                "GET",
+                &format!("/vendors/search?lat={lat}&lon=-118.24&radius=10&capability=tow"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(cache, "BYPASS", "search {i} during the hang");
+        let found: Vec<&str> = body["vendors"]
+            .as_array()
+            .expect("vendors")
+            .iter()
+            .filter_map(|v| v["vendorId"].as_str())
+            .collect();
+        assert_eq!(found, [id.as_str()], "search {i} answers from PostgreSQL");
+    }
+    redis.resume();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = redis.cli(&["INFO", "commandstats"]);
+    let sent: u64 = stats
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info:"))
+        .filter(|l| !l.starts_with("cmdstat_config:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    // The breaker opens after 5 failures; a cool-off of 5 s allows a probe or two more.
+    assert!(
+        sent <= 12,
+        "{sent} commands reached the hung Redis for {SEARCHES} searches:\n{stats}"
+    );
+}

@@ -345,3 +345,81 @@ async fn the_in_process_profile_tier_keeps_its_staleness_bound() {
     let (_, status) = read(reader.clone(), id.clone()).await;
     assert_eq!(status, "offline", "older than the bound");
 }
+
+/// The result tier shares one confirmation among concurrent repeats of a search: a search
+/// that begins after a write answered must still see that write. Many rounds of 12 clients
+/// repeating one search while the vendor in it goes offline and back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_repeats_of_a_kept_search_never_outlive_a_write_that_answered() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::time::Instant;
+
+    let app = Arc::new(TestApp::start().await);
+    let id = app.vendor("Flipping Tow", &["tow"], 34.05, -118.24).await;
+    for i in 0..3 {
+        app.vendor(
+            &format!("Steady {i}"),
+            &["tow"],
+            34.06 + f64::from(i) * 0.01,
+            -118.25,
+        )
+        .await;
+    }
+    app.load_index().await;
+    let search = "/vendors/search?lat=34.05&lon=-118.24&radius=10&capability=tow&limit=10";
+    let mut hits = 0;
+    for round in 0..24 {
+        let next = if round % 2 == 0 {
+            "offline"
+        } else {
+            "available"
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..12)
+            .map(|_| {
+                let (app, stop) = (app.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    while !stop.load(Ordering::Acquire) {
+                        let began = Instant::now();
+                        let (status, cache, body) = app.get(search).await;
+                        assert_eq!(status, 200, "{body}");
+                        seen.push((began, cache, ids(&body)));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let written = app
+            .send(
+                "PATCH",
+                &format!("/vendors/{id}/availability"),
+                json!({ "status": next }),
+            )
+            .await;
+        assert_eq!(written.0, 200, "{}", written.2);
+        let answered = Instant::now();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        stop.store(true, Ordering::Release);
+        let mut after = 0;
+        for client in clients {
+            for (began, cache, found) in client.await.expect("client") {
+                hits += usize::from(cache == "HIT");
+                if began > answered {
+                    after += 1;
+                    assert_eq!(
+                        found.contains(&id),
+                        next == "available",
+                        "round {round}: a search begun after the write answered ({cache}) \
+                         shows the vendor as before it went {next}"
+                    );
+                }
+            }
+        }
+        assert!(after > 0, "round {round}: no search began after the write");
+    }
+    // The shared confirmations were in play (a kept answer reused), not only fresh searches.
+    assert!(hits > 0, "no search answer was reused");
+}

@@ -151,6 +151,26 @@ impl RedisServer {
         self.child.kill();
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open and commands queue unanswered,
+    /// like a node that hangs. [`RedisServer::resume`] lets it run on.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a server frozen by [`RedisServer::pause`] (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the server is running").to_string();
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid} failed");
+    }
+
     /// Starts a fresh, empty server on the same port with the same options.
     pub fn restart(&mut self) {
         self.stop();

@@ -189,21 +189,18 @@ impl<S: VendorStore> Vendors<S> {
         let Some(r) = &self.redis else {
             return self.search_database(q, CacheOutcome::Bypass).await;
         };
-        let cells = cells_covering(&q.center, q.radius_miles);
         let key = result_key(q);
-        if cells.is_some()
-            && let Some(kept) = r.results.get(&key)
-        {
-            match r.index.counters(&kept.cells).await {
-                Ok((Some(live), counters))
-                    if live == kept.generation && counters == kept.counters =>
-                {
+        // Only circles `cells_covering` can describe are ever kept.
+        let kept = r.results.get(&key);
+        if let Some(kept) = &kept {
+            match kept.confirm(&r.index).await {
+                Ok(true) => {
                     return Ok(SearchAnswer {
                         body: kept.body.clone(),
                         outcome: CacheOutcome::Hit,
                     });
                 }
-                Ok(_) => r.results.remove(&key),
+                Ok(false) => r.results.remove_if(&key, kept),
                 Err(e) => {
                     tracing::warn!(error = %e, "vendor index unavailable; searching the database");
                     return self.search_database(q, CacheOutcome::Bypass).await;
@@ -217,7 +214,15 @@ impl<S: VendorStore> Vendors<S> {
             available_only: q.available_only,
             limit: q.limit,
         };
-        let cell_list = cells.clone().unwrap_or_default();
+        // Counters are read, and the answer kept, for a query asked before (or whose kept
+        // answer just went out of date), not for every one-off position.
+        let cells = if kept.is_some() || r.results.admits(&key) {
+            cells_covering(&q.center, q.radius_miles)
+        } else {
+            None
+        };
+        let keep = cells.is_some();
+        let cell_list = cells.unwrap_or_default();
         let turn = r.search_turns.acquire().await.ok();
         let found = r.index.search(&query, true, &cell_list).await;
         drop(turn);
@@ -233,7 +238,7 @@ impl<S: VendorStore> Vendors<S> {
                     hits.iter()
                         .map(|h| (h.doc.as_deref().unwrap_or("{}"), h.miles)),
                 );
-                if cells.is_some() {
+                if keep {
                     r.results
                         .put(key, generation, cell_list, cell_counters, body.clone());
                 }

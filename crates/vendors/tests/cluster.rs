@@ -131,6 +131,8 @@ async fn the_index_works_on_a_cluster_under_one_hash_tag() {
             .map(|v| v["vendorId"].as_str().unwrap().to_owned())
             .collect();
     assert_eq!(got, expected);
+    // Kept from its second sighting on, reused (after one confirmation) from the third.
+    assert_eq!(wing.search(&q).await.unwrap().outcome, CacheOutcome::Miss);
     assert_eq!(wing.search(&q).await.unwrap().outcome, CacheOutcome::Hit);
 
     // A committed write reaches the index and retires the kept answer.

@@ -246,7 +246,9 @@ pub enum AvailabilityChange {
 /// change is checked with [`Availability::check_transition`] (the one table), and `busy`
 /// additionally needs the incident to be unmatched (`pending`) or already matched to this
 /// vendor; an unmatched incident becomes matched to this vendor in the same transaction,
-/// so two vendors can never be busy with one incident.
+/// so two vendors can never be busy with one incident. Leaving `busy` closes the vendor's
+/// side of that incident: to `available` it is `completed` (and counted in
+/// `completed_jobs`), to `offline` it returns to `pending` without a vendor.
 pub async fn set_availability(
     pool: &AuroraPool,
     id: &str,
@@ -254,7 +256,8 @@ pub async fn set_availability(
 ) -> Result<AvailabilityChange, AuroraError> {
     let lock = format!("SELECT {COLUMNS} FROM vendors WHERE id = $1 FOR UPDATE");
     let update = format!(
-        "UPDATE vendors SET availability = $2, current_incident_id = $3 WHERE id = $1 RETURNING {COLUMNS}"
+        "UPDATE vendors SET availability = $2, current_incident_id = $3, \
+         completed_jobs = completed_jobs + $4 WHERE id = $1 RETURNING {COLUMNS}"
     );
     pool.transaction(|tx| {
         let (lock, update, id, next) = (lock.clone(), update.clone(), id.to_owned(), next.clone());
@@ -298,10 +301,38 @@ pub async fn set_availability(
                     _ => return Ok(AvailabilityChange::IncidentClosed { status }),
                 }
             }
+            let mut completed_jobs = 0i32;
+            if let Some(left) = current.availability.current_incident_id.as_ref()
+                && next.current_incident_id.as_ref() != Some(left)
+            {
+                // The vendor leaves the incident it was busy with: back to `available`
+                // means the job is done; `offline` means it was dropped, and the incident
+                // waits for another vendor instead of staying matched to this one.
+                let done = next.status == AvailabilityStatus::Available;
+                let released = tx
+                    .execute(
+                        "UPDATE incidents SET \
+                         status = CASE WHEN $3 THEN 'completed' ELSE 'pending' END, \
+                         matched_vendor_id = CASE WHEN $3 THEN matched_vendor_id END, \
+                         updated_at = now() \
+                         WHERE id = $1 AND matched_vendor_id = $2 \
+                         AND status IN ('matched', 'in_progress')",
+                        &[left, &id, &done],
+                    )
+                    .await?;
+                if done && released > 0 {
+                    completed_jobs = 1;
+                }
+            }
             let row = tx
                 .query_one(
                     &update,
-                    &[&id, &next.status.as_str(), &next.current_incident_id],
+                    &[
+                        &id,
+                        &next.status.as_str(),
+                        &next.current_incident_id,
+                        &completed_jobs,
+                    ],
                 )
                 .await?;
             Ok(AvailabilityChange::Changed(vendor_from_row(&row)?))

@@ -15,25 +15,31 @@ end
 if want_docs and redis.call('EXISTS', gen_key(g, 'doc')) == 0 then return {0} end
 local lon, lat = ARGV[2], ARGV[3]
 local radius, limit, first = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[8])
-local rows = {}
-for _, st in ipairs(statuses) do
-  local key = gset(g, st, cap)
-  local r = math.min(radius, first)
-  while true do
+-- Every status set is walked at the same radius, and the walk stops as soon as all of them
+-- together hold `limit` members inside it: the nearest `limit` overall are then inside it
+-- too. (Walking each set on its own would widen a sparse set's circle, busy or offline, to
+-- the whole radius and read every such member in it.)
+local keys = {}
+for i, st in ipairs(statuses) do keys[i] = gset(g, st, cap) end
+local rows
+local r = math.min(radius, first)
+while true do
+  rows = {}
+  for _, key in ipairs(keys) do
     local found = redis.call('GEOSEARCH', key, 'FROMLONLAT', lon, lat, 'BYRADIUS', r, 'mi',
       'ASC', 'COUNT', limit + 1, 'WITHDIST')
-    local kept = {}
+    local kept = 0
     for _, row in ipairs(found) do
-      if row[1] ~= SENTINEL and #kept < limit then kept[#kept + 1] = row end
+      if row[1] ~= SENTINEL and kept < limit then
+        rows[#rows + 1] = row
+        kept = kept + 1
+      end
     end
-    if #kept >= limit or r >= radius then
-      for _, row in ipairs(kept) do rows[#rows + 1] = row end
-      break
-    end
-    r = math.min(radius, r * 4)
   end
+  if #rows >= limit or r >= radius then break end
+  r = math.min(radius, r * 4)
 end
-if #statuses > 1 then
+if #keys > 1 then
   table.sort(rows, function(a, b) return tonumber(a[2]) < tonumber(b[2]) end)
 end
 local ids, dists = {}, {}
