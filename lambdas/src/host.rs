@@ -20,8 +20,8 @@ use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Adapter, LambdaEvent, RequestExt};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tower::ServiceExt;
-use tower::util::BoxCloneService;
+use tower::{Service, ServiceExt};
+use tower::util::BoxCloneSyncService;
 
 use crate::config::AppConfig;
 use crate::identity;
@@ -75,13 +75,13 @@ pub async fn run_lambda(build: fn(AppState) -> Router) -> Result<(), lambda_http
 }
 
 /// The router behind [`prepare`], as `lambda_http` drives it.
-type HttpService = BoxCloneService<lambda_http::Request, Response, Infallible>;
+type HttpService = BoxCloneSyncService<lambda_http::Request, Response, Infallible>;
 
 /// One function's invocation handler: the warmer ping or an HTTP event through the
 /// router. Cheap to clone.
 #[derive(Clone)]
 pub struct LambdaHandler {
-    http: Adapter<'static, Response, HttpService>,
+    http: HttpService,
     state: AppState,
 }
 
@@ -99,7 +99,7 @@ impl LambdaHandler {
         let trust_alb_oidc = state.config.alb_oidc_identity;
         let service = router.map_request(move |request| prepare(request, trust_alb_oidc));
         Self {
-            http: Adapter::from(BoxCloneService::new(service)),
+            http: BoxCloneSyncService::new(service),
             state,
         }
     }
@@ -115,11 +115,13 @@ impl LambdaHandler {
             return Ok(serde_json::to_value(self.ping(ping).await)?);
         }
         let request: LambdaRequest = serde_json::from_str(payload.get())?;
-        let response = self
-            .http
-            .clone()
-            .oneshot(LambdaEvent::new(request, context))
-            .await?;
+        let mut http = self.http.clone();
+        http.ready().await?;
+        // The adapter is `lambda_http`'s own: the event's conversion to a request and the
+        // router's answer back to the source's response shape. Made per call and dropped
+        // before the await (it is neither `Send` nor `Sync`), so this future is `Send`.
+        let answer = Adapter::from(http).call(LambdaEvent::new(request, context));
+        let response = answer.await?;
         Ok(serde_json::to_value(response)?)
     }
 

@@ -374,6 +374,9 @@ async fn every_route_answers_the_same_on_every_event_source() {
             assert_eq!(got.cache, expected.cache, "{source:?} {req:?}");
         }
     }
+    // Vendor documents carry `updatedAt`, as docs/api.md shows them.
+    let vendor = functions.local(&Req::new("GET", "/vendors/v1")).await;
+    assert!(vendor.body["updatedAt"].is_string(), "{vendor:?}");
     // The stage never reaches the router: the 404 names the path the client asked for.
     let missing = functions
         .lambda(Source::HttpV2Named, &Req::new("GET", "/no/such/route"))
