@@ -20,8 +20,8 @@ use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Adapter, LambdaEvent, RequestExt};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tower::{Service, ServiceExt};
 use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceExt};
 
 use crate::config::AppConfig;
 use crate::identity;
