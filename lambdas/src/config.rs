@@ -43,6 +43,10 @@ pub struct AppConfig {
     pub warmer_hold: Duration,
     /// Emit CloudWatch EMF metric lines on stdout (`EMF_METRICS`, default on under Lambda).
     pub emf_metrics: bool,
+    /// Take the caller of ALB events from `x-amzn-oidc-identity` (`ALB_OIDC_IDENTITY`,
+    /// default off): only true when every listener rule authenticates first, so that the
+    /// load balancer, not the client, sets the header.
+    pub alb_oidc_identity: bool,
     /// The vendor wing (`VENDOR_REGION` names the index's region,
     /// `VENDOR_PROFILE_LOCAL_TTL_MS` the in-process profile tier's staleness bound, default
     /// 250, 0 = off; the rest are defaults).
@@ -98,17 +102,17 @@ impl AppConfig {
                 })?,
         };
         let on_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
-        let emf_metrics = match get("EMF_METRICS").as_deref() {
-            None => on_lambda,
-            Some("1" | "true" | "on") => true,
-            Some("0" | "false" | "off") => false,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    variable: "EMF_METRICS",
-                    message: format!("`{other}` is not one of true, false"),
-                });
-            }
+        let flag = |variable: &'static str, default: bool| match get(variable).as_deref() {
+            None => Ok(default),
+            Some("1" | "true" | "on") => Ok(true),
+            Some("0" | "false" | "off") => Ok(false),
+            Some(other) => Err(ConfigError::Invalid {
+                variable,
+                message: format!("`{other}` is not one of true, false"),
+            }),
         };
+        let emf_metrics = flag("EMF_METRICS", on_lambda)?;
+        let alb_oidc_identity = flag("ALB_OIDC_IDENTITY", false)?;
         let mut vendors = vendors::VendorsConfig::default();
         if let Some(v) = get("VENDOR_PROFILE_LOCAL_TTL_MS") {
             vendors.profile_local_ttl = Duration::from_millis(
@@ -142,6 +146,7 @@ impl AppConfig {
             incident_batch_max,
             warmer_hold,
             emf_metrics,
+            alb_oidc_identity,
         })
     }
 }

@@ -31,6 +31,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod host;
+pub mod identity;
 pub mod metrics;
 pub mod model;
 pub mod router;

@@ -1,25 +1,24 @@
 //! The routers: one per service (`vendor`, `incidents`, `payments`) and one with every
-//! route for the local server. Each adds the warmer ping, invocation metrics, the body
-//! limit and a JSON 404.
+//! route for the local server. Each adds `/health`, the caller check (401 without an
+//! identity on every route but `/health`), invocation metrics, the body limit and a JSON
+//! 404. The warmer's ping never reaches a router: the Lambda host answers it
+//! ([`crate::host::LambdaHandler`]).
 
-use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
+use crate::identity::{self, Caller, LOCAL_CALLER_HEADER};
 use crate::metrics;
 use crate::routes::{health, incidents, payments, vendors};
 use crate::state::AppState;
 
-/// Path of the warmer ping.
-pub const WARMER_PATH: &str = "/_warmer";
-/// Header every warmer ping carries.
-pub const WARMER_HEADER: &str = "x-roadcall-warmer";
+/// The one route that answers without a caller (load balancers and operators probe it).
+pub const HEALTH_PATH: &str = "/health";
 
 /// The vendor service's routes.
 pub fn vendor_routes() -> Router<AppState> {
@@ -51,10 +50,12 @@ pub fn payment_routes() -> Router<AppState> {
         .route("/payments/{id}", get(payments::get))
 }
 
-/// Adds `/health`, the warmer ping, metrics, the body limit and the JSON 404 to `routes`.
+/// Adds `/health`, the caller check, metrics, the body limit and the JSON 404 to `routes`.
+/// The caller is a [`Caller`] request extension that the host put there (on Lambda, from
+/// the request context); this router reads no identity header.
 pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
     routes
-        .route("/health", get(health::health))
+        .route(HEALTH_PATH, get(health::health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -62,7 +63,8 @@ pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Every route of every service (the local server, the tests and the load runs).
+/// Every route of every service for the local server (the tests and the load runs): the
+/// caller comes from the [`LOCAL_CALLER_HEADER`] header, which only this router honours.
 pub fn app(state: AppState) -> Router {
     finish(
         vendor_routes()
@@ -70,6 +72,29 @@ pub fn app(state: AppState) -> Router {
             .merge(payment_routes()),
         state,
     )
+    .layer(middleware::from_fn(local_caller))
+}
+
+/// The local server's identity: the [`LOCAL_CALLER_HEADER`] header as the caller.
+async fn local_caller(mut request: Request, next: Next) -> Response {
+    if let Some(value) = request.headers().get(LOCAL_CALLER_HEADER) {
+        match value.to_str().ok().and_then(Caller::new) {
+            Some(caller) => {
+                request.extensions_mut().insert(caller);
+            }
+            None => {
+                return ApiError::invalid(
+                    LOCAL_CALLER_HEADER,
+                    format!(
+                        "must be 1 to {} printable characters",
+                        identity::MAX_CALLER_CHARS
+                    ),
+                )
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
 }
 
 async fn not_found(request: Request) -> Response {
@@ -98,30 +123,17 @@ async fn method_not_allowed(request: Request) -> Response {
     .into_response()
 }
 
-/// Answers warmer pings without touching any dependency, and counts real invocations.
+/// Refuses requests without a caller (but `/health`) and counts real invocations.
 async fn invocation(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.uri().path() == WARMER_PATH && request.headers().contains_key(WARMER_HEADER) {
-        let cold = state.environment.take_cold_start();
-        // Hold the environment so concurrent pings land on distinct environments.
-        let hold = request
-            .uri()
-            .query()
-            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("holdMs=")))
-            .and_then(|ms| ms.parse::<u64>().ok())
-            .map(|ms| std::time::Duration::from_millis(ms.min(10_000)))
-            .unwrap_or(state.config.warmer_hold);
-        tokio::time::sleep(hold).await;
-        return Json(json!({
-            "warmed": true,
-            "environmentId": state.environment.id,
-            "coldStart": cold,
-        }))
-        .into_response();
-    }
     let cold = state.environment.take_cold_start();
     state.environment.count_invocation();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    let response = next.run(request).await;
+    let anonymous = request.extensions().get::<Caller>().is_none();
+    let response = if anonymous && path != HEALTH_PATH {
+        identity::unauthenticated().into_response()
+    } else {
+        next.run(request).await
+    };
     // Errors are logged and counted here, once, from what the handler's error reported.
     if let Some(report) = response.extensions().get::<crate::error::ErrorReport>() {
         if report.detail.as_deref() == Some(crate::error::POOL_EXHAUSTED) {

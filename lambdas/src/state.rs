@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aurora::AuroraPool;
 use cache::Cache;
@@ -11,6 +11,10 @@ use vendors::Vendors;
 
 use crate::config::AppConfig;
 use crate::db::store::PgVendors;
+
+/// The longest a cold start spends opening the pool's first connections; past it they
+/// open on demand.
+pub const WARM_UP_BUDGET: Duration = Duration::from_secs(2);
 
 /// One execution environment (one Lambda sandbox, or one local server).
 #[derive(Debug)]
@@ -95,6 +99,37 @@ impl AppState {
                     .await
                     .map_err(StartError::Redis)?,
             ),
+            None => None,
+        };
+        Ok(Self::with_parts(db, cache, config))
+    }
+
+    /// Start-up that survives its dependencies (a Lambda cold start): builds the pool
+    /// without needing PostgreSQL to answer, opens the warm connections only if it does
+    /// (within [`WARM_UP_BUDGET`]), and builds the cache client without needing Redis
+    /// (standalone clients connect lazily; a cluster client that cannot read the slot map
+    /// leaves this environment without a cache, every read `BYPASS`). Only a configuration
+    /// the pool cannot be built from is an error. Requests meet a database that is down
+    /// with 503 and reconnect on their own once it is back.
+    pub async fn start(config: AppConfig) -> Result<Self, StartError> {
+        let db = AuroraPool::builder(config.database.clone())
+            .build()
+            .map_err(StartError::Database)?;
+        match tokio::time::timeout(WARM_UP_BUDGET, db.warm_up()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "database not reachable at start-up; requests answer 503 until it is")
+            }
+            Err(_) => tracing::warn!("database warm-up took too long; connections open on demand"),
+        }
+        let cache = match &config.redis {
+            Some(redis) => match Cache::connect(redis.clone()).await {
+                Ok(cache) => Some(cache),
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis not reachable at start-up; this environment reads from the database (BYPASS)");
+                    None
+                }
+            },
             None => None,
         };
         Ok(Self::with_parts(db, cache, config))

@@ -160,6 +160,8 @@ fn new_incident(
 ) -> NewIncident {
     NewIncident {
         id: id.to_owned(),
+        // The driver asks for themselves: keys are scoped to the caller.
+        caller: driver.to_owned(),
         incident: ValidIncident {
             driver_id: driver.to_owned(),
             kind: Capability::Tow,
@@ -346,12 +348,15 @@ async fn concurrent_retries_with_one_key_create_one_incident() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
     assert_eq!(error["error"]["field"], "Idempotency-Key");
     assert_eq!(error["error"]["code"], "idempotency_key_reused");
-    // Another driver may use the same key.
+    // Another caller may use the same key (keys are scoped to the caller).
     let (status, headers, _) = call(
         &router,
         "POST",
         "/incidents",
-        &[("idempotency-key", "retry-0")],
+        &[
+            ("idempotency-key", "retry-0"),
+            ("x-roadcall-caller", "driver-8"),
+        ],
         Some(incident_body("driver-8", 34.0, -118.0)),
     )
     .await;

@@ -85,8 +85,14 @@ pub fn build(config: &ClientConfig) -> Result<reqwest::Client, ClientError> {
         // a no-op (an `Err` we can ignore) when the process already has one.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
+    // The local server takes the caller from this header (Lambda ignores it); a `--header`
+    // naming it wins.
+    let mut headers = config.headers.clone();
+    headers
+        .entry("x-roadcall-caller")
+        .or_insert(HeaderValue::from_static("roadcall-load"));
     reqwest::Client::builder()
-        .default_headers(config.headers.clone())
+        .default_headers(headers)
         .user_agent(concat!("roadcall-load/", env!("CARGO_PKG_VERSION")))
         .timeout(config.request_timeout)
         .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))

@@ -21,13 +21,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http_body_util::BodyExt;
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use lambdas::config::AppConfig;
+use lambdas::host::LambdaHandler;
 use lambdas::router;
 use lambdas::state::AppState;
 use lambdas::warmer::{LambdaInvoker, Target, TargetReport, Warmer, WarmerConfig, WarmerInput};
-use tower::ServiceExt;
 
 /// Long enough that concurrent pings overlap even on a loaded two-core machine.
 const HOLD: Duration = Duration::from_millis(750);
@@ -40,8 +38,9 @@ struct Function {
     build: Build,
     /// Most environments (reserved concurrency); beyond it invocations are throttled.
     cap: Option<usize>,
-    /// Each environment's router and whether it is serving an invocation.
-    environments: Mutex<Vec<(Router, bool)>>,
+    /// Each environment's handler (what the function binary runs) and whether it is
+    /// serving an invocation.
+    environments: Mutex<Vec<(LambdaHandler, bool)>>,
     invocations: AtomicU32,
 }
 
@@ -140,7 +139,9 @@ async fn invoke(
             Some(i) => Some(i),
             None if function.cap.is_some_and(|cap| environments.len() >= cap) => None,
             None => {
-                environments.push(((function.build)(new_state()), false));
+                let state = new_state();
+                let handler = LambdaHandler::new((function.build)(state.clone()), state);
+                environments.push((handler, false));
                 Some(environments.len() - 1)
             }
         }
@@ -179,22 +180,12 @@ async fn invoke(
     }
 }
 
-/// What `lambda_http::run` does around the router: event in, API Gateway response out.
-async fn run_handler(app: Router, event: &[u8]) -> Result<Vec<u8>, String> {
+/// What the function binary does with an invocation: the ping, or an HTTP event through
+/// the router.
+async fn run_handler(handler: LambdaHandler, event: &[u8]) -> Result<Vec<u8>, String> {
     let text = std::str::from_utf8(event).map_err(|e| e.to_string())?;
-    let request = lambda_http::request::from_str(text).map_err(|e| e.to_string())?;
-    let request = request.map(|body| axum::body::Body::from(body.to_vec()));
-    let response = app.oneshot(request).await.map_err(|e| e.to_string())?;
-    let (parts, body) = response.into_parts();
-    let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
-    let mut out = ApiGatewayV2httpResponse::default();
-    out.status_code = i64::from(parts.status.as_u16());
-    out.headers = parts.headers;
-    (out.body, out.is_base64_encoded) = match String::from_utf8(bytes.to_vec()) {
-        Ok(text) => (Some(lambda_http::Body::Text(text)), false),
-        Err(e) => (Some(lambda_http::Body::Binary(e.into_bytes())), true),
-    };
-    serde_json::to_vec(&out).map_err(|e| e.to_string())
+    let answer = handler.handle_json(text).await.map_err(|e| e.to_string())?;
+    serde_json::to_vec(&answer).map_err(|e| e.to_string())
 }
 
 struct LocalLambda {

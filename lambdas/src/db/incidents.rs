@@ -67,10 +67,18 @@ fn incident_from_row(row: &Row) -> Result<IncidentView, AuroraError> {
     })
 }
 
-/// One incident.
-pub async fn get(pool: &AuroraPool, id: &str) -> Result<Option<IncidentView>, AuroraError> {
-    let sql = format!("SELECT {COLUMNS}, {RFC3339_UTC} FROM incidents WHERE id = $1");
-    pool.query_opt(&sql, &[&id])
+/// One incident, if `caller` owns it (created it; an incident from before callers were
+/// recorded belongs to its driver). Someone else's incident is `None`, as a missing one.
+pub async fn get(
+    pool: &AuroraPool,
+    id: &str,
+    caller: &str,
+) -> Result<Option<IncidentView>, AuroraError> {
+    let sql = format!(
+        "SELECT {COLUMNS}, {RFC3339_UTC} FROM incidents \
+         WHERE id = $1 AND COALESCE(caller, driver_id) = $2"
+    );
+    pool.query_opt(&sql, &[&id, &caller])
         .await?
         .as_ref()
         .map(incident_from_row)
@@ -80,7 +88,7 @@ pub async fn get(pool: &AuroraPool, id: &str) -> Result<Option<IncidentView>, Au
 /// A client's idempotency key with the hash of the request it came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
-    /// The `Idempotency-Key` header (scoped to the incident's driver).
+    /// The `Idempotency-Key` header (scoped to the caller).
     pub key: String,
     /// SHA-256 of the canonical request.
     pub request_hash: String,
@@ -91,6 +99,8 @@ pub struct IdempotencyKey {
 pub struct NewIncident {
     /// Its id (used only when it is new).
     pub id: String,
+    /// Who asks (owns the incident; scopes the idempotency key).
+    pub caller: String,
     /// What the client asked for.
     pub incident: ValidIncident,
     /// Match radius in miles.
@@ -111,9 +121,9 @@ pub enum Created {
         /// The claimed vendor's row, for the cache.
         vendor: Option<Vendor>,
     },
-    /// The key was used before by this driver with the same request: the first answer.
+    /// The key was used before by this caller with the same request: the first answer.
     Replayed(IncidentCreated),
-    /// The key was used before by this driver with another request.
+    /// The key was used before by this caller with another request.
     KeyReused,
 }
 
@@ -123,15 +133,15 @@ pub enum Created {
 pub struct StoredAnswerMissing;
 
 /// The statement that inserts one incident and claims its vendor. Parameters: `$1` id,
-/// `$2` driver, `$3` type, `$4`/`$5` lat/lon, `$6` description, `$7` candidate ids, then
-/// the [`Nearby`] parameters from `$8`.
+/// `$2` driver, `$3` type, `$4`/`$5` lat/lon, `$6` description, `$7` candidate ids, `$8`
+/// caller, then the [`Nearby`] parameters from `$9`.
 fn claim_sql(path: GeoPath) -> String {
     let NearbySql {
         narrow,
         order,
         distance,
         within,
-    } = NearbySql::new(path, 8);
+    } = NearbySql::new(path, 9);
     // COALESCE evaluates its second argument only when the first is NULL: the table is
     // searched (and a row locked there) only when no listed candidate is free.
     format!(
@@ -147,8 +157,8 @@ fn claim_sql(path: GeoPath) -> String {
               WHERE {within})) AS id), \
          claim AS (UPDATE vendors v SET availability = 'busy', current_incident_id = $1 \
                    FROM candidate c WHERE v.id = c.id RETURNING {V_COLUMNS}), \
-         ins AS (INSERT INTO incidents (id, driver_id, incident_type, lat, lon, description, status, matched_vendor_id) \
-                 SELECT $1, $2, $3, $4, $5, $6, CASE WHEN c.id IS NULL THEN 'pending' ELSE 'matched' END, c.id \
+         ins AS (INSERT INTO incidents (id, driver_id, incident_type, lat, lon, description, status, matched_vendor_id, caller) \
+                 SELECT $1, $2, $3, $4, $5, $6, CASE WHEN c.id IS NULL THEN 'pending' ELSE 'matched' END, c.id, $8 \
                  FROM (SELECT 1) AS one LEFT JOIN claim c ON true \
                  RETURNING {COLUMNS}, {RFC3339_UTC}) \
          SELECT ins.*, claim.* FROM ins LEFT JOIN claim ON true"
@@ -221,7 +231,7 @@ async fn create_in(
     let mut creates = vec![true; batch.len()];
     for (i, request) in batch.iter().enumerate() {
         if let Some(k) = &request.idempotency {
-            let scope = (request.incident.driver_id.as_str(), k.key.as_str());
+            let scope = (request.caller.as_str(), k.key.as_str());
             match first_with_key.get(&scope) {
                 Some(_) => creates[i] = false,
                 None => {
@@ -236,10 +246,7 @@ async fn create_in(
         let mut owners: Vec<usize> = first_with_key.values().copied().collect();
         owners.sort_by_key(|&i| {
             let r = &batch[i];
-            (
-                &r.incident.driver_id,
-                r.idempotency.as_ref().map(|k| &k.key),
-            )
+            (&r.caller, r.idempotency.as_ref().map(|k| &k.key))
         });
         let column = |f: &dyn Fn(&NewIncident, &IdempotencyKey) -> String| -> Vec<String> {
             owners
@@ -247,18 +254,19 @@ async fn create_in(
                 .filter_map(|&i| batch[i].idempotency.as_ref().map(|k| f(&batch[i], k)))
                 .collect()
         };
+        let callers = column(&|r, _| r.caller.clone());
         let drivers = column(&|r, _| r.incident.driver_id.clone());
         let keys = column(&|_, k| k.key.clone());
         let hashes = column(&|_, k| k.request_hash.clone());
         let ids = column(&|r, _| r.id.clone());
         let fresh: Vec<(String, String)> = tx
             .query(
-                "INSERT INTO incident_idempotency_keys (driver_id, key, request_hash, incident_id) \
-                 SELECT driver_id, key, request_hash, incident_id \
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
-                     AS t(driver_id, key, request_hash, incident_id, n) ORDER BY n \
-                 ON CONFLICT (driver_id, key) DO NOTHING RETURNING driver_id, key",
-                &[&drivers, &keys, &hashes, &ids],
+                "INSERT INTO incident_idempotency_keys (caller, driver_id, key, request_hash, incident_id) \
+                 SELECT caller, driver_id, key, request_hash, incident_id \
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
+                     AS t(caller, driver_id, key, request_hash, incident_id, n) ORDER BY n \
+                 ON CONFLICT (caller, key) DO NOTHING RETURNING caller, key",
+                &[&callers, &drivers, &keys, &hashes, &ids],
             )
             .await?
             .iter()
@@ -267,11 +275,11 @@ async fn create_in(
         if fresh.len() < owners.len() {
             let rows = tx
                 .query(
-                    "SELECT k.driver_id, k.key, k.request_hash, k.response \
+                    "SELECT k.caller, k.key, k.request_hash, k.response \
                      FROM incident_idempotency_keys k \
-                     JOIN unnest($1::text[], $2::text[]) AS t(driver_id, key) \
-                       ON k.driver_id = t.driver_id AND k.key = t.key",
-                    &[&drivers, &keys],
+                     JOIN unnest($1::text[], $2::text[]) AS t(caller, key) \
+                       ON k.caller = t.caller AND k.key = t.key",
+                    &[&callers, &keys],
                 )
                 .await?;
             for row in rows {
@@ -291,7 +299,7 @@ async fn create_in(
                 .as_ref()
                 .map(|k| k.key.clone())
                 .unwrap_or_default();
-            if stored.contains_key(&(r.incident.driver_id.clone(), key)) {
+            if stored.contains_key(&(r.caller.clone(), key)) {
                 creates[i] = false;
             }
         }
@@ -321,13 +329,13 @@ async fn create_in(
     let mut store = (Vec::new(), Vec::new(), Vec::new());
     for &i in &to_create {
         if let (Some(k), Some(Created::New { body, .. })) = (&batch[i].idempotency, &answers[i]) {
-            store.0.push(batch[i].incident.driver_id.clone());
+            store.0.push(batch[i].caller.clone());
             store.1.push(k.key.clone());
             store
                 .2
                 .push(serde_json::to_value(body).map_err(AuroraError::application)?);
             stored.insert(
-                (batch[i].incident.driver_id.clone(), k.key.clone()),
+                (batch[i].caller.clone(), k.key.clone()),
                 (k.request_hash.clone(), Some(body.clone())),
             );
         }
@@ -335,8 +343,8 @@ async fn create_in(
     if !store.0.is_empty() {
         tx.execute(
             "UPDATE incident_idempotency_keys k SET response = t.response \
-             FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS t(driver_id, key, response) \
-             WHERE k.driver_id = t.driver_id AND k.key = t.key",
+             FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS t(caller, key, response) \
+             WHERE k.caller = t.caller AND k.key = t.key",
             &[&store.0, &store.1, &store.2],
         )
         .await?;
@@ -348,7 +356,7 @@ async fn create_in(
         let (Some(k), None) = (&request.idempotency, &answer) else {
             continue;
         };
-        let scope = (request.incident.driver_id.clone(), k.key.clone());
+        let scope = (request.caller.clone(), k.key.clone());
         *answer = Some(match stored.get(&scope) {
             Some((hash, _)) if *hash != k.request_hash => Created::KeyReused,
             Some((_, Some(body))) => Created::Replayed(body.clone()),
@@ -388,6 +396,7 @@ impl<'a> ClaimParams<'a> {
             &i.location.lon,
             &i.description,
             &self.request.candidates,
+            &self.request.caller,
         ];
         refs.extend(self.nearby.params());
         refs

@@ -20,33 +20,58 @@ pub enum Created {
     Replayed(PaymentView),
     /// The key was used before with another body.
     KeyReused,
+    /// The incident does not exist or belongs to someone else (the same answer for both,
+    /// so a caller learns nothing of another's incidents).
+    UnknownIncident,
 }
 
-/// Creates the payment unless `key` was used before.
+/// Creates the payment for `caller` unless `caller` used `key` before. The incident must
+/// be the caller's own.
 ///
 /// The idempotency row is inserted first: a concurrent request with the same key waits
 /// on that row's unique index until this transaction ends, then sees the stored answer.
 pub async fn create(
     pool: &AuroraPool,
+    caller: &str,
     key: &str,
     request_hash: &str,
     payment_id: &str,
     input: &PaymentInput,
 ) -> Result<Created, AuroraError> {
     pool.transaction(|tx| {
-        let (key, request_hash, payment_id, input) =
-            (key.to_owned(), request_hash.to_owned(), payment_id.to_owned(), input.clone());
+        let (caller, key, request_hash, payment_id, input) = (
+            caller.to_owned(),
+            key.to_owned(),
+            request_hash.to_owned(),
+            payment_id.to_owned(),
+            input.clone(),
+        );
         Box::pin(async move {
+            // The caller pays for an incident of their own. Checked before the key is claimed:
+            // a refused request leaves no key behind. The row stays locked against a
+            // concurrent delete until the payment's foreign key holds it.
+            let owned = tx
+                .query_opt(
+                    "SELECT 1 FROM incidents WHERE id = $1 AND COALESCE(caller, driver_id) = $2 FOR KEY SHARE",
+                    &[&input.incident_id, &caller],
+                )
+                .await?;
+            if owned.is_none() {
+                return Ok(Created::UnknownIncident);
+            }
             let fresh = tx
                 .query_opt(
-                    "INSERT INTO idempotency_keys (key, request_hash) VALUES ($1, $2) \
-                     ON CONFLICT (key) DO NOTHING RETURNING key",
-                    &[&key, &request_hash],
+                    "INSERT INTO idempotency_keys (caller, key, request_hash) VALUES ($1, $2, $3) \
+                     ON CONFLICT (caller, key) DO NOTHING RETURNING key",
+                    &[&caller, &key, &request_hash],
                 )
                 .await?;
             if fresh.is_none() {
                 let row = tx
-                    .query_one("SELECT request_hash, response FROM idempotency_keys WHERE key = $1", &[&key])
+                    .query_one(
+                        "SELECT request_hash, response FROM idempotency_keys WHERE caller = $1 AND key = $2",
+                        &[&caller, &key],
+                    )
                     .await?;
                 let stored_hash: String = row.try_get(0)?;
                 if stored_hash != request_hash {
@@ -59,8 +84,8 @@ pub async fn create(
                 return Ok(Created::Replayed(view));
             }
             tx.execute(
-                "INSERT INTO payments (id, incident_id, vendor_id, amount_cents, currency) VALUES ($1, $2, $3, $4, $5)",
-                &[&payment_id, &input.incident_id, &input.vendor_id, &input.amount_cents, &input.currency],
+                "INSERT INTO payments (id, incident_id, vendor_id, amount_cents, currency, caller) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&payment_id, &input.incident_id, &input.vendor_id, &input.amount_cents, &input.currency, &caller],
             )
             .await?;
             let descriptions: Vec<&str> = input.line_items.iter().map(|i| i.description.trim()).collect();
@@ -95,8 +120,8 @@ pub async fn create(
             };
             let response = serde_json::to_value(&view).map_err(AuroraError::application)?;
             tx.execute(
-                "UPDATE idempotency_keys SET payment_id = $2, response = $3 WHERE key = $1",
-                &[&key, &payment_id, &response],
+                "UPDATE idempotency_keys SET payment_id = $3, response = $4 WHERE caller = $1 AND key = $2",
+                &[&caller, &key, &payment_id, &response],
             )
             .await?;
             Ok(Created::New(view))
@@ -110,12 +135,21 @@ pub async fn create(
 #[error("the idempotency record has no stored answer")]
 pub struct StoredAnswerMissing;
 
-/// One payment with its line items.
-pub async fn get(pool: &AuroraPool, id: &str) -> Result<Option<PaymentView>, AuroraError> {
+/// One payment with its line items, if `caller` owns it (created it; a payment from
+/// before callers were recorded belongs to its incident's owner). Someone else's payment
+/// is `None`, as a missing one.
+pub async fn get(
+    pool: &AuroraPool,
+    id: &str,
+    caller: &str,
+) -> Result<Option<PaymentView>, AuroraError> {
     let sql = format!(
-        "SELECT id, incident_id, vendor_id, amount_cents, currency, {RFC3339_UTC} FROM payments WHERE id = $1"
+        "SELECT p.id, p.incident_id, p.vendor_id, p.amount_cents, p.currency, {} \
+         FROM payments p JOIN incidents i ON i.id = p.incident_id \
+         WHERE p.id = $1 AND COALESCE(p.caller, i.caller, i.driver_id) = $2",
+        super::rfc3339_utc!("p.created_at")
     );
-    let Some(row) = pool.query_opt(&sql, &[&id]).await? else {
+    let Some(row) = pool.query_opt(&sql, &[&id, &caller]).await? else {
         return Ok(None);
     };
     let items = pool

@@ -11,6 +11,7 @@ use crate::db;
 use crate::db::incidents::{Created, IdempotencyKey, MatchError, NewIncident};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::identity::Caller;
 use crate::model::{IncidentInput, ValidIncident, check_id};
 use crate::state::AppState;
 
@@ -54,9 +55,11 @@ async fn create_and_cache(state: AppState, request: NewIncident) -> Result<Creat
     Ok(created)
 }
 
-/// `POST /incidents`.
+/// `POST /incidents`: the incident belongs to the caller; an `Idempotency-Key` is the
+/// caller's own.
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     ApiJson(input): ApiJson<IncidentInput>,
 ) -> ApiResult<Response> {
@@ -66,6 +69,7 @@ pub async fn create(
     let candidates = nearest_candidates(&state, &incident, radius).await;
     let request = NewIncident {
         id: format!("inc-{}", uuid::Uuid::new_v4().simple()),
+        caller: caller.id().to_owned(),
         idempotency: key.map(|key| IdempotencyKey {
             key,
             request_hash: request_hash(&canonical(&incident)),
@@ -82,7 +86,7 @@ pub async fn create(
         Ok(Created::Replayed(body)) => Ok(replayed(Json(body))),
         Ok(Created::KeyReused) => Err(ApiError::invalid(
             "Idempotency-Key",
-            "this Idempotency-Key was used by this driver with a different request",
+            "this Idempotency-Key was used by this caller with a different request",
         )
         .with_status(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")),
         Err(MatchError::Database(e)) => Err(e.into()),
@@ -90,10 +94,15 @@ pub async fn create(
     }
 }
 
-/// `GET /incidents/{id}`.
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+/// `GET /incidents/{id}`: the caller's own incident; anyone else's is 404, as a missing
+/// one, so ids cannot be probed.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     check_id(&id, "id")?;
-    let incident = db::incidents::get(&state.db, &id)
+    let incident = db::incidents::get(&state.db, &id, caller.id())
         .await?
         .ok_or_else(|| ApiError::not_found("incident", &id))?;
     Ok(Json(incident).into_response())

@@ -9,6 +9,7 @@ use crate::db;
 use crate::db::payments::Created;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::identity::Caller;
 use crate::model::{PaymentInput, check_id};
 use crate::state::AppState;
 
@@ -63,9 +64,11 @@ pub(crate) fn replayed(body: impl IntoResponse) -> Response {
     response
 }
 
-/// `POST /payments`.
+/// `POST /payments`: for an incident of the caller's own; the `Idempotency-Key` is the
+/// caller's own.
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     ApiJson(input): ApiJson<PaymentInput>,
 ) -> ApiResult<Response> {
@@ -73,30 +76,47 @@ pub async fn create(
     input.validate()?;
     let payment_id = format!("pay-{}", uuid::Uuid::new_v4().simple());
     db::idempotency::prune_now_and_then(&state.db);
-    match db::payments::create(&state.db, &key, &request_hash(&input), &payment_id, &input).await {
+    let unknown = |field: &str| {
+        ApiError::invalid(field, "no such record")
+            .with_status(StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference")
+    };
+    let created = db::payments::create(
+        &state.db,
+        caller.id(),
+        &key,
+        &request_hash(&input),
+        &payment_id,
+        &input,
+    )
+    .await;
+    match created {
         Ok(Created::New(view)) => Ok((StatusCode::CREATED, Json(view)).into_response()),
         Ok(Created::Replayed(view)) => Ok(replayed(Json(view))),
         Ok(Created::KeyReused) => Err(ApiError::conflict(
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request body",
         )),
+        Ok(Created::UnknownIncident) => Err(unknown("incidentId")),
         Err(e) if e.sqlstate() == Some("23503") => {
             let field = match db::violated_constraint(&e) {
                 Some(db::payments::VENDOR_FK) => "vendorId",
                 Some(db::payments::INCIDENT_FK) => "incidentId",
                 _ => return Err(e.into()),
             };
-            Err(ApiError::invalid(field, "no such record")
-                .with_status(StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference"))
+            Err(unknown(field))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// `GET /payments/{id}`.
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+/// `GET /payments/{id}`: the caller's own payment; anyone else's is 404, as a missing one.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     check_id(&id, "id")?;
-    let payment = db::payments::get(&state.db, &id)
+    let payment = db::payments::get(&state.db, &id, caller.id())
         .await?
         .ok_or_else(|| ApiError::not_found("payment", &id))?;
     Ok(Json(payment).into_response())

@@ -3,6 +3,7 @@
 //! first and update the cache in a task the client cannot cancel.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -59,6 +60,26 @@ pub struct SearchParams {
     pub limit: usize,
 }
 
+/// The query string of `GET /vendors/search`, as axum's [`Query`] reads it. Values stay
+/// text here so that a bad one is refused naming its field ([`SearchQuery::validate`]);
+/// an unknown or repeated parameter is refused by the derive, named the same way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SearchQuery {
+    /// Latitude of the center (required).
+    pub lat: Option<String>,
+    /// Longitude of the center (required).
+    pub lon: Option<String>,
+    /// Radius in miles (default [`DEFAULT_RADIUS_MILES`]).
+    pub radius: Option<String>,
+    /// Required capability.
+    pub capability: Option<String>,
+    /// `true`/`1` (default) or `false`/`0`.
+    pub available_only: Option<String>,
+    /// Result count (default [`DEFAULT_LIMIT`]).
+    pub limit: Option<String>,
+}
+
 fn number(value: &str, field: &str) -> Result<f64, ApiError> {
     value
         .parse::<f64>()
@@ -67,80 +88,85 @@ fn number(value: &str, field: &str) -> Result<f64, ApiError> {
         .ok_or_else(|| ApiError::invalid(field, format!("`{value}` is not a number")))
 }
 
-/// Parses `lat`, `lon`, `radius`, `capability`, `availableOnly` and `limit`.
-pub fn parse_search(pairs: &[(String, String)]) -> Result<SearchParams, ApiError> {
-    let (mut lat, mut lon, mut radius, mut capability, mut available_only, mut limit) =
-        (None, None, DEFAULT_RADIUS_MILES, None, true, DEFAULT_LIMIT);
-    let mut seen = std::collections::BTreeSet::new();
-    for (key, value) in pairs {
-        if !seen.insert(key.as_str()) {
-            return Err(ApiError::invalid(key.as_str(), "given more than once"));
+impl SearchQuery {
+    /// Checks every parameter and applies the defaults.
+    pub fn validate(&self) -> Result<SearchParams, ApiError> {
+        let lat = match &self.lat {
+            Some(v) => number(v, "lat")?,
+            None => return Err(ApiError::invalid("lat", "required")),
+        };
+        check_lat(lat, "lat")?;
+        let lon = match &self.lon {
+            Some(v) => number(v, "lon")?,
+            None => return Err(ApiError::invalid("lon", "required")),
+        };
+        check_lon(lon, "lon")?;
+        let radius = match &self.radius {
+            Some(v) => number(v, "radius")?,
+            None => DEFAULT_RADIUS_MILES,
+        };
+        if !(radius > 0.0 && radius <= MAX_RADIUS_MILES) {
+            return Err(ApiError::invalid("radius", "must be miles in (0, 500]"));
         }
-        match key.as_str() {
-            "lat" => {
-                let v = number(value, "lat")?;
-                check_lat(v, "lat")?;
-                lat = Some(v);
-            }
-            "lon" => {
-                let v = number(value, "lon")?;
-                check_lon(v, "lon")?;
-                lon = Some(v);
-            }
-            "radius" => {
-                radius = number(value, "radius")?;
-                if !(radius > 0.0 && radius <= MAX_RADIUS_MILES) {
-                    return Err(ApiError::invalid("radius", "must be miles in (0, 500]"));
-                }
-            }
-            "capability" => capability = Some(parse_capability(value, "capability")?),
-            "availableOnly" => {
-                available_only = match value.as_str() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => return Err(ApiError::invalid("availableOnly", "must be true or false")),
-                }
-            }
-            "limit" => {
-                limit = value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            "limit",
-                            format!("must be an integer in [1, {MAX_LIMIT}]"),
-                        )
-                    })?;
-            }
-            other => {
-                return Err(ApiError::invalid(
-                    other,
-                    "unknown parameter; use lat, lon, radius, capability, availableOnly, limit",
-                ));
-            }
-        }
+        let capability = self
+            .capability
+            .as_deref()
+            .map(|v| parse_capability(v, "capability"))
+            .transpose()?;
+        let available_only = match self.available_only.as_deref() {
+            None | Some("true" | "1") => true,
+            Some("false" | "0") => false,
+            Some(_) => return Err(ApiError::invalid("availableOnly", "must be true or false")),
+        };
+        let limit = match &self.limit {
+            None => DEFAULT_LIMIT,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|l| (1..=MAX_LIMIT).contains(l))
+                .ok_or_else(|| {
+                    ApiError::invalid("limit", format!("must be an integer in [1, {MAX_LIMIT}]"))
+                })?,
+        };
+        Ok(SearchParams {
+            center: GeoPoint::new(lat, lon),
+            radius_miles: radius,
+            capability,
+            available_only,
+            limit,
+        })
     }
-    Ok(SearchParams {
-        center: GeoPoint::new(
-            lat.ok_or_else(|| ApiError::invalid("lat", "required"))?,
-            lon.ok_or_else(|| ApiError::invalid("lon", "required"))?,
-        ),
-        radius_miles: radius,
-        capability,
-        available_only,
-        limit,
-    })
+}
+
+/// The search parameters of a request's query string, or a 400 naming the parameter.
+pub fn parse_search(
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<SearchParams, ApiError> {
+    let Query(query) = query.map_err(|rejection| {
+        let message = rejection.body_text();
+        // serde names the parameter in backticks: "unknown field `colour`, expected ...",
+        // "duplicate field `lat`".
+        let named = message.split('`').nth(1).map(str::to_owned);
+        match named {
+            Some(name) if message.contains("duplicate field") => {
+                ApiError::invalid(name, "given more than once")
+            }
+            Some(name) if message.contains("unknown field") => ApiError::invalid(
+                name,
+                "unknown parameter; use lat, lon, radius, capability, availableOnly, limit",
+            ),
+            _ => ApiError::invalid("query", format!("cannot read the query string: {message}")),
+        }
+    })?;
+    query.validate()
 }
 
 /// `GET /vendors/search`.
 pub async fn search(
     State(state): State<AppState>,
-    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<SearchQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
-    let Query(pairs) =
-        query.map_err(|e| ApiError::bad_body(format!("cannot read the query string: {e}")))?;
-    let p = parse_search(&pairs)?;
+    let p = parse_search(query)?;
     let answer = state
         .vendors
         .search(&NearbyQuery {
@@ -261,15 +287,19 @@ pub async fn set_location(
 mod tests {
     use super::*;
 
-    fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn parse(q: &[(&str, &str)]) -> Result<SearchParams, ApiError> {
+        let query: String = q
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let uri: axum::http::Uri = format!("/vendors/search?{query}").parse().unwrap();
+        parse_search(Query::try_from_uri(&uri))
     }
 
     #[test]
     fn search_parameters_are_checked_and_defaulted() {
-        let p = parse_search(&pairs(&[("lat", "40.7"), ("lon", "-74")])).unwrap();
+        let p = parse(&[("lat", "40.7"), ("lon", "-74")]).unwrap();
         assert_eq!(
             (p.radius_miles, p.limit, p.available_only, p.capability),
             (25.0, 10, true, None)
@@ -303,7 +333,7 @@ mod tests {
                 "colour",
             ),
         ] {
-            let err = parse_search(&pairs(&q)).unwrap_err();
+            let err = parse(&q).unwrap_err();
             assert_eq!(err.field.as_deref(), Some(field), "{q:?}");
             assert_eq!(err.status, StatusCode::BAD_REQUEST);
         }

@@ -2,8 +2,8 @@
 //!
 //! The EventBridge schedule invokes the `warmer` function with `{"targets": [{"function",
 //! "qualifier"?, "concurrency"}]}` ([`WarmerInput`]). For each target the warmer fires
-//! `concurrency` synchronous invocations at once, each an API Gateway ping for
-//! `GET /_warmer` ([`ping::ping_event`]). A handler holds each ping for a short while, so
+//! `concurrency` synchronous invocations at once, each a direct ping payload that no HTTP
+//! event can imitate ([`ping::ping_event`]). A handler holds each ping for a short while, so
 //! concurrent pings cannot be served one after the other by the same environment, and
 //! answers with its environment id. The warmer counts the distinct ids, fires the shortfall
 //! once more when it reached fewer than wanted, logs the result and prints one EMF line per

@@ -1,18 +1,39 @@
 //! The ping the warmer sends and the answer it reads back.
 //!
-//! The services run under `lambda_http`, so the ping is an API Gateway HTTP API
-//! (payload format 2.0) event for `GET /_warmer?holdMs=N` with the warmer header, and the
-//! answer is an API Gateway response whose `body` is the router's JSON.
+//! The ping is a direct invocation payload of its own, `{"roadcallWarmer": {"holdMs": N}}`,
+//! not an HTTP event: only a caller allowed to invoke the function (the warmer's role)
+//! can send it, and no HTTP request through API Gateway, an ALB or a function URL can look
+//! like it ([`crate::host::LambdaHandler`] tells the two apart before `lambda_http` sees
+//! the event). The answer is the JSON [`PingAnswer`] itself.
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::router::{WARMER_HEADER, WARMER_PATH};
+/// The ping's payload as a handler reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PingRequest {
+    roadcall_warmer: PingOptions,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PingOptions {
+    #[serde(default)]
+    hold_ms: Option<u64>,
+}
+
+impl PingRequest {
+    /// The hold the warmer asked for, if any.
+    pub fn hold(&self) -> Option<Duration> {
+        self.roadcall_warmer.hold_ms.map(Duration::from_millis)
+    }
+}
 
 /// What a warmed environment answers.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PingAnswer {
     /// Always `true` from a handler that recognised the ping.
@@ -26,10 +47,10 @@ pub struct PingAnswer {
 /// Why a response is not a warmer answer.
 #[derive(Debug, thiserror::Error)]
 pub enum PingError {
-    /// The payload is not an API Gateway response.
-    #[error("not an API Gateway response: {0}")]
-    NotApiGatewayResponse(String),
-    /// The handler answered with an error status.
+    /// The payload is not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    /// The handler answered an HTTP response (a function that does not know the ping).
     #[error("status {status}: {body}")]
     Status {
         /// HTTP status.
@@ -37,79 +58,39 @@ pub enum PingError {
         /// The body (truncated).
         body: String,
     },
-    /// The body is not the ping answer.
-    #[error("unexpected body: {0}")]
+    /// The payload is not the ping answer.
+    #[error("unexpected answer: {0}")]
     Body(String),
 }
 
-/// The API Gateway HTTP API event for one ping; `hold` is sent as `holdMs` (the handler
-/// caps it at 10 s), `None` leaves the handler's default (`WARMER_HOLD_MS`).
+/// The ping payload; `hold` is sent as `holdMs` (the handler caps it at 10 s), `None`
+/// leaves the handler's default (`WARMER_HOLD_MS`).
 pub fn ping_event(hold: Option<Duration>) -> Value {
-    let query = hold
-        .map(|h| format!("holdMs={}", h.as_millis()))
-        .unwrap_or_default();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": WARMER_PATH,
-        "rawQueryString": query,
-        "headers": {
-            WARMER_HEADER: "1",
-            "user-agent": "roadcall-warmer",
-        },
-        "requestContext": {
-            "routeKey": "$default",
-            "stage": "$default",
-            "requestId": uuid::Uuid::new_v4().to_string(),
-            "apiId": "warmer",
-            "domainName": "warmer.internal",
-            "timeEpoch": now_ms,
-            "http": {
-                "method": "GET",
-                "path": WARMER_PATH,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "roadcall-warmer",
-            },
-        },
-        "isBase64Encoded": false,
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ApiGatewayResponse {
-    status_code: u16,
-    #[serde(default)]
-    body: Option<String>,
-    #[serde(default)]
-    is_base64_encoded: bool,
+    match hold {
+        Some(hold) => json!({"roadcallWarmer": {"holdMs": hold.as_millis() as u64}}),
+        None => json!({"roadcallWarmer": {}}),
+    }
 }
 
 /// Reads the environment id out of a Lambda response payload.
 pub fn parse_answer(payload: &[u8]) -> Result<PingAnswer, PingError> {
-    let response: ApiGatewayResponse = serde_json::from_slice(payload)
-        .map_err(|e| PingError::NotApiGatewayResponse(format!("{e}: {}", snippet(payload))))?;
-    let body = response.body.unwrap_or_default();
-    let body = if response.is_base64_encoded {
-        decode_base64(&body).ok_or_else(|| PingError::Body("invalid base64".to_owned()))?
-    } else {
-        body.into_bytes()
-    };
-    if response.status_code != 200 {
+    let value: Value = serde_json::from_slice(payload)
+        .map_err(|e| PingError::NotJson(format!("{e}: {}", snippet(payload))))?;
+    // A handler that took the ping for an HTTP request answers an HTTP response.
+    if let Some(status) = value.get("statusCode").and_then(Value::as_u64) {
+        let body = value
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         return Err(PingError::Status {
-            status: response.status_code,
-            body: snippet(&body),
+            status: u16::try_from(status).unwrap_or(u16::MAX),
+            body: snippet(body.as_bytes()),
         });
     }
-    let answer: PingAnswer = serde_json::from_slice(&body)
-        .map_err(|e| PingError::Body(format!("{e}: {}", snippet(&body))))?;
+    let answer: PingAnswer = serde_json::from_value(value)
+        .map_err(|e| PingError::Body(format!("{e}: {}", snippet(payload))))?;
     if !answer.warmed || answer.environment_id.is_empty() {
-        return Err(PingError::Body(snippet(&body)));
+        return Err(PingError::Body(snippet(payload)));
     }
     Ok(answer)
 }
@@ -124,73 +105,27 @@ pub(crate) fn snippet(bytes: &[u8]) -> String {
     out
 }
 
-/// Standard base64 with padding; `lambda_http` encodes non-text bodies this way.
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    }
-    let bytes: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    if !bytes.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for chunk in bytes.chunks(4) {
-        let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
-        if pad > 2 {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &chunk[..4 - pad] {
-            n = (n << 6) | value(c)?;
-        }
-        n <<= 6 * pad as u32;
-        let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&decoded[..3 - pad]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_event_is_an_http_api_request_for_the_ping() {
+    fn the_ping_is_no_http_event_and_reads_back() {
         let event = ping_event(Some(Duration::from_millis(250)));
-        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-        assert_eq!(request.method(), "GET");
-        assert_eq!(request.uri().path(), "/_warmer");
-        assert_eq!(request.uri().query(), Some("holdMs=250"));
-        assert_eq!(request.headers()[WARMER_HEADER], "1");
-        let plain = lambda_http::request::from_str(&ping_event(None).to_string()).unwrap();
-        assert_eq!(plain.uri().query(), None);
+        assert!(lambda_http::request::from_str(&event.to_string()).is_err());
+        let ping: PingRequest = serde_json::from_value(event).unwrap();
+        assert_eq!(ping.hold(), Some(Duration::from_millis(250)));
+        let plain: PingRequest = serde_json::from_value(ping_event(None)).unwrap();
+        assert_eq!(plain.hold(), None);
     }
 
     #[test]
-    fn reads_text_and_base64_answers() {
+    fn reads_the_answer() {
         let body = r#"{"warmed":true,"environmentId":"e-1","coldStart":true}"#;
-        let text =
-            json!({"statusCode": 200, "headers": {}, "body": body, "isBase64Encoded": false});
-        let answer = parse_answer(text.to_string().as_bytes()).unwrap();
+        let answer = parse_answer(body.as_bytes()).unwrap();
         assert_eq!(
             (answer.environment_id.as_str(), answer.cold_start),
             ("e-1", true)
-        );
-        let encoded =
-            "eyJ3YXJtZWQiOnRydWUsImVudmlyb25tZW50SWQiOiJlLTIiLCJjb2xkU3RhcnQiOmZhbHNlfQ==";
-        let b64 = json!({"statusCode": 200, "body": encoded, "isBase64Encoded": true});
-        assert_eq!(
-            parse_answer(b64.to_string().as_bytes())
-                .unwrap()
-                .environment_id,
-            "e-2"
         );
     }
 
@@ -204,8 +139,8 @@ mod tests {
         let cases: [&[u8]; 4] = [
             b"null",
             br#"{"errorType":"Runtime.ExitError","errorMessage":"boom"}"#,
-            br#"{"statusCode":200,"body":"{\"status\":\"ok\"}"}"#,
-            br#"{"statusCode":200,"body":"@@","isBase64Encoded":true}"#,
+            br#"{"warmed":false,"environmentId":"e","coldStart":false}"#,
+            b"@@",
         ];
         for payload in cases {
             assert!(

@@ -42,9 +42,8 @@ impl Invoker for FakeInvoker {
         _qualifier: Option<&str>,
         payload: Vec<u8>,
     ) -> Result<InvokeOutput, InvokeError> {
-        let request =
-            lambda_http::request::from_str(std::str::from_utf8(&payload).unwrap()).unwrap();
-        assert_eq!(request.uri().path(), "/_warmer");
+        // The ping is the warmer's own payload, never an HTTP event.
+        serde_json::from_slice::<super::ping::PingRequest>(&payload).unwrap();
         let n = {
             let mut calls = self.calls.lock().unwrap();
             let n = calls.entry(function.to_owned()).or_default();
@@ -54,8 +53,7 @@ impl Invoker for FakeInvoker {
         match self.functions.get(function) {
             Some(Behaviour::Environments(cap)) => {
                 let env = (n - 1) % cap;
-                let body = json!({"warmed": true, "environmentId": format!("{function}-{env}"), "coldStart": n <= *cap});
-                let response = json!({"statusCode": 200, "headers": {}, "body": body.to_string(), "isBase64Encoded": false});
+                let response = json!({"warmed": true, "environmentId": format!("{function}-{env}"), "coldStart": n <= *cap});
                 Ok(InvokeOutput {
                     status_code: 200,
                     function_error: None,

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use lambdas::config::AppConfig;
+use lambdas::identity::LOCAL_CALLER_HEADER;
 use lambdas::state::AppState;
 use serde_json::Value;
 use testkit::postgres::PostgresServer;
@@ -109,6 +110,10 @@ pub async fn app_with(
     (lambdas::router::app(state.clone()), state)
 }
 
+/// The caller of [`call`] unless a test names another (also the `driver_id` of
+/// [`Db::incident`]'s rows, which then belong to it).
+pub const DRIVER: &str = "driver";
+
 /// One request: (status, headers, JSON body or `Null`).
 pub async fn call(
     app: &Router,
@@ -118,6 +123,13 @@ pub async fn call(
     body: Option<Value>,
 ) -> (StatusCode, axum::http::HeaderMap, Value) {
     let mut request = Request::builder().method(method).uri(path);
+    // The local router's identity header, unless the test names a caller itself.
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case(LOCAL_CALLER_HEADER))
+    {
+        request = request.header(LOCAL_CALLER_HEADER, DRIVER);
+    }
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

@@ -9,6 +9,19 @@ use serde_json::{Value, json};
 use testkit::postgres::PostgresServer;
 use testkit::redis::RedisServer;
 
+/// The caller every request of [`TestApp::http`] names (the local router's header).
+pub const TEST_CALLER: &str = "e2e-driver";
+
+/// A header map naming `caller` the way the local router reads it.
+pub fn caller_headers(caller: &str) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        lambdas::identity::LOCAL_CALLER_HEADER,
+        reqwest::header::HeaderValue::from_str(caller).expect("caller header"),
+    );
+    headers
+}
+
 /// The servers and the app under test.
 pub struct TestApp {
     /// PostgreSQL (kept alive for the test).
@@ -60,7 +73,11 @@ impl TestApp {
             redis,
             state,
             base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
+            // The local router takes the caller from this header.
+            http: reqwest::Client::builder()
+                .default_headers(caller_headers(TEST_CALLER))
+                .build()
+                .expect("client"),
         }
     }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lambdas::config::AppConfig;
+use lambdas::identity::LOCAL_CALLER_HEADER;
 use lambdas::state::AppState;
 use serde_json::{Value, json};
 use testkit::postgres::PostgresServer;
@@ -95,7 +96,16 @@ impl App {
             cluster,
             state,
             base: format!("http://{addr}"),
+            // The local router takes the caller from this header.
             http: reqwest::Client::builder()
+                .default_headers(
+                    [(
+                        reqwest::header::HeaderName::from_static(LOCAL_CALLER_HEADER),
+                        reqwest::header::HeaderValue::from_static("fault-tests"),
+                    )]
+                    .into_iter()
+                    .collect(),
+                )
                 .timeout(CLIENT_TIMEOUT)
                 .build()
                 .expect("client"),

@@ -1,0 +1,345 @@
+//! The built function binaries under an independent Lambda emulator: cargo-lambda's
+//! (`cargo lambda watch --only-lambda-apis` serves the Runtime and Invoke APIs, the test
+//! starts the binary against them, `cargo lambda invoke --data-file` sends the events in
+//! `tests/events/`). Real PostgreSQL and Redis from testkit, stopped and started again to
+//! show that a cold start with a dependency down initialises, answers 503 (or `BYPASS`),
+//! and recovers by itself.
+//!
+//! cargo-lambda comes from PyPI (`requirements/cargo-lambda.txt`, which `scripts/test`
+//! installs into `.venv-cargo-lambda` and puts on `PATH`); without it the tests print why
+//! they skip and pass.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use testkit::postgres::PostgresServer;
+use testkit::redis::RedisServer;
+
+/// The workspace root (cargo-lambda reads its `Cargo.toml`).
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
+}
+
+/// cargo-lambda's binary: on `PATH`, or in the virtualenv `scripts/test` makes.
+fn cargo_lambda() -> Option<PathBuf> {
+    let venv = workspace().join(".venv-cargo-lambda/bin/cargo-lambda");
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("cargo-lambda"))
+            .find(|candidate| candidate.is_file())
+    });
+    let found = on_path.or_else(|| venv.is_file().then_some(venv));
+    if found.is_none() {
+        eprintln!(
+            "skipping: cargo-lambda is not installed (scripts/test installs it from \
+             requirements/cargo-lambda.txt into .venv-cargo-lambda)"
+        );
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A child process killed on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// cargo-lambda's emulator on a free port, and the function binary running against it.
+struct Emulator {
+    tool: PathBuf,
+    port: u16,
+    _server: Process,
+    function: Option<Process>,
+}
+
+impl Emulator {
+    fn start(tool: PathBuf) -> Self {
+        let port = free_port();
+        let server = Command::new(&tool)
+            .args(["lambda", "watch", "--only-lambda-apis", "--invoke-address"])
+            .arg("127.0.0.1")
+            .arg("--invoke-port")
+            .arg(port.to_string())
+            .current_dir(workspace())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo lambda watch");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the emulator did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            tool,
+            port,
+            _server: Process(server),
+            function: None,
+        }
+    }
+
+    /// Starts `binary` (a new execution environment) with `env`, replacing any running one.
+    /// It must stay up: init succeeds even with a dependency down.
+    fn run_function(&mut self, binary: &str, env: &[(&str, String)]) {
+        self.function = None;
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{}/.rt", self.port),
+            )
+            .env("STAGE", "test")
+            .env("EMF_METRICS", "false")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("function binary");
+        // Its log goes to this test's output (what an operator would read in CloudWatch).
+        if let Some(stderr) = child.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    eprintln!("[function] {line}");
+                }
+            });
+        }
+        self.function = Some(Process(child));
+    }
+
+    /// Whether the function process is still running (an init failure exits it).
+    fn function_alive(&mut self) -> bool {
+        match &mut self.function {
+            Some(Process(child)) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// `cargo lambda invoke --data-file` with `event`; the function's JSON answer.
+    fn invoke(&self, event: &Value) -> Value {
+        let file = tempfile::NamedTempFile::new().expect("event file");
+        std::fs::write(file.path(), event.to_string()).expect("write event");
+        let output = Command::new(&self.tool)
+            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
+            .arg("--invoke-port")
+            .arg(self.port.to_string())
+            .arg("--data-file")
+            .arg(file.path())
+            .args(["--output-format", "json"])
+            .current_dir(workspace())
+            .output()
+            .expect("cargo lambda invoke");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "invoke failed: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("not JSON: {stdout}"))
+    }
+
+    /// An HTTP event: (status, X-Cache, JSON body).
+    fn http(&self, event: &Value) -> (u16, Option<String>, Value) {
+        let out = self.invoke(event);
+        let header = |name: &str| {
+            out["headers"][name]
+                .as_str()
+                .or_else(|| out["multiValueHeaders"][name][0].as_str())
+                .map(str::to_owned)
+        };
+        let body = out["body"].as_str().unwrap_or_default();
+        (
+            out["statusCode"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{out}")) as u16,
+            header("x-cache"),
+            serde_json::from_str(body).unwrap_or_else(|_| panic!("body is not JSON: {out}")),
+        )
+    }
+}
+
+/// The HTTP API fixture on the named stage `dev`, for `method path`, with a caller or none.
+fn http_api(method: &str, path: &str, caller: Option<&str>) -> Value {
+    let mut e: Value =
+        serde_json::from_str(include_str!("events/http-v2-named-stage.json")).expect("fixture");
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    e["rawPath"] = json!(format!("/dev{path}"));
+    e["rawQueryString"] = json!(query);
+    e["requestContext"]["http"]["path"] = json!(format!("/dev{path}"));
+    e["requestContext"]["http"]["method"] = json!(method);
+    match caller {
+        Some(c) => e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!(c),
+        None => {
+            e["requestContext"]
+                .as_object_mut()
+                .expect("context")
+                .remove("authorizer");
+        }
+    }
+    e
+}
+
+/// The REST API fixture on stage `prod`, for `GET path`, with the driver's claims.
+fn rest_api(path: &str) -> Value {
+    let mut e: Value =
+        serde_json::from_str(include_str!("events/rest-v1-prod.json")).expect("fixture");
+    e["path"] = json!(path);
+    e["pathParameters"] = json!({"proxy": path.trim_start_matches('/')});
+    e["requestContext"]["path"] = json!(format!("/prod{path}"));
+    e["requestContext"]["authorizer"]["claims"]["sub"] = json!("driver");
+    e
+}
+
+async fn seeded_postgres() -> PostgresServer {
+    let postgres = PostgresServer::start();
+    let pool =
+        aurora::AuroraPool::connect(aurora::AuroraConfig::from_url(&postgres.url()).unwrap())
+            .await
+            .expect("connect");
+    pool.migrate().await.expect("migrate");
+    pool.execute(
+        "INSERT INTO vendors (id, business_name, capabilities, lat, lon, availability) \
+         VALUES ('v1', 'Emulated Tow', '{tow}', 34, -118, 'available')",
+        &[],
+    )
+    .await
+    .expect("vendor");
+    pool.shutdown(Duration::from_secs(1)).await;
+    postgres
+}
+
+/// Invokes until `done` holds (a dependency that came back is found by the next request
+/// that needs it; reconnection may take a request or two). Not a timing assertion: the
+/// bound only stops a broken build from hanging.
+fn eventually(
+    emulator: &Emulator,
+    event: &Value,
+    done: impl Fn(&(u16, Option<String>, Value)) -> bool,
+) -> (u16, Option<String>, Value) {
+    let mut last = emulator.http(event);
+    for _ in 0..30 {
+        if done(&last) {
+            return last;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        last = emulator.http(event);
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_vendor_binary_answers_every_event_source_under_the_emulator() {
+    let Some(tool) = cargo_lambda() else { return };
+    let postgres = seeded_postgres().await;
+    let redis = RedisServer::start();
+    let mut emulator = Emulator::start(tool);
+    emulator.run_function(
+        env!("CARGO_BIN_EXE_vendor"),
+        &[("DATABASE_URL", postgres.url()), ("REDIS_URL", redis.url())],
+    );
+    let (status, _, health) = emulator.http(&http_api("GET", "/health", None));
+    assert_eq!((status, &health["status"]), (200, &json!("ok")), "{health}");
+    // A named HTTP API stage and a REST stage: the same vendor.
+    let (status, _, named) = emulator.http(&http_api("GET", "/vendors/v1", Some("driver")));
+    assert_eq!(status, 200, "{named}");
+    assert_eq!(named["businessName"], "Emulated Tow");
+    let (status, _, rest) = emulator.http(&rest_api("/vendors/v1"));
+    assert_eq!((status, &rest), (200, &named));
+    // No claims: 401 JSON.
+    let (status, _, anonymous) = emulator.http(&http_api("GET", "/vendors/v1", None));
+    assert_eq!(
+        (status, &anonymous["error"]["code"]),
+        (401, &json!("unauthenticated"))
+    );
+    // The warmer's direct ping, and its header over HTTP (an ordinary 404).
+    let answer = emulator.invoke(&lambdas::warmer::ping::ping_event(Some(
+        Duration::from_millis(1),
+    )));
+    assert_eq!(answer["warmed"], true, "{answer}");
+    let mut fake = http_api("GET", "/_warmer?holdMs=10000", Some("driver"));
+    fake["headers"]["x-roadcall-warmer"] = json!("1");
+    let (status, _, body) = emulator.http(&fake);
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("route_not_found"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cold_start_with_postgres_down_initialises_and_recovers() {
+    let Some(tool) = cargo_lambda() else { return };
+    let mut postgres = seeded_postgres().await;
+    postgres.stop_fast();
+    let mut emulator = Emulator::start(tool);
+    emulator.run_function(
+        env!("CARGO_BIN_EXE_vendor"),
+        &[("DATABASE_URL", postgres.url())],
+    );
+    let read = http_api("GET", "/vendors/v1", Some("driver"));
+    let (status, _, body) = emulator.http(&read);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "service_unavailable");
+    let (status, _, health) = emulator.http(&http_api("GET", "/health", None));
+    assert_eq!((status, &health["status"]), (503, &json!("unavailable")));
+    assert!(
+        emulator.function_alive(),
+        "the environment must survive its init"
+    );
+    postgres.start_again();
+    let (status, _, body) = eventually(&emulator, &read, |(s, _, _)| *s == 200);
+    assert_eq!(status, 200, "recovered without a new environment: {body}");
+    assert_eq!(body["businessName"], "Emulated Tow");
+    assert!(emulator.function_alive());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cold_start_with_redis_down_answers_bypass_and_recovers() {
+    let Some(tool) = cargo_lambda() else { return };
+    let postgres = seeded_postgres().await;
+    let mut redis = RedisServer::start();
+    redis.stop();
+    let mut emulator = Emulator::start(tool);
+    emulator.run_function(
+        env!("CARGO_BIN_EXE_vendor"),
+        &[
+            ("DATABASE_URL", postgres.url()),
+            ("REDIS_URL", redis.url()),
+            ("VENDOR_PROFILE_LOCAL_TTL_MS", "0".to_owned()),
+        ],
+    );
+    let read = http_api("GET", "/vendors/v1", Some("driver"));
+    let (status, cache, body) = emulator.http(&read);
+    assert_eq!((status, cache.as_deref()), (200, Some("BYPASS")), "{body}");
+    redis.restart();
+    let (status, cache, _) = eventually(&emulator, &read, |(_, c, _)| c.as_deref() == Some("HIT"));
+    assert_eq!(
+        (status, cache.as_deref()),
+        (200, Some("HIT")),
+        "the cache came back"
+    );
+    assert!(emulator.function_alive());
+}
