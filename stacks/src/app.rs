@@ -88,7 +88,10 @@ pub fn build_stack(stage: &Stage<'_>, part: Part) -> Result<Stack, TemplateError
             .build(stage, &mut template)?;
         }
         Part::Services => {
-            template = stage.template(part, "HTTP API and the vendor, incidents and payments functions");
+            template = stage.template(
+                part,
+                "HTTP API and the vendor, incidents and payments functions",
+            );
             let Some(services) = &config.services else {
                 // build_stage leaves the part out; only a direct call can get here.
                 return Err(TemplateError::DanglingReference {

@@ -31,7 +31,7 @@ fn router_routes() -> BTreeSet<String> {
             .filter(|c| !c.is_whitespace())
             .collect();
         for method in ["get", "post", "put", "patch", "delete"] {
-            if call.contains(&format!("({method}(")) || call.contains(&format!(".{method}(")) {
+            if call.contains(&format!(",{method}(")) || call.contains(&format!(".{method}(")) {
                 routes.insert(format!("{} {path}", method.to_uppercase()));
             }
         }
@@ -48,12 +48,20 @@ fn every_router_route_reaches_its_function_behind_the_authorizer() {
     };
     let routes: Vec<(String, Json)> = of_type("AWS::ApiGatewayV2::Route")
         .into_iter()
-        .map(|(_, r)| (r["Properties"]["RouteKey"].as_str().unwrap().to_owned(), r["Properties"].clone()))
+        .map(|(_, r)| {
+            (
+                r["Properties"]["RouteKey"].as_str().unwrap().to_owned(),
+                r["Properties"].clone(),
+            )
+        })
         .collect();
     let keys: BTreeSet<String> = routes.iter().map(|(k, _)| k.clone()).collect();
 
     let mut expected = router_routes();
-    assert!(expected.len() >= 10, "read only {expected:?} from router.rs");
+    assert!(
+        expected.len() >= 10,
+        "read only {expected:?} from router.rs"
+    );
     // `/health` is served by every router; the API adds one per function.
     for f in &FUNCTIONS {
         expected.insert(format!("GET /health/{}", f.slug));
@@ -88,7 +96,11 @@ fn every_router_route_reaches_its_function_behind_the_authorizer() {
             }
         } else {
             assert_eq!(route["AuthorizationType"], "JWT", "{key}");
-            assert_eq!(route["AuthorizerId"], json!({"Ref": "JwtAuthorizer"}), "{key}");
+            assert_eq!(
+                route["AuthorizerId"],
+                json!({"Ref": "JwtAuthorizer"}),
+                "{key}"
+            );
         }
     }
     let authorizer = &resources["JwtAuthorizer"]["Properties"];
@@ -127,18 +139,34 @@ fn each_function_is_arm64_in_the_vpc_with_a_live_alias_and_permission_for_this_a
         assert_eq!(
             names,
             BTreeSet::from([
-                "DATABASE_HOST", "DATABASE_IAM_AUTH", "DATABASE_NAME", "DATABASE_PORT",
-                "DATABASE_USER", "REDIS_AUTH_SECRET_ARN", "REDIS_MODE", "REDIS_URL", "RUST_LOG",
+                "DATABASE_HOST",
+                "DATABASE_IAM_AUTH",
+                "DATABASE_NAME",
+                "DATABASE_PORT",
+                "DATABASE_USER",
+                "REDIS_AUTH_SECRET_ARN",
+                "REDIS_MODE",
+                "REDIS_URL",
+                "RUST_LOG",
                 "STAGE",
             ])
         );
-        assert_eq!(vars["REDIS_URL"], json!({"Fn::ImportValue": "redis-url-dev"}));
+        assert_eq!(
+            vars["REDIS_URL"],
+            json!({"Fn::ImportValue": "redis-url-dev"})
+        );
         assert_eq!(vars["STAGE"], "dev");
         let alias = &r[format!("{}LiveAlias", f.logical)]["Properties"];
-        assert_eq!(alias["FunctionVersion"], json!({"Fn::GetAtt": [format!("{}Version", f.logical), "Version"]}));
+        assert_eq!(
+            alias["FunctionVersion"],
+            json!({"Fn::GetAtt": [format!("{}Version", f.logical), "Version"]})
+        );
         assert!(alias.get("ProvisionedConcurrencyConfig").is_none());
         let permission = &r[format!("{}ApiPermission", f.logical)]["Properties"];
-        assert_eq!(permission["FunctionName"], json!({"Ref": format!("{}LiveAlias", f.logical)}));
+        assert_eq!(
+            permission["FunctionName"],
+            json!({"Ref": format!("{}LiveAlias", f.logical)})
+        );
         assert_eq!(
             permission["SourceArn"],
             json!({"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*"})
@@ -159,12 +187,18 @@ fn each_function_is_arm64_in_the_vpc_with_a_live_alias_and_permission_for_this_a
             .iter()
             .find(|s| s["Action"] == json!(["secretsmanager:GetSecretValue"]))
             .unwrap();
-        assert_eq!(secrets["Resource"], json!([{"Fn::ImportValue": "redis-auth-secret-arn-dev"}]));
+        assert_eq!(
+            secrets["Resource"],
+            json!([{"Fn::ImportValue": "redis-auth-secret-arn-dev"}])
+        );
     }
     // prod reads the database password from a named secret instead.
     let prod = common::template_json("prod", "services");
     let vars = &prod["Resources"]["VendorFunction"]["Properties"]["Environment"]["Variables"];
-    assert_eq!(vars["DATABASE_SECRET_ARN"], json!({"Ref": "DatabaseSecretArn"}));
+    assert_eq!(
+        vars["DATABASE_SECRET_ARN"],
+        json!({"Ref": "DatabaseSecretArn"})
+    );
     assert!(vars.get("DATABASE_IAM_AUTH").is_none());
 }
 
@@ -173,7 +207,9 @@ fn the_warmer_targets_and_may_invoke_exactly_the_services_live_aliases() {
     let warmer = common::template_json("dev", "warmer");
     let r = &warmer["Resources"];
     let input: Json = serde_json::from_str(
-        r["WarmerSchedule"]["Properties"]["Targets"][0]["Input"].as_str().unwrap(),
+        r["WarmerSchedule"]["Properties"]["Targets"][0]["Input"]
+            .as_str()
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(
@@ -200,7 +236,8 @@ fn the_warmer_targets_and_may_invoke_exactly_the_services_live_aliases() {
 
 #[test]
 fn a_stage_file_may_not_list_a_services_function_as_its_own_warmer_target() {
-    let shipped = std::fs::read_to_string(stacks::config::default_stages_dir().join("dev.toml")).unwrap();
+    let shipped =
+        std::fs::read_to_string(stacks::config::default_stages_dir().join("dev.toml")).unwrap();
     let text = format!(
         "{shipped}\n[[warmer.targets]]\nfunction = \"roadcall-payments-dev\"\nqualifier = \"live\"\nconcurrency = 3\n"
     );
@@ -208,15 +245,16 @@ fn a_stage_file_may_not_list_a_services_function_as_its_own_warmer_target() {
         .unwrap_err()
         .to_string();
     assert!(
-        error.starts_with("stages/dev.toml: key `warmer.targets[0].function` = \"roadcall-payments-dev\"")
-            && error.contains("warm_concurrency"),
+        error.starts_with(
+            "stages/dev.toml: key `warmer.targets[0].function` = \"roadcall-payments-dev\""
+        ) && error.contains("warm_concurrency"),
         "{error}"
     );
     // Another function is fine, and joins the services' targets.
-    let other = format!(
-        "{shipped}\n[[warmer.targets]]\nfunction = \"reports-dev\"\nconcurrency = 1\n"
-    );
-    let config = stacks::config::parse_stage(std::path::Path::new("dev.toml"), "dev", &other).unwrap();
+    let other =
+        format!("{shipped}\n[[warmer.targets]]\nfunction = \"reports-dev\"\nconcurrency = 1\n");
+    let config =
+        stacks::config::parse_stage(std::path::Path::new("dev.toml"), "dev", &other).unwrap();
     let stacks = stacks::app::build_stage(&config).unwrap();
     let warmer = stacks.iter().find(|s| s.part.slug() == "warmer").unwrap();
     let json = cfn::render(&warmer.template, cfn::Format::Json).unwrap();
@@ -226,33 +264,67 @@ fn a_stage_file_may_not_list_a_services_function_as_its_own_warmer_target() {
 
 #[test]
 fn bad_services_values_name_the_file_the_key_and_what_is_allowed() {
-    let shipped = std::fs::read_to_string(stacks::config::default_stages_dir().join("dev.toml")).unwrap();
+    let shipped =
+        std::fs::read_to_string(stacks::config::default_stages_dir().join("dev.toml")).unwrap();
     for (from, to, key, allowed) in [
-        ("authorization = \"jwt\"", "authorization = \"cognito\"", "services.authorization", "expected one of jwt, iam"),
-        ("timeout_seconds = 10", "timeout_seconds = 60", "services.timeout_seconds", "expected 1 to 29"),
-        ("auth = \"iam\"", "auth = \"password\"", "services.database.auth", "expected one of iam, secret"),
-        ("resource_id = \"cluster-EXAMPLE0123456789ABCDEFGHIJ\"", "resource_id = \"\"", "services.database.resource_id", "cluster-ABC123"),
-        ("provisioned_concurrency = 0          # 0: none; at most reserved_concurrency when that is set\nwarm_concurrency = 2                 # environments the warmer keeps warm (0: not warmed)\n\n[services.incidents]",
-         "provisioned_concurrency = 5\nwarm_concurrency = 2\n[services.incidents]", "services.vendor.provisioned_concurrency", ""),
+        (
+            "authorization = \"jwt\"",
+            "authorization = \"cognito\"",
+            "services.authorization",
+            "expected one of jwt, iam",
+        ),
+        (
+            "timeout_seconds = 10",
+            "timeout_seconds = 60",
+            "services.timeout_seconds",
+            "expected 1 to 29",
+        ),
+        (
+            "auth = \"iam\"",
+            "auth = \"password\"",
+            "services.database.auth",
+            "expected one of iam, secret",
+        ),
+        (
+            "resource_id = \"cluster-EXAMPLE0123456789ABCDEFGHIJ\"",
+            "resource_id = \"\"",
+            "services.database.resource_id",
+            "cluster-ABC123",
+        ),
+        (
+            "provisioned_concurrency = 0          # 0: none; at most reserved_concurrency when that is set\nwarm_concurrency = 2                 # environments the warmer keeps warm (0: not warmed)\n\n[services.incidents]",
+            "provisioned_concurrency = 5\nwarm_concurrency = 2\n[services.incidents]",
+            "services.vendor.provisioned_concurrency",
+            "",
+        ),
     ] {
         assert!(shipped.contains(from), "{from}");
         let mut text = shipped.replacen(from, to, 1);
         if key == "services.vendor.provisioned_concurrency" {
             // Provisioned beyond reserved concurrency is refused; with none reserved it is fine.
             stacks::config::parse_stage(std::path::Path::new("dev.toml"), "dev", &text).unwrap();
-            text = text.replacen("reserved_concurrency = 0             # 0: none (the account's unreserved pool)", "reserved_concurrency = 2", 1);
+            text = text.replacen(
+                "reserved_concurrency = 0             # 0: none (the account's unreserved pool)",
+                "reserved_concurrency = 2",
+                1,
+            );
         }
-        let error = stacks::config::parse_stage(std::path::Path::new("stages/dev.toml"), "dev", &text)
-            .unwrap_err()
-            .to_string();
-        assert!(error.starts_with(&format!("stages/dev.toml: key `{key}`")), "{error}");
+        let error =
+            stacks::config::parse_stage(std::path::Path::new("stages/dev.toml"), "dev", &text)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            error.starts_with(&format!("stages/dev.toml: key `{key}`")),
+            "{error}"
+        );
         assert!(error.contains(allowed), "{error}");
     }
     // Without the section the stage has no services stack, and the warmer no targets.
     let start = shipped.find("# The HTTP API and the vendor").unwrap();
     let end = shipped.find("[warmer]").unwrap();
     let without = format!("{}{}", &shipped[..start], &shipped[end..]);
-    let config = stacks::config::parse_stage(std::path::Path::new("dev.toml"), "dev", &without).unwrap();
+    let config =
+        stacks::config::parse_stage(std::path::Path::new("dev.toml"), "dev", &without).unwrap();
     let slugs: Vec<&str> = stacks::app::build_stage(&config)
         .unwrap()
         .iter()
@@ -282,7 +354,11 @@ fn run_strip_function(code: &str, uris: &[&str]) -> Vec<String> {
         .arg(Json::Array(events).to_string())
         .output()
         .expect("node (v20) runs the CloudFront Function's JavaScript");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -292,15 +368,38 @@ fn the_cloudfront_function_shipped_in_the_cdn_template_strips_the_api_prefix() {
     let r = &cdn["Resources"];
     let function = &r["ApiPrefixFunction"];
     assert_eq!(function["Condition"], "HasApiDomain");
-    assert_eq!(function["Properties"]["FunctionConfig"]["Runtime"], "cloudfront-js-2.0");
+    assert_eq!(
+        function["Properties"]["FunctionConfig"]["Runtime"],
+        "cloudfront-js-2.0"
+    );
     let code = function["Properties"]["FunctionCode"].as_str().unwrap();
     let uris = run_strip_function(
         code,
-        &["/api/vendors/x", "/api", "/api/", "/apix", "/api/vendors/search", "/vendors/x", "/api/api/x"],
+        &[
+            "/api/vendors/x",
+            "/api",
+            "/api/",
+            "/apix",
+            "/api/vendors/search",
+            "/vendors/x",
+            "/api/api/x",
+        ],
     );
-    assert_eq!(uris, ["/vendors/x", "/", "/", "/apix", "/vendors/search", "/vendors/x", "/api/x"]);
+    assert_eq!(
+        uris,
+        [
+            "/vendors/x",
+            "/",
+            "/",
+            "/apix",
+            "/vendors/search",
+            "/vendors/x",
+            "/api/x"
+        ]
+    );
     // The function sits on the /api/* behavior, as a viewer request.
-    let behaviors = &r["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]["Fn::If"][1];
+    let behaviors =
+        &r["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]["Fn::If"][1];
     assert_eq!(behaviors[0]["PathPattern"], "/api/*");
     assert_eq!(
         behaviors[0]["FunctionAssociations"],

@@ -128,9 +128,15 @@ pub fn built_zip(lambda_dir: &Path, name: &str) -> PathBuf {
 /// cargo-lambda or the aarch64 target is missing).
 pub fn build_command(workspace: &Path, lambda_dir: &Path, names: &[&str]) -> Command {
     let mut command = Command::new("cargo");
-    command
-        .current_dir(workspace)
-        .args(["lambda", "build", "--release", "--arm64", "--locked", "-p", "lambdas"]);
+    command.current_dir(workspace).args([
+        "lambda",
+        "build",
+        "--release",
+        "--arm64",
+        "--locked",
+        "-p",
+        "lambdas",
+    ]);
     for name in names {
         command.args(["--bin", name]);
     }
@@ -149,7 +155,9 @@ pub fn build_zips(workspace: &Path, names: &[&str]) -> Result<Vec<LambdaZip>, De
                 --lambda-zip NAME=PATH";
     let status = build_command(workspace, &lambda_dir, names)
         .status()
-        .map_err(|e| DeployError::Parameter(format!("cannot run cargo lambda build ({e}): {hint}")))?;
+        .map_err(|e| {
+            DeployError::Parameter(format!("cannot run cargo lambda build ({e}): {hint}"))
+        })?;
     if !status.success() {
         return Err(DeployError::Parameter(format!(
             "cargo lambda build failed ({status}): {hint}"
@@ -158,9 +166,8 @@ pub fn build_zips(workspace: &Path, names: &[&str]) -> Result<Vec<LambdaZip>, De
     names
         .iter()
         .map(|name| {
-            let asset = lambda_asset(name).ok_or_else(|| {
-                DeployError::Parameter(format!("unknown function `{name}`"))
-            })?;
+            let asset = lambda_asset(name)
+                .ok_or_else(|| DeployError::Parameter(format!("unknown function `{name}`")))?;
             let path = built_zip(&lambda_dir, name);
             if !path.is_file() {
                 return Err(DeployError::Parameter(format!(
@@ -311,7 +318,10 @@ mod tests {
         assert_eq!(zip.asset.name, "vendor");
         assert_eq!(zip.asset.part, Part::Services);
         assert_eq!(zip.asset.key_parameter, "VendorCodeKey");
-        assert_eq!(zip.path, PathBuf::from("target/lambda/vendor/bootstrap.zip"));
+        assert_eq!(
+            zip.path,
+            PathBuf::from("target/lambda/vendor/bootstrap.zip")
+        );
         let with_equals: LambdaZip = "warmer=a=b.zip".parse().unwrap();
         assert_eq!(with_equals.path, PathBuf::from("a=b.zip"));
         assert_eq!(with_equals.asset.bucket_parameter, "WarmerCodeBucket");
@@ -324,12 +334,21 @@ mod tests {
         assert!("vendor".parse::<LambdaZip>().is_err());
         assert!("vendor=".parse::<LambdaZip>().is_err());
         let twice = vec![zip.clone(), zip];
-        assert!(check_unique(&twice).unwrap_err().to_string().contains("given twice"));
+        assert!(
+            check_unique(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("given twice")
+        );
     }
 
     #[test]
     fn the_build_is_cargo_lambda_for_arm64_with_one_bin_per_function() {
-        let command = build_command(Path::new("/ws"), Path::new("/ws/target/lambda"), &["vendor", "warmer"]);
+        let command = build_command(
+            Path::new("/ws"),
+            Path::new("/ws/target/lambda"),
+            &["vendor", "warmer"],
+        );
         let args: Vec<String> = command
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
@@ -337,8 +356,20 @@ mod tests {
         assert_eq!(
             args,
             [
-                "lambda", "build", "--release", "--arm64", "--locked", "-p", "lambdas", "--bin",
-                "vendor", "--bin", "warmer", "--output-format", "zip", "--lambda-dir",
+                "lambda",
+                "build",
+                "--release",
+                "--arm64",
+                "--locked",
+                "-p",
+                "lambdas",
+                "--bin",
+                "vendor",
+                "--bin",
+                "warmer",
+                "--output-format",
+                "zip",
+                "--lambda-dir",
                 "/ws/target/lambda"
             ]
         );
@@ -356,8 +387,14 @@ mod tests {
         for asset in LAMBDA_ASSETS {
             let stack = stacks.iter().find(|s| s.part == asset.part).unwrap();
             let declared = crate::deploy::params::declared_parameters(stack);
-            assert!(declared.contains(&asset.bucket_parameter.to_owned()), "{asset:?}");
-            assert!(declared.contains(&asset.key_parameter.to_owned()), "{asset:?}");
+            assert!(
+                declared.contains(&asset.bucket_parameter.to_owned()),
+                "{asset:?}"
+            );
+            assert!(
+                declared.contains(&asset.key_parameter.to_owned()),
+                "{asset:?}"
+            );
         }
     }
 

@@ -217,10 +217,9 @@ pub fn deploy(stages_dir: &Path, args: DeployArgs, out: &mut dyn Write) -> anyho
                 continue;
             };
             let s3 = ctx.s3();
-            let bucket = match &bucket {
-                Some(bucket) => bucket,
-                None => bucket.insert(match &args.assets_bucket {
-                    Some(bucket) => bucket.clone(),
+            if bucket.is_none() {
+                bucket = Some(match &args.assets_bucket {
+                    Some(name) => name.clone(),
                     None => {
                         let account = ctx.account_id().await?;
                         let name = assets::staging_bucket_name(&account, ctx.region());
@@ -229,9 +228,10 @@ pub fn deploy(stages_dir: &Path, args: DeployArgs, out: &mut dyn Write) -> anyho
                         }
                         name
                     }
-                }),
-            };
-            let asset = assets::upload_zip(&s3, bucket, zip.asset.name, &zip.path).await?;
+                });
+            }
+            let target_bucket = bucket.as_deref().unwrap_or_default();
+            let asset = assets::upload_zip(&s3, target_bucket, zip.asset.name, &zip.path).await?;
             writeln!(
                 out,
                 "{} s3://{}/{}",
@@ -330,10 +330,10 @@ async fn api_domain_from_services(
     match info.and_then(|i| i.outputs.get("ApiDomainName").cloned()) {
         Some(domain) if !domain.is_empty() => {
             writeln!(out, "/api/* origin: {domain} (from {services})")?;
-            overrides
-                .entry(cdn.name.clone())
-                .or_default()
-                .insert(stacks::deploy::params::API_DOMAIN_PARAMETER.to_owned(), domain);
+            overrides.entry(cdn.name.clone()).or_default().insert(
+                stacks::deploy::params::API_DOMAIN_PARAMETER.to_owned(),
+                domain,
+            );
         }
         _ => writeln!(
             out,

@@ -14,16 +14,16 @@ use cfn::aws::cloudfront::cache_policy::{
     QueryStringsConfig,
 };
 use cfn::aws::cloudfront::distribution::{
-    CacheBehavior, CustomOriginConfig, FunctionAssociation, DefaultCacheBehavior, DistributionConfig, HttpVersion,
-    Logging, MinimumProtocolVersion, Origin, S3OriginConfig, SslSupportMethod, ViewerCertificate,
-    ViewerProtocolPolicy,
+    CacheBehavior, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig,
+    FunctionAssociation, HttpVersion, Logging, MinimumProtocolVersion, Origin, S3OriginConfig,
+    SslSupportMethod, ViewerCertificate, ViewerProtocolPolicy,
 };
+use cfn::aws::cloudfront::function::{FunctionConfig, Runtime as FunctionRuntime};
 use cfn::aws::cloudfront::origin_access_control::OriginAccessControlConfig;
 use cfn::aws::cloudfront::response_headers_policy::{
     ContentTypeOptions, FrameOptions, ReferrerPolicy, ResponseHeadersPolicyConfig,
     SecurityHeadersConfig, StrictTransportSecurity, XSSProtection,
 };
-use cfn::aws::cloudfront::function::{FunctionConfig, Runtime as FunctionRuntime};
 use cfn::aws::cloudfront::{
     CachePolicy, Distribution, Function as CloudFrontFunction, OriginAccessControl,
     ResponseHeadersPolicy,

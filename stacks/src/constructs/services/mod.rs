@@ -28,7 +28,9 @@ use cfn::aws::lambda::function::{
 };
 use cfn::aws::lambda::{Alias, Function, Permission, Version};
 use cfn::aws::logs::LogGroup;
-use cfn::{Expr, Handle, Json, Parameter, ParameterType, Policy, ResourceOptions, Template, TemplateError};
+use cfn::{
+    Expr, Handle, Json, Parameter, ParameterType, Policy, ResourceOptions, Template, TemplateError,
+};
 use serde_json::json;
 
 use crate::constructs::policy;
@@ -244,15 +246,20 @@ impl Services {
         };
         let mut code_keys = Vec::new();
         for (f, (_, fc)) in FUNCTIONS.iter().zip(c.functions()) {
-            code_keys.push(t.add_parameter(
-                &format!("{}CodeKey", f.logical),
-                Parameter::new(
-                    ParameterType::String,
-                    &format!("S3 key of the {} zip (bootstrap for provided.al2023)", f.slug),
-                )
-                .default_value(&fc.code_key)
-                .allowed_pattern("^[^/].{0,1023}$", "an S3 object key"),
-            )?);
+            code_keys.push(
+                t.add_parameter(
+                    &format!("{}CodeKey", f.logical),
+                    Parameter::new(
+                        ParameterType::String,
+                        &format!(
+                            "S3 key of the {} zip (bootstrap for provided.al2023)",
+                            f.slug
+                        ),
+                    )
+                    .default_value(&fc.code_key)
+                    .allowed_pattern("^[^/].{0,1023}$", "an S3 object key"),
+                )?,
+            );
         }
 
         // HTTPS to AWS APIs (Secrets Manager, X-Ray; through a NAT gateway or VPC
@@ -285,7 +292,10 @@ impl Services {
                 .source_security_group_id(function_sg.att_group_id())
                 .from_port(db_port.clone())
                 .to_port(db_port.clone())
-                .description(format!("PostgreSQL from the roadcall {} functions", stage.name())),
+                .description(format!(
+                    "PostgreSQL from the roadcall {} functions",
+                    stage.name()
+                )),
         )?;
 
         let api = t.add(
@@ -295,7 +305,9 @@ impl Services {
                 .description("roadcall vendor, incidents and payments")
                 .protocol_type("HTTP"),
         )?;
-        let api_arn = Expr::sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*");
+        let api_arn = Expr::sub(
+            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*",
+        );
         let access_logs = t.add_with(
             "ApiAccessLogGroup",
             LogGroup::new()
@@ -322,16 +334,18 @@ impl Services {
                 ),
         )?;
         let authorizer = if c.authorization == "jwt" {
-            Some(t.add(
-                "JwtAuthorizer",
-                Authorizer::new(api.ref_(), "JWT", stage.resource_name("jwt"))
-                    .identity_source(vec!["$request.header.Authorization"])
-                    .jwt_configuration(
-                        JWTConfiguration::new()
-                            .issuer(jwt_issuer.clone())
-                            .audience(jwt_audience.clone()),
-                    ),
-            )?)
+            Some(
+                t.add(
+                    "JwtAuthorizer",
+                    Authorizer::new(api.ref_(), "JWT", stage.resource_name("jwt"))
+                        .identity_source(vec!["$request.header.Authorization"])
+                        .jwt_configuration(
+                            JWTConfiguration::new()
+                                .issuer(jwt_issuer.clone())
+                                .audience(jwt_audience.clone()),
+                        ),
+                )?,
+            )
         } else {
             None
         };
@@ -407,7 +421,11 @@ impl Services {
             set("REDIS_URL", stage.import("redis", "url").to_json());
             set(
                 "REDIS_MODE",
-                json!(if self.redis_cluster_mode { "cluster" } else { "standalone" }),
+                json!(if self.redis_cluster_mode {
+                    "cluster"
+                } else {
+                    "standalone"
+                }),
             );
             set(
                 REDIS_AUTH_SECRET_ARN_VAR,
@@ -479,8 +497,12 @@ impl Services {
 
             t.add(
                 &format!("{}ApiPermission", f.logical),
-                Permission::new("lambda:InvokeFunction", alias.ref_(), "apigateway.amazonaws.com")
-                    .source_arn(api_arn.clone()),
+                Permission::new(
+                    "lambda:InvokeFunction",
+                    alias.ref_(),
+                    "apigateway.amazonaws.com",
+                )
+                .source_arn(api_arn.clone()),
             )?;
             let timeout_ms = i64::from((c.timeout_seconds + 1).min(30)) * 1000;
             let integration = t.add(
@@ -499,7 +521,9 @@ impl Services {
                     // The router serves `/health`; this route is `/health/<slug>`.
                     .request_parameters(json!({"overwrite:path": "/health"})),
             )?;
-            let target = |i: &Handle<Integration>| Expr::sub(format!("integrations/${{{}}}", i.logical_id()));
+            let target = |i: &Handle<Integration>| {
+                Expr::sub(format!("integrations/${{{}}}", i.logical_id()))
+            };
             for key in f.routes {
                 let mut route = Route::new(api.ref_(), *key).target(target(&integration));
                 route = match &authorizer {
@@ -524,19 +548,33 @@ impl Services {
                         .authorization_type("NONE"),
                 )?;
             }
+            crate::check::add_suppression(
+                t,
+                &format!("{}Function", f.logical),
+                "CKV_AWS_116",
+                "API Gateway invokes the function synchronously: a failure goes back to the caller as an error \
+                 response, and a dead-letter queue only ever receives asynchronous events",
+            )?;
+            if fc.reserved_concurrency == 0 {
+                crate::check::add_suppression(
+                    t,
+                    &format!("{}Function", f.logical),
+                    "CKV_AWS_115",
+                    "Reserved concurrency is a stage option (services.<function>.reserved_concurrency), off by \
+                     default so the stack deploys in accounts with the minimum unreserved concurrency",
+                )?;
+            }
+            crate::check::add_suppression(
+                t,
+                &format!("{}Role", f.logical),
+                "CKV_AWS_111",
+                "The only write actions on * are the EC2 network-interface actions Lambda needs to attach the \
+                 function to the VPC; EC2 offers no resource-level permission for DescribeNetworkInterfaces \
+                 and Lambda creates the interfaces in subnets chosen at run time",
+            )?;
             self.alarms(stage, t, f, &name)?;
             aliases.push(alias);
         }
-        for (id, _) in health_route_ids() {
-            crate::check::add_suppression(
-                t,
-                &id,
-                "CKV_AWS_309",
-                "Health checks are public on purpose: load balancers and on-call engineers call them without a \
-                 token, and they reveal only whether the database and Redis answer",
-            )?;
-        }
-
         stage.export(
             t,
             "ApiEndpoint",
@@ -577,7 +615,9 @@ impl Services {
         name: &str,
     ) -> Result<(), TemplateError> {
         let topic = stage.import("monitoring", "alarm-topic-arn");
-        for (metric, what, threshold) in [("Errors", "errors", 1.0), ("Throttles", "throttles", 1.0)] {
+        for (metric, what, threshold) in
+            [("Errors", "errors", 1.0), ("Throttles", "throttles", 1.0)]
+        {
             t.add(
                 &format!("{}{metric}Alarm", f.logical),
                 Alarm::new()
@@ -610,7 +650,9 @@ impl Services {
 pub fn health_route_ids() -> Vec<(String, String)> {
     let mut keys = vec!["GET /health".to_owned()];
     keys.extend(FUNCTIONS.iter().map(ServiceFunction::health_route));
-    keys.into_iter().map(|k| (route_logical_id(&k), k)).collect()
+    keys.into_iter()
+        .map(|k| (route_logical_id(&k), k))
+        .collect()
 }
 
 /// The access log line: one JSON object per request with the caller and the outcome.
@@ -670,7 +712,13 @@ mod tests {
 
     #[test]
     fn the_digest_follows_the_content() {
-        assert_eq!(short_digest(&json!({"a": 1})), short_digest(&json!({"a": 1})));
-        assert_ne!(short_digest(&json!({"a": 1})), short_digest(&json!({"a": 2})));
+        assert_eq!(
+            short_digest(&json!({"a": 1})),
+            short_digest(&json!({"a": 1}))
+        );
+        assert_ne!(
+            short_digest(&json!({"a": 1})),
+            short_digest(&json!({"a": 2}))
+        );
     }
 }
