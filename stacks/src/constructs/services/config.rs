@@ -32,6 +32,10 @@ pub struct ServicesConfig {
     pub throttle_rate_per_second: u32,
     /// Burst the API stage admits above the rate.
     pub throttle_burst: u32,
+    /// Default of the `HttpsEgressCidr` parameter: where the functions reach AWS APIs
+    /// (Secrets Manager, X-Ray) on 443, normally the VPC's CIDR with interface VPC
+    /// endpoints in it. Never `0.0.0.0/0`.
+    pub https_egress_cidr: String,
     /// The PostgreSQL database the functions use.
     pub database: DatabaseConfig,
     /// The vendor function.
@@ -138,6 +142,13 @@ impl ServicesConfig {
             10_000,
         )?;
         c.range("services.throttle_burst", self.throttle_burst, 1, 5_000)?;
+        c.pattern(
+            "services.https_egress_cidr",
+            &self.https_egress_cidr,
+            private_cidr(&self.https_egress_cidr),
+            "expected an IPv4 CIDR of the VPC such as 10.0.0.0/16 (never 0.0.0.0/0: the functions \
+             reach AWS APIs through VPC endpoints)",
+        )?;
         self.database.check(c)?;
         for (name, function) in self.functions() {
             function.check(c, &format!("services.{name}"))?;
@@ -264,6 +275,16 @@ fn https_url(value: &str) -> bool {
         .is_some_and(domain_name)
         && value.len() <= 2048
         && value.chars().all(|ch| ch.is_ascii_graphic())
+}
+
+fn private_cidr(value: &str) -> bool {
+    let Some((address, bits)) = value.split_once('/') else {
+        return false;
+    };
+    let octets: Vec<Option<u8>> = address.split('.').map(|o| o.parse().ok()).collect();
+    octets.len() == 4
+        && octets.iter().all(Option::is_some)
+        && bits.parse::<u8>().is_ok_and(|b| (8..=28).contains(&b))
 }
 
 fn identifier(value: &str) -> bool {

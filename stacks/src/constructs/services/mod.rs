@@ -196,10 +196,20 @@ impl Services {
                 .default_value(&db.host)
                 .allowed_pattern("^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", "a host name"),
         )?;
-        let db_port = t.add_parameter(
-            "DatabasePort",
-            Parameter::new(ParameterType::Number, "PostgreSQL port")
-                .default_value(db.port.to_string()),
+        // The port is fixed at synth time: the security group rules name it, and a rule
+        // on a parameter could not be checked to open one port only.
+        let db_port = i64::from(db.port);
+        let https_egress = t.add_parameter(
+            "HttpsEgressCidr",
+            Parameter::new(
+                ParameterType::String,
+                "Where the functions reach AWS APIs on 443: the VPC CIDR holding the interface endpoints",
+            )
+            .default_value(&c.https_egress_cidr)
+            .allowed_pattern(
+                "^(?!0\\.0\\.0\\.0/0)[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$",
+                "an IPv4 CIDR other than 0.0.0.0/0",
+            ),
         )?;
         let db_name = t.add_parameter(
             "DatabaseName",
@@ -217,7 +227,7 @@ impl Services {
             "DatabaseSecurityGroupId",
             Parameter::new(
                 ParameterType::SecurityGroupId,
-                "Security group of the database: admits the functions on DatabasePort",
+                "Security group of the database: admits the functions on the stage file.s services.database.port",
             )
             .default_value(&db.security_group_id),
         )?;
@@ -251,7 +261,7 @@ impl Services {
                     &format!("{}CodeKey", f.logical),
                     Parameter::new(
                         ParameterType::String,
-                        &format!(
+                        format!(
                             "S3 key of the {} zip (bootstrap for provided.al2023)",
                             f.slug
                         ),
@@ -262,8 +272,8 @@ impl Services {
             );
         }
 
-        // HTTPS to AWS APIs (Secrets Manager, X-Ray; through a NAT gateway or VPC
-        // endpoints) and PostgreSQL to the database's group; Redis and DAX egress come
+        // HTTPS to AWS APIs (Secrets Manager, X-Ray) through the VPC's interface
+        // endpoints, and PostgreSQL to the database's group; Redis and DAX egress come
         // with the imported cache client group.
         let function_sg = t.add(
             "FunctionSecurityGroup",
@@ -272,15 +282,15 @@ impl Services {
                 .vpc_id(stage.import("network", "vpc-id"))
                 .security_group_egress(vec![
                     Egress::new("tcp")
-                        .cidr_ip("0.0.0.0/0")
+                        .cidr_ip(https_egress)
                         .from_port(443)
                         .to_port(443)
                         .description("HTTPS to AWS APIs (Secrets Manager, X-Ray)")
                         .into(),
                     Egress::new("tcp")
                         .destination_security_group_id(db_sg.clone())
-                        .from_port(db_port.clone())
-                        .to_port(db_port.clone())
+                        .from_port(db_port)
+                        .to_port(db_port)
                         .description("PostgreSQL to the database")
                         .into(),
                 ]),
@@ -290,8 +300,8 @@ impl Services {
             SecurityGroupIngress::new("tcp")
                 .group_id(db_sg.clone())
                 .source_security_group_id(function_sg.att_group_id())
-                .from_port(db_port.clone())
-                .to_port(db_port.clone())
+                .from_port(db_port)
+                .to_port(db_port)
                 .description(format!(
                     "PostgreSQL from the roadcall {} functions",
                     stage.name()
@@ -432,7 +442,7 @@ impl Services {
                 stage.import("redis", "auth-secret-arn").to_json(),
             );
             set("DATABASE_HOST", db_host.to_json());
-            set("DATABASE_PORT", db_port.to_json());
+            set("DATABASE_PORT", json!(db.port.to_string()));
             set("DATABASE_NAME", db_name.to_json());
             set("DATABASE_USER", db_user.to_json());
             if db.auth == "secret" {
