@@ -10,6 +10,7 @@ use crate::constructs::keys::EncryptionKey;
 use crate::constructs::monitoring::Monitoring;
 use crate::constructs::network::NetworkSecurity;
 use crate::constructs::redis::RedisCache;
+use crate::constructs::services::Services;
 use crate::constructs::warmer::Warmer;
 use crate::stage::{Part, Stage};
 
@@ -26,11 +27,13 @@ pub struct Stack {
     pub template: Template,
 }
 
-/// Builds every stack of the stage, in deployment order.
+/// Builds every stack of the stage, in deployment order. A stage without a
+/// `[services]` section has no services stack.
 pub fn build_stage(config: &StageConfig) -> Result<Vec<Stack>, TemplateError> {
     let stage = Stage::new(config);
     Part::ALL
         .iter()
+        .filter(|&&part| part != Part::Services || config.services.is_some())
         .map(|&part| build_stack(&stage, part))
         .collect()
 }
@@ -84,6 +87,25 @@ pub fn build_stack(stage: &Stage<'_>, part: Part) -> Result<Stack, TemplateError
             }
             .build(stage, &mut template)?;
         }
+        Part::Services => {
+            template = stage.template(
+                part,
+                "HTTP API and the vendor, incidents and payments functions",
+            );
+            let Some(services) = &config.services else {
+                // build_stage leaves the part out; only a direct call can get here.
+                return Err(TemplateError::DanglingReference {
+                    from: stage.stack_name(part),
+                    to: "the stage file's [services] section".to_owned(),
+                });
+            };
+            Services {
+                config: services.clone(),
+                redis_cluster_mode: config.redis.cluster_mode,
+                kms_key_arn: stage.key_arn(),
+            }
+            .build(stage, &mut template)?;
+        }
         Part::Cdn => {
             template = stage.template(part, "CloudFront for static assets and /api/*");
             Cdn {
@@ -100,7 +122,15 @@ pub fn build_stack(stage: &Stage<'_>, part: Part) -> Result<Stack, TemplateError
         }
         Part::Warmer => {
             template = stage.template(part, "scheduled Lambda warmer");
-            Warmer::new(config.warmer.clone(), stage.key_arn()).build(stage, &mut template)?;
+            let mut warmer = Warmer::new(config.warmer.clone(), stage.key_arn());
+            // One source: the services stack's functions and alias, then the stage
+            // file's other targets.
+            if let Some(services) = &config.services {
+                for target in Services::warmer_targets(services, stage) {
+                    warmer.add_target(target);
+                }
+            }
+            warmer.build(stage, &mut template)?;
         }
     }
     for suppression in config

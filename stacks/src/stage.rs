@@ -20,6 +20,8 @@ pub enum Part {
     Monitoring,
     /// DynamoDB Accelerator (and its hit-rate alarm).
     Dax,
+    /// The HTTP API and the vendor, incidents and payments functions.
+    Services,
     /// CloudFront with its buckets and policies.
     Cdn,
     /// AppSync API cache.
@@ -30,12 +32,13 @@ pub enum Part {
 
 impl Part {
     /// Every part, in deployment (dependency) order.
-    pub const ALL: [Part; 8] = [
+    pub const ALL: [Part; 9] = [
         Part::Keys,
         Part::Network,
         Part::Redis,
         Part::Monitoring,
         Part::Dax,
+        Part::Services,
         Part::Cdn,
         Part::AppSyncCache,
         Part::Warmer,
@@ -54,6 +57,7 @@ impl Part {
             Part::Redis => "redis",
             Part::Monitoring => "monitoring",
             Part::Dax => "dax",
+            Part::Services => "services",
             Part::Cdn => "cdn",
             Part::AppSyncCache => "appsync-cache",
             Part::Warmer => "warmer",
@@ -68,6 +72,7 @@ impl Part {
             Part::Monitoring => &[Part::Keys, Part::Redis],
             Part::Warmer => &[Part::Keys],
             Part::Dax => &[Part::Network, Part::Monitoring],
+            Part::Services => &[Part::Keys, Part::Network, Part::Redis, Part::Monitoring],
         }
     }
 }

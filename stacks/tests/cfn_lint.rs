@@ -36,7 +36,7 @@ fn every_template_of_every_stage_passes_cfn_lint() {
         files.extend(synth::write_stage(&stacks, &dir.path().join(stage), Format::Json).unwrap());
         files.extend(synth::write_stage(&stacks, &dir.path().join(stage), Format::Yaml).unwrap());
     }
-    assert_eq!(files.len(), common::STAGES.len() * 8 * 2);
+    assert_eq!(files.len(), common::STAGES.len() * 9 * 2);
     let output = Command::new(cfn_lint())
         .args(["--format", "parseable", "--"])
         .args(&files)

@@ -535,7 +535,7 @@ fn cli_check_exits_zero_on_the_real_stack_and_one_on_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("24 templates checked: 0 errors"),
+        stdout.contains("27 templates checked: 0 errors"),
         "{stdout}"
     );
 

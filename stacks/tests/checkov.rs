@@ -100,6 +100,9 @@ fn checkov_finds_nothing_unsuppressed_in_any_stage() {
         "checkov failed checks:\n{}",
         failed.join("\n")
     );
-    // The skips are the three documented suppressions, in each stage.
-    assert_eq!(skipped, 3 * common::STAGES.len());
+    // The skips are the documented suppressions, in each stage: three in the cdn and
+    // warmer stacks; in the services stack, per function, the dead-letter queue
+    // (synchronous calls), reserved concurrency (off by default) and the VPC
+    // network-interface actions on `*`.
+    assert_eq!(skipped, (3 + 3 * 3) * common::STAGES.len());
 }

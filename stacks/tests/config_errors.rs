@@ -143,10 +143,10 @@ fn bad_values_name_the_key_and_the_allowed_values() {
             "vpc-",
         ),
         (
-            "concurrency = 2",
-            "concurrency = 0",
-            "warmer.targets[0].concurrency",
-            "1 to 50",
+            "warm_concurrency = 2",
+            "warm_concurrency = 51",
+            "services.vendor.warm_concurrency",
+            "0 to 50",
         ),
         (
             "certificate_arn = \"\"",
@@ -236,7 +236,7 @@ fn cli_synth_writes_every_stack_and_nothing_on_error() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(written.len(), 8);
+    assert_eq!(written.len(), 9);
 
     // --all with one bad stage: exit 1, a message naming file and key, and no zz output.
     let bad = stacks_cli(

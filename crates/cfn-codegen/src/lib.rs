@@ -43,9 +43,15 @@ pub const OUTPUT_DIR: &str = "crates/cfn/src/aws";
 
 /// Every resource type the stacks emit (and the checks' test templates use).
 pub const RESOURCE_TYPES: &[&str] = &[
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Authorizer",
+    "AWS::ApiGatewayV2::Integration",
+    "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::Stage",
     "AWS::AppSync::ApiCache",
     "AWS::CloudFront::CachePolicy",
     "AWS::CloudFront::Distribution",
+    "AWS::CloudFront::Function",
     "AWS::CloudFront::OriginAccessControl",
     "AWS::CloudFront::ResponseHeadersPolicy",
     "AWS::CloudWatch::Alarm",
@@ -64,8 +70,10 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "AWS::IAM::Role",
     "AWS::KMS::Alias",
     "AWS::KMS::Key",
+    "AWS::Lambda::Alias",
     "AWS::Lambda::Function",
     "AWS::Lambda::Permission",
+    "AWS::Lambda::Version",
     "AWS::Logs::LogGroup",
     "AWS::S3::Bucket",
     "AWS::S3::BucketPolicy",
@@ -138,6 +146,7 @@ pub fn generate(schemas: &Path, root: &Path) -> anyhow::Result<Vec<(String, Stri
 
 fn service_display(service: &str) -> &str {
     match service {
+        "apigatewayv2" => "ApiGatewayV2",
         "appsync" => "AppSync",
         "cloudfront" => "CloudFront",
         "cloudwatch" => "CloudWatch",

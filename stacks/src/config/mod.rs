@@ -24,6 +24,7 @@ use crate::constructs::dax::config::DaxConfig;
 use crate::constructs::monitoring::config::MonitoringConfig;
 use crate::constructs::network::config::NetworkConfig;
 use crate::constructs::redis::config::RedisConfig;
+use crate::constructs::services::config::ServicesConfig;
 use crate::constructs::warmer::config::WarmerConfig;
 use checker::Checker;
 
@@ -125,6 +126,10 @@ pub struct StageConfig {
     pub dax: DaxConfig,
     /// AppSync API cache.
     pub appsync: AppSyncConfig,
+    /// The HTTP API and the vendor, incidents and payments functions; absent: the stage
+    /// deploys the caches only (no services stack).
+    #[serde(default)]
+    pub services: Option<ServicesConfig>,
     /// The scheduled Lambda warmer.
     pub warmer: WarmerConfig,
     /// Alarms and their thresholds.
@@ -143,6 +148,24 @@ impl StageConfig {
         self.dax.check(c)?;
         self.appsync.check(c)?;
         self.warmer.check(c)?;
+        if let Some(services) = &self.services {
+            services.check(c)?;
+            // The services stack names its functions' warmer targets itself; a second
+            // entry in the stage file would drift from it.
+            let stage = crate::stage::Stage::new(self);
+            let provided = crate::constructs::services::function_names(&stage);
+            for (i, target) in self.warmer.targets.iter().enumerate() {
+                if provided.contains(&target.function) {
+                    return Err(c.invalid(
+                        &format!("warmer.targets[{i}].function"),
+                        &target.function,
+                        "this function is deployed by the services stack, which adds it to the warmer: \
+                         set its services.<function>.warm_concurrency instead, and list only other \
+                         functions here",
+                    ));
+                }
+            }
+        }
         for (index, suppression) in self.suppressions.iter().enumerate() {
             suppression.check(index, c)?;
         }

@@ -11,4 +11,5 @@ pub mod monitoring;
 pub mod network;
 pub mod policy;
 pub mod redis;
+pub mod services;
 pub mod warmer;

@@ -1,8 +1,12 @@
-//! Lambda assets: the warmer zip uploaded under a content-hash key before the stack that
-//! uses it, so an unchanged zip is neither uploaded again nor redeployed, and a changed
-//! one always gets a new key (CloudFormation only updates code when the key changes).
+//! Lambda assets: each function's zip (vendor, incidents, payments, warmer) uploaded
+//! under a content-hash key before the stack that uses it, so an unchanged zip is neither
+//! uploaded again nor redeployed, and a changed one always gets a new key (CloudFormation
+//! only updates code, and the services stack only publishes a new version, when the key
+//! changes). The zips come from `--lambda-zip NAME=PATH` or from `cargo lambda build`
+//! ([`build_command`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
@@ -14,13 +18,174 @@ use aws_sdk_s3::types::{
 
 use crate::deploy::DeployError;
 use crate::deploy::error::from_sdk;
+use crate::stage::Part;
+
+/// A function whose zip `stacks deploy` can upload, and where its location goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LambdaAsset {
+    /// The binary of the `lambdas` package, and the `--lambda-zip` name.
+    pub name: &'static str,
+    /// The stack whose parameters take the location.
+    pub part: Part,
+    /// The bucket parameter.
+    pub bucket_parameter: &'static str,
+    /// The key parameter.
+    pub key_parameter: &'static str,
+}
+
+/// Every function `stacks deploy` packages, in build order.
+pub const LAMBDA_ASSETS: [LambdaAsset; 4] = [
+    LambdaAsset {
+        name: "vendor",
+        part: Part::Services,
+        bucket_parameter: "ServicesCodeBucket",
+        key_parameter: "VendorCodeKey",
+    },
+    LambdaAsset {
+        name: "incidents",
+        part: Part::Services,
+        bucket_parameter: "ServicesCodeBucket",
+        key_parameter: "IncidentsCodeKey",
+    },
+    LambdaAsset {
+        name: "payments",
+        part: Part::Services,
+        bucket_parameter: "ServicesCodeBucket",
+        key_parameter: "PaymentsCodeKey",
+    },
+    LambdaAsset {
+        name: "warmer",
+        part: Part::Warmer,
+        bucket_parameter: "WarmerCodeBucket",
+        key_parameter: "WarmerCodeKey",
+    },
+];
+
+/// The asset called `name`.
+pub fn lambda_asset(name: &str) -> Option<&'static LambdaAsset> {
+    LAMBDA_ASSETS.iter().find(|a| a.name == name)
+}
+
+/// One `--lambda-zip NAME=PATH`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LambdaZip {
+    /// Which function.
+    pub asset: &'static LambdaAsset,
+    /// The zip (a `bootstrap` for provided.al2023 at its root).
+    pub path: PathBuf,
+}
+
+impl std::str::FromStr for LambdaZip {
+    type Err = DeployError;
+
+    /// Parses `vendor=target/lambda/vendor/bootstrap.zip`; the path may contain `=`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let names: Vec<&str> = LAMBDA_ASSETS.iter().map(|a| a.name).collect();
+        let (name, path) = text.split_once('=').ok_or_else(|| {
+            DeployError::Parameter(format!(
+                "--lambda-zip `{text}`: expected NAME=PATH with NAME one of {}",
+                names.join(", ")
+            ))
+        })?;
+        let asset = lambda_asset(name).ok_or_else(|| {
+            DeployError::Parameter(format!(
+                "--lambda-zip `{text}`: unknown function `{name}`; expected one of {}",
+                names.join(", ")
+            ))
+        })?;
+        if path.is_empty() {
+            return Err(DeployError::Parameter(format!(
+                "--lambda-zip `{text}`: the path is empty"
+            )));
+        }
+        Ok(Self {
+            asset,
+            path: PathBuf::from(path),
+        })
+    }
+}
+
+/// Refuses two zips for one function: which one would win is a guess.
+pub fn check_unique(zips: &[LambdaZip]) -> Result<(), DeployError> {
+    for (i, zip) in zips.iter().enumerate() {
+        if zips[..i].iter().any(|z| z.asset.name == zip.asset.name) {
+            return Err(DeployError::Parameter(format!(
+                "--lambda-zip {}: given twice",
+                zip.asset.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where `cargo lambda build --output-format zip --lambda-dir DIR` leaves `name`'s zip.
+pub fn built_zip(lambda_dir: &Path, name: &str) -> PathBuf {
+    lambda_dir.join(name).join("bootstrap.zip")
+}
+
+/// The `cargo lambda build` that packages `names` for provided.al2023 on arm64 into
+/// `lambda_dir` (what `scripts/package-lambdas` runs; that script stays the fallback when
+/// cargo-lambda or the aarch64 target is missing).
+pub fn build_command(workspace: &Path, lambda_dir: &Path, names: &[&str]) -> Command {
+    let mut command = Command::new("cargo");
+    command.current_dir(workspace).args([
+        "lambda",
+        "build",
+        "--release",
+        "--arm64",
+        "--locked",
+        "-p",
+        "lambdas",
+    ]);
+    for name in names {
+        command.args(["--bin", name]);
+    }
+    command
+        .args(["--output-format", "zip", "--lambda-dir"])
+        .arg(lambda_dir);
+    command
+}
+
+/// Runs [`build_command`] and returns each function's zip, or an error that says how to
+/// install cargo-lambda or fall back to `scripts/package-lambdas`.
+pub fn build_zips(workspace: &Path, names: &[&str]) -> Result<Vec<LambdaZip>, DeployError> {
+    let lambda_dir = workspace.join("target").join("lambda");
+    let hint = "install cargo-lambda (`pip install cargo-lambda`, and `rustup target add \
+                aarch64-unknown-linux-gnu`), or run scripts/package-lambdas and pass the zips with \
+                --lambda-zip NAME=PATH";
+    let status = build_command(workspace, &lambda_dir, names)
+        .status()
+        .map_err(|e| {
+            DeployError::Parameter(format!("cannot run cargo lambda build ({e}): {hint}"))
+        })?;
+    if !status.success() {
+        return Err(DeployError::Parameter(format!(
+            "cargo lambda build failed ({status}): {hint}"
+        )));
+    }
+    names
+        .iter()
+        .map(|name| {
+            let asset = lambda_asset(name)
+                .ok_or_else(|| DeployError::Parameter(format!("unknown function `{name}`")))?;
+            let path = built_zip(&lambda_dir, name);
+            if !path.is_file() {
+                return Err(DeployError::Parameter(format!(
+                    "cargo lambda build left no {}: {hint}",
+                    path.display()
+                )));
+            }
+            Ok(LambdaZip { asset, path })
+        })
+        .collect()
+}
 
 /// The staging bucket used when `--assets-bucket` is not given.
 pub fn staging_bucket_name(account: &str, region: &str) -> String {
     format!("roadcall-perf-assets-{account}-{region}")
 }
 
-/// `warmer/<sha256 of the zip>.zip`.
+/// `<prefix>/<sha256 of the zip>.zip`, e.g. `vendor/ba78....zip`.
 pub fn content_key(prefix: &str, bytes: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
     let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
@@ -146,6 +311,92 @@ pub async fn upload_zip(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lambda_zip_flags_name_a_known_function_and_a_path() {
+        let zip: LambdaZip = "vendor=target/lambda/vendor/bootstrap.zip".parse().unwrap();
+        assert_eq!(zip.asset.name, "vendor");
+        assert_eq!(zip.asset.part, Part::Services);
+        assert_eq!(zip.asset.key_parameter, "VendorCodeKey");
+        assert_eq!(
+            zip.path,
+            PathBuf::from("target/lambda/vendor/bootstrap.zip")
+        );
+        let with_equals: LambdaZip = "warmer=a=b.zip".parse().unwrap();
+        assert_eq!(with_equals.path, PathBuf::from("a=b.zip"));
+        assert_eq!(with_equals.asset.bucket_parameter, "WarmerCodeBucket");
+        let unknown = "local=x.zip".parse::<LambdaZip>().unwrap_err().to_string();
+        assert!(
+            unknown.contains("unknown function `local`")
+                && unknown.contains("vendor, incidents, payments, warmer"),
+            "{unknown}"
+        );
+        assert!("vendor".parse::<LambdaZip>().is_err());
+        assert!("vendor=".parse::<LambdaZip>().is_err());
+        let twice = vec![zip.clone(), zip];
+        assert!(
+            check_unique(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("given twice")
+        );
+    }
+
+    #[test]
+    fn the_build_is_cargo_lambda_for_arm64_with_one_bin_per_function() {
+        let command = build_command(
+            Path::new("/ws"),
+            Path::new("/ws/target/lambda"),
+            &["vendor", "warmer"],
+        );
+        let args: Vec<String> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "lambda",
+                "build",
+                "--release",
+                "--arm64",
+                "--locked",
+                "-p",
+                "lambdas",
+                "--bin",
+                "vendor",
+                "--bin",
+                "warmer",
+                "--output-format",
+                "zip",
+                "--lambda-dir",
+                "/ws/target/lambda"
+            ]
+        );
+        assert_eq!(
+            built_zip(Path::new("/ws/target/lambda"), "vendor"),
+            PathBuf::from("/ws/target/lambda/vendor/bootstrap.zip")
+        );
+    }
+
+    #[test]
+    fn every_asset_names_parameters_its_stack_declares() {
+        let config =
+            crate::config::load_stage(&crate::config::default_stages_dir(), "dev").unwrap();
+        let stacks = crate::app::build_stage(&config).unwrap();
+        for asset in LAMBDA_ASSETS {
+            let stack = stacks.iter().find(|s| s.part == asset.part).unwrap();
+            let declared = crate::deploy::params::declared_parameters(stack);
+            assert!(
+                declared.contains(&asset.bucket_parameter.to_owned()),
+                "{asset:?}"
+            );
+            assert!(
+                declared.contains(&asset.key_parameter.to_owned()),
+                "{asset:?}"
+            );
+        }
+    }
 
     #[test]
     fn keys_follow_the_content() {

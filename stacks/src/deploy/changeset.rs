@@ -123,8 +123,13 @@ pub fn template_body(stack: &Stack) -> Result<(String, serde_json::Value), Deplo
         stack: stack.name.clone(),
         message,
     };
-    let body = cfn::render(&stack.template, cfn::Format::Json)
+    let pretty = cfn::render(&stack.template, cfn::Format::Json)
         .map_err(|e| template_error(e.to_string()))?;
+    // The body goes without indentation: the services stack's pretty JSON is past the
+    // inline limit, its compact form well under it. Keys stay in the rendered order.
+    let parsed: serde_json::Value =
+        serde_json::from_str(&pretty).map_err(|e| template_error(e.to_string()))?;
+    let body = serde_json::to_string(&parsed).map_err(|e| template_error(e.to_string()))?;
     if body.len() > MAX_TEMPLATE_BODY {
         return Err(template_error(format!(
             "{} bytes exceeds CloudFormation's inline limit of {MAX_TEMPLATE_BODY}",

@@ -6,6 +6,10 @@ use crate::app::Stack;
 use crate::deploy::DeployError;
 use crate::deploy::select::matches;
 
+/// The cdn stack's parameter naming the `/api/*` origin; `stacks deploy` fills it from
+/// the services stack's `ApiDomainName` output when the stage names no domain.
+pub const API_DOMAIN_PARAMETER: &str = "ApiDomainName";
+
 /// One `--parameter` override.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParameterOverride {

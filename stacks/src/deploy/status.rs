@@ -275,7 +275,7 @@ pub fn watched_type(part: Part) -> Option<&'static str> {
         Part::Cdn => Some("AWS::CloudFront::Distribution"),
         Part::AppSyncCache => Some("AWS::AppSync::ApiCache"),
         Part::Warmer => Some("AWS::Events::Rule"),
-        Part::Keys | Part::Network | Part::Monitoring => None,
+        Part::Keys | Part::Network | Part::Monitoring | Part::Services => None,
     }
 }
 
@@ -297,7 +297,7 @@ pub fn service_id_from_outputs(part: Part, info: &StackInfo) -> Option<String> {
                 .cloned()
         }),
         Part::Warmer => output("WarmerRuleName"),
-        Part::Keys | Part::Network | Part::Monitoring => None,
+        Part::Keys | Part::Network | Part::Monitoring | Part::Services => None,
     }
 }
 
@@ -336,7 +336,7 @@ pub async fn stack_status(ctx: &AwsContext, stack: &Stack) -> Result<StackStatus
         Part::Cdn => distribution(&ctx.cloudfront(), &id).await,
         Part::AppSyncCache => api_cache(&ctx.appsync(), &id).await,
         Part::Warmer => schedule_rule(&ctx.eventbridge(), &id).await,
-        Part::Keys | Part::Network | Part::Monitoring => return Ok(result),
+        Part::Keys | Part::Network | Part::Monitoring | Part::Services => return Ok(result),
     };
     match service {
         Ok(status) => result.services.push(status),

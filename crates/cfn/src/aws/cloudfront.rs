@@ -2,6 +2,7 @@
 
 pub use cache_policy::CachePolicy;
 pub use distribution::Distribution;
+pub use function::Function;
 pub use origin_access_control::OriginAccessControl;
 pub use response_headers_policy::ResponseHeadersPolicy;
 
@@ -5025,6 +5026,360 @@ pub mod distribution {
 
     impl From<VpcOriginConfig> for Val<Box<VpcOriginConfig>> {
         fn from(value: VpcOriginConfig) -> Self {
+            Val::Lit(Box::new(value))
+        }
+    }
+}
+
+pub mod function {
+    #![allow(
+        clippy::too_many_arguments,
+        clippy::wrong_self_convention,
+        clippy::enum_variant_names,
+        clippy::should_implement_trait,
+        clippy::large_enum_variant
+    )]
+    //! `AWS::CloudFront::Function` and its property types.
+
+    use serde::Serialize;
+
+    #[allow(unused_imports)]
+    use crate::expr::{Expr, Json, Val};
+
+    /// `AWS::CloudFront::Function`. Creates a CF function. To create a function, you provide the function code and some configuration information about the function. The response contains an Amazon Resource Name (ARN) that uniquely identifies the function, and the function’s stage. By default, when you create a function, it’s in the ``DEVELOPMENT`` stage.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct Function {
+        /// A flag that determines whether to automatically publish the function to the ``LIVE`` stage when it’s created. To automatically publish to the ``LIVE`` stage, set this property to ``true``.
+        #[serde(rename = "AutoPublish", skip_serializing_if = "Option::is_none")]
+        pub auto_publish: Option<Val<bool>>,
+        /// The function code. For more information about writing a CloudFront function, see [Writing function code for CloudFront Functions](https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/writing-function-code.html) in the *Amazon CloudFront Developer Guide*. Required.
+        #[serde(rename = "FunctionCode")]
+        pub function_code: Val<String>,
+        /// Contains configuration information about a CloudFront function. Required.
+        #[serde(rename = "FunctionConfig")]
+        pub function_config: Val<FunctionConfig>,
+        /// Contains metadata about a CloudFront function.
+        #[serde(rename = "FunctionMetadata", skip_serializing_if = "Option::is_none")]
+        pub function_metadata: Option<Val<FunctionMetadata>>,
+        /// A name to identify the function. Required.
+        #[serde(rename = "Name")]
+        pub name: Val<String>,
+        /// A complex type that contains zero or more ``Tag`` elements.
+        #[serde(rename = "Tags", skip_serializing_if = "Option::is_none")]
+        pub tags: Option<Val<Vec<Val<Tag>>>>,
+    }
+
+    impl Function {
+        /// A `Function` with its required properties (`FunctionCode`, `FunctionConfig`, `Name`).
+        pub fn new(
+            function_code: impl Into<Val<String>>,
+            function_config: impl Into<Val<FunctionConfig>>,
+            name: impl Into<Val<String>>,
+        ) -> Self {
+            Self {
+                auto_publish: None,
+                function_code: function_code.into(),
+                function_config: function_config.into(),
+                function_metadata: None,
+                name: name.into(),
+                tags: None,
+            }
+        }
+
+        /// Sets `AutoPublish`.
+        pub fn auto_publish(mut self, value: impl Into<Val<bool>>) -> Self {
+            self.auto_publish = Some(value.into());
+            self
+        }
+
+        /// Sets `FunctionCode`.
+        pub fn function_code(mut self, value: impl Into<Val<String>>) -> Self {
+            self.function_code = value.into();
+            self
+        }
+
+        /// Sets `FunctionConfig`.
+        pub fn function_config(mut self, value: impl Into<Val<FunctionConfig>>) -> Self {
+            self.function_config = value.into();
+            self
+        }
+
+        /// Sets `FunctionMetadata`.
+        pub fn function_metadata(mut self, value: impl Into<Val<FunctionMetadata>>) -> Self {
+            self.function_metadata = Some(value.into());
+            self
+        }
+
+        /// Sets `Name`.
+        pub fn name(mut self, value: impl Into<Val<String>>) -> Self {
+            self.name = value.into();
+            self
+        }
+
+        /// Sets `Tags`.
+        pub fn tags(mut self, value: impl Into<Val<Vec<Val<Tag>>>>) -> Self {
+            self.tags = Some(value.into());
+            self
+        }
+    }
+
+    impl crate::template::Resource for Function {
+        const TYPE: &'static str = "AWS::CloudFront::Function";
+        const ATTRIBUTES: &'static [&'static str] =
+            &["FunctionARN", "FunctionMetadata.FunctionARN", "Stage"];
+        fn add_missing_tags(&mut self, tags: &[(String, String)]) {
+            let list = self.tags.get_or_insert_with(|| Val::Lit(Vec::new()));
+            let Val::Lit(list) = list else { return };
+            for (key, value) in tags {
+                let present = list.iter().any(|tag| match tag {
+                    Val::Lit(tag) => {
+                        let k: &Val<String> = &tag.key;
+                        matches!(k, Val::Lit(k) if k == key)
+                    }
+                    Val::Expr(_) => false,
+                });
+                if !present {
+                    list.push(Val::Lit(Tag::new(key.as_str(), value.as_str())));
+                }
+            }
+        }
+    }
+
+    impl crate::template::Handle<Function> {
+        /// `Fn::GetAtt` `FunctionARN`.
+        pub fn att_function_arn(&self) -> Expr {
+            Expr::get_att(self.logical_id(), "FunctionARN")
+        }
+        /// `Fn::GetAtt` `FunctionMetadata.FunctionARN`.
+        pub fn att_function_metadata_function_arn(&self) -> Expr {
+            Expr::get_att(self.logical_id(), "FunctionMetadata.FunctionARN")
+        }
+        /// `Fn::GetAtt` `Stage`.
+        pub fn att_stage(&self) -> Expr {
+            Expr::get_att(self.logical_id(), "Stage")
+        }
+    }
+
+    /// Contains configuration information about a CloudFront function.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct FunctionConfig {
+        /// A comment to describe the function. The comment cannot be longer than 128 characters. Required.
+        #[serde(rename = "Comment")]
+        pub comment: Val<String>,
+        /// The configuration for the key value store associations.
+        #[serde(
+            rename = "KeyValueStoreAssociations",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub key_value_store_associations: Option<Val<Vec<Val<KeyValueStoreAssociation>>>>,
+        /// The function's runtime environment version. Required.
+        #[serde(rename = "Runtime")]
+        pub runtime: Val<Runtime>,
+    }
+
+    impl FunctionConfig {
+        /// A `FunctionConfig` with its required properties (`Comment`, `Runtime`).
+        pub fn new(comment: impl Into<Val<String>>, runtime: impl Into<Val<Runtime>>) -> Self {
+            Self {
+                comment: comment.into(),
+                key_value_store_associations: None,
+                runtime: runtime.into(),
+            }
+        }
+
+        /// Sets `Comment`.
+        pub fn comment(mut self, value: impl Into<Val<String>>) -> Self {
+            self.comment = value.into();
+            self
+        }
+
+        /// Sets `KeyValueStoreAssociations`.
+        pub fn key_value_store_associations(
+            mut self,
+            value: impl Into<Val<Vec<Val<KeyValueStoreAssociation>>>>,
+        ) -> Self {
+            self.key_value_store_associations = Some(value.into());
+            self
+        }
+
+        /// Sets `Runtime`.
+        pub fn runtime(mut self, value: impl Into<Val<Runtime>>) -> Self {
+            self.runtime = value.into();
+            self
+        }
+    }
+
+    impl From<FunctionConfig> for Val<FunctionConfig> {
+        fn from(value: FunctionConfig) -> Self {
+            Val::Lit(value)
+        }
+    }
+
+    impl From<FunctionConfig> for Val<Box<FunctionConfig>> {
+        fn from(value: FunctionConfig) -> Self {
+            Val::Lit(Box::new(value))
+        }
+    }
+
+    /// Contains metadata about a CloudFront function.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct FunctionMetadata {
+        /// The Amazon Resource Name (ARN) of the function. The ARN uniquely identifies the function.
+        #[serde(rename = "FunctionARN", skip_serializing_if = "Option::is_none")]
+        pub function_arn: Option<Val<String>>,
+    }
+
+    impl FunctionMetadata {
+        /// A `FunctionMetadata` with no properties set.
+        pub fn new() -> Self {
+            Self { function_arn: None }
+        }
+
+        /// Sets `FunctionARN`.
+        pub fn function_arn(mut self, value: impl Into<Val<String>>) -> Self {
+            self.function_arn = Some(value.into());
+            self
+        }
+    }
+
+    impl Default for FunctionMetadata {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl From<FunctionMetadata> for Val<FunctionMetadata> {
+        fn from(value: FunctionMetadata) -> Self {
+            Val::Lit(value)
+        }
+    }
+
+    impl From<FunctionMetadata> for Val<Box<FunctionMetadata>> {
+        fn from(value: FunctionMetadata) -> Self {
+            Val::Lit(Box::new(value))
+        }
+    }
+
+    /// The key value store association.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct KeyValueStoreAssociation {
+        /// The Amazon Resource Name (ARN) of the key value store association. Required.
+        #[serde(rename = "KeyValueStoreARN")]
+        pub key_value_store_arn: Val<String>,
+    }
+
+    impl KeyValueStoreAssociation {
+        /// A `KeyValueStoreAssociation` with its required properties (`KeyValueStoreARN`).
+        pub fn new(key_value_store_arn: impl Into<Val<String>>) -> Self {
+            Self {
+                key_value_store_arn: key_value_store_arn.into(),
+            }
+        }
+
+        /// Sets `KeyValueStoreARN`.
+        pub fn key_value_store_arn(mut self, value: impl Into<Val<String>>) -> Self {
+            self.key_value_store_arn = value.into();
+            self
+        }
+    }
+
+    impl From<KeyValueStoreAssociation> for Val<KeyValueStoreAssociation> {
+        fn from(value: KeyValueStoreAssociation) -> Self {
+            Val::Lit(value)
+        }
+    }
+
+    impl From<KeyValueStoreAssociation> for Val<Box<KeyValueStoreAssociation>> {
+        fn from(value: KeyValueStoreAssociation) -> Self {
+            Val::Lit(Box::new(value))
+        }
+    }
+
+    /// The function's runtime environment version.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+    pub enum Runtime {
+        /// `cloudfront-js-1.0`
+        #[serde(rename = "cloudfront-js-1.0")]
+        CloudfrontJs10,
+        /// `cloudfront-js-2.0`
+        #[serde(rename = "cloudfront-js-2.0")]
+        CloudfrontJs20,
+    }
+
+    impl Runtime {
+        /// Every allowed value.
+        pub const ALL: &'static [Runtime] = &[Runtime::CloudfrontJs10, Runtime::CloudfrontJs20];
+
+        /// The value as CloudFormation spells it.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Runtime::CloudfrontJs10 => "cloudfront-js-1.0",
+                Runtime::CloudfrontJs20 => "cloudfront-js-2.0",
+            }
+        }
+    }
+
+    impl std::str::FromStr for Runtime {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Runtime", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Runtime {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
+    impl From<Runtime> for Val<Runtime> {
+        fn from(value: Runtime) -> Self {
+            Val::Lit(value)
+        }
+    }
+
+    /// A complex type that contains ``Tag`` key and ``Tag`` value.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct Tag {
+        /// A string that contains ``Tag`` key. The string length should be between 1 and 128 characters. Valid characters include ``a-z``, ``A-Z``, ``0-9``, space, and the special characters ``_ - . : / = + @``. Required.
+        #[serde(rename = "Key")]
+        pub key: Val<String>,
+        /// A string that contains an optional ``Tag`` value. The string length should be between 0 and 256 characters. Valid characters include ``a-z``, ``A-Z``, ``0-9``, space, and the special characters ``_ - . : / = + @``. Required.
+        #[serde(rename = "Value")]
+        pub value: Val<String>,
+    }
+
+    impl Tag {
+        /// A `Tag` with its required properties (`Key`, `Value`).
+        pub fn new(key: impl Into<Val<String>>, value: impl Into<Val<String>>) -> Self {
+            Self {
+                key: key.into(),
+                value: value.into(),
+            }
+        }
+
+        /// Sets `Key`.
+        pub fn key(mut self, value: impl Into<Val<String>>) -> Self {
+            self.key = value.into();
+            self
+        }
+
+        /// Sets `Value`.
+        pub fn value(mut self, value: impl Into<Val<String>>) -> Self {
+            self.value = value.into();
+            self
+        }
+    }
+
+    impl From<Tag> for Val<Tag> {
+        fn from(value: Tag) -> Self {
+            Val::Lit(value)
+        }
+    }
+
+    impl From<Tag> for Val<Box<Tag>> {
+        fn from(value: Tag) -> Self {
             Val::Lit(Box::new(value))
         }
     }

@@ -50,9 +50,18 @@ pub struct DeployArgs {
     /// Deploy even when `stacks check` reports unsuppressed errors.
     #[arg(long)]
     skip_check: bool,
-    /// Upload this warmer Lambda zip and deploy the warmer with it.
+    /// Upload this warmer Lambda zip and deploy the warmer with it (the same as
+    /// `--lambda-zip warmer=PATH`).
     #[arg(long, value_name = "PATH")]
     warmer_zip: Option<PathBuf>,
+    /// Upload a prebuilt zip and deploy its function with it: NAME is vendor, incidents,
+    /// payments or warmer (repeat for several).
+    #[arg(long = "lambda-zip", value_name = "NAME=PATH")]
+    lambda_zips: Vec<assets::LambdaZip>,
+    /// Build the zips of the selected stacks' functions first (`cargo lambda build
+    /// --release --arm64`), except those given with --lambda-zip.
+    #[arg(long)]
+    build_lambdas: bool,
     /// Bucket for uploaded assets (default: roadcall-perf-assets-<account>-<region>,
     /// created with encryption and public access blocked).
     #[arg(long, value_name = "NAME")]
@@ -191,49 +200,59 @@ pub fn deploy(stages_dir: &Path, args: DeployArgs, out: &mut dyn Write) -> anyho
         }
     }
     let mut overrides = resolve(&stacks, &args.parameters)?;
+    let zips = lambda_zips(&args, &stacks, out)?;
+    let config = config::load_stage(stages_dir, &args.target.stage)?;
 
     runtime()?.block_on(async {
         let ctx = context(&args.target).await?;
-        if let Some(zip) = &args.warmer_zip {
-            match stacks.iter().find(|s| s.part == Part::Warmer) {
-                None => writeln!(
+        let mut bucket = None;
+        for zip in &zips {
+            let Some(stack) = stacks.iter().find(|s| s.part == zip.asset.part) else {
+                writeln!(
                     out,
-                    "note: --warmer-zip ignored: the warmer stack is not selected"
-                )?,
-                Some(warmer) => {
-                    let s3 = ctx.s3();
-                    let bucket = match &args.assets_bucket {
-                        Some(bucket) => bucket.clone(),
-                        None => {
-                            let account = ctx.account_id().await?;
-                            let bucket = assets::staging_bucket_name(&account, ctx.region());
-                            if assets::ensure_staging_bucket(&s3, &bucket, ctx.region()).await? {
-                                writeln!(out, "created staging bucket {bucket}")?;
-                            }
-                            bucket
+                    "note: the {} zip is ignored: the {} stack is not selected",
+                    zip.asset.name,
+                    zip.asset.part.slug()
+                )?;
+                continue;
+            };
+            let s3 = ctx.s3();
+            if bucket.is_none() {
+                bucket = Some(match &args.assets_bucket {
+                    Some(name) => name.clone(),
+                    None => {
+                        let account = ctx.account_id().await?;
+                        let name = assets::staging_bucket_name(&account, ctx.region());
+                        if assets::ensure_staging_bucket(&s3, &name, ctx.region()).await? {
+                            writeln!(out, "created staging bucket {name}")?;
                         }
-                    };
-                    let asset = assets::upload_zip(&s3, &bucket, "warmer", zip).await?;
-                    writeln!(
-                        out,
-                        "{} s3://{}/{}",
-                        if asset.uploaded {
-                            "uploaded"
-                        } else {
-                            "already uploaded"
-                        },
-                        asset.bucket,
-                        asset.key
-                    )?;
-                    let values = overrides.entry(warmer.name.clone()).or_default();
-                    values.insert("WarmerCodeBucket".to_owned(), asset.bucket);
-                    values.insert("WarmerCodeKey".to_owned(), asset.key);
-                }
+                        name
+                    }
+                });
             }
+            let target_bucket = bucket.as_deref().unwrap_or_default();
+            let asset = assets::upload_zip(&s3, target_bucket, zip.asset.name, &zip.path).await?;
+            writeln!(
+                out,
+                "{} s3://{}/{}",
+                if asset.uploaded {
+                    "uploaded"
+                } else {
+                    "already uploaded"
+                },
+                asset.bucket,
+                asset.key
+            )?;
+            let values = overrides.entry(stack.name.clone()).or_default();
+            values.insert(zip.asset.bucket_parameter.to_owned(), asset.bucket);
+            values.insert(zip.asset.key_parameter.to_owned(), asset.key);
         }
         let empty = BTreeMap::new();
         for stack in &stacks {
             writeln!(out, "==> {} ({})", stack.name, ctx.region_for(stack.part))?;
+            if stack.part == Part::Cdn {
+                api_domain_from_services(&ctx, &config, stack, &mut overrides, out).await?;
+            }
             let values = overrides.get(&stack.name).unwrap_or(&empty);
             match deploy_stack(&ctx, stack, values, !args.no_execute, out).await? {
                 DeployOutcome::NoChanges => writeln!(out, "{}: no changes", stack.name)?,
@@ -252,6 +271,76 @@ pub fn deploy(stages_dir: &Path, args: DeployArgs, out: &mut dyn Write) -> anyho
         }
         anyhow::Ok(())
     })
+}
+
+/// The zips to upload: `--lambda-zip`, `--warmer-zip`, then (with `--build-lambdas`)
+/// the selected stacks' other functions, built with cargo-lambda.
+fn lambda_zips(
+    args: &DeployArgs,
+    stacks: &[Stack],
+    out: &mut dyn Write,
+) -> anyhow::Result<Vec<assets::LambdaZip>> {
+    let mut zips = args.lambda_zips.clone();
+    if let Some(path) = &args.warmer_zip {
+        zips.push(assets::LambdaZip {
+            asset: assets::lambda_asset("warmer").context("the warmer asset")?,
+            path: path.clone(),
+        });
+    }
+    assets::check_unique(&zips)?;
+    if args.build_lambdas {
+        let missing: Vec<&str> = assets::LAMBDA_ASSETS
+            .iter()
+            .filter(|a| stacks.iter().any(|s| s.part == a.part))
+            .filter(|a| !zips.iter().any(|z| z.asset.name == a.name))
+            .map(|a| a.name)
+            .collect();
+        if !missing.is_empty() {
+            let workspace = std::env::current_dir()?
+                .ancestors()
+                .find(|dir| dir.join("lambdas").join("Cargo.toml").is_file())
+                .map(Path::to_path_buf)
+                .context("--build-lambdas: run it inside the roadcall-perf workspace")?;
+            writeln!(out, "building {} with cargo lambda", missing.join(", "))?;
+            zips.extend(assets::build_zips(&workspace, &missing)?);
+        }
+    }
+    Ok(zips)
+}
+
+/// Gives the cdn stack the services stack's API as its `/api/*` origin, unless the stage
+/// file or a `--parameter` names one: the services stack lives in the stage's region and
+/// the cdn stack in us-east-1, so an export cannot cross; the deployed output can.
+async fn api_domain_from_services(
+    ctx: &AwsContext,
+    config: &config::StageConfig,
+    cdn: &Stack,
+    overrides: &mut BTreeMap<String, BTreeMap<String, String>>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let explicit = overrides
+        .get(&cdn.name)
+        .is_some_and(|v| v.contains_key(stacks::deploy::params::API_DOMAIN_PARAMETER));
+    if explicit || config.services.is_none() || !config.cdn.api_domain_name.is_empty() {
+        return Ok(());
+    }
+    let stage = stacks::stage::Stage::new(config);
+    let services = stage.stack_name(Part::Services);
+    let info = outputs::describe_stack(&ctx.cloudformation(Part::Services), &services).await?;
+    match info.and_then(|i| i.outputs.get("ApiDomainName").cloned()) {
+        Some(domain) if !domain.is_empty() => {
+            writeln!(out, "/api/* origin: {domain} (from {services})")?;
+            overrides.entry(cdn.name.clone()).or_default().insert(
+                stacks::deploy::params::API_DOMAIN_PARAMETER.to_owned(),
+                domain,
+            );
+        }
+        _ => writeln!(
+            out,
+            "note: {services} has no ApiDomainName output yet; /api/* stays off until it is deployed"
+        )?,
+    }
+    Ok(())
 }
 
 /// `stacks diff`.

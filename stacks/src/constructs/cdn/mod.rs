@@ -14,16 +14,20 @@ use cfn::aws::cloudfront::cache_policy::{
     QueryStringsConfig,
 };
 use cfn::aws::cloudfront::distribution::{
-    CacheBehavior, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, HttpVersion,
-    Logging, MinimumProtocolVersion, Origin, S3OriginConfig, SslSupportMethod, ViewerCertificate,
-    ViewerProtocolPolicy,
+    CacheBehavior, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig,
+    FunctionAssociation, HttpVersion, Logging, MinimumProtocolVersion, Origin, S3OriginConfig,
+    SslSupportMethod, ViewerCertificate, ViewerProtocolPolicy,
 };
+use cfn::aws::cloudfront::function::{FunctionConfig, Runtime as FunctionRuntime};
 use cfn::aws::cloudfront::origin_access_control::OriginAccessControlConfig;
 use cfn::aws::cloudfront::response_headers_policy::{
     ContentTypeOptions, FrameOptions, ReferrerPolicy, ResponseHeadersPolicyConfig,
     SecurityHeadersConfig, StrictTransportSecurity, XSSProtection,
 };
-use cfn::aws::cloudfront::{CachePolicy, Distribution, OriginAccessControl, ResponseHeadersPolicy};
+use cfn::aws::cloudfront::{
+    CachePolicy, Distribution, Function as CloudFrontFunction, OriginAccessControl,
+    ResponseHeadersPolicy,
+};
 use cfn::aws::kms::Key;
 use cfn::aws::logs::LogGroup;
 use cfn::aws::s3::bucket::{
@@ -59,6 +63,13 @@ pub const MANAGED_ALL_VIEWER_EXCEPT_HOST: &str = "b689b0a8-53d0-40ab-baf2-68738e
 pub const ALIASES_WITH_CERTIFICATE_RULE: &str = "AliasesWithCertificate";
 /// Template rule: the stack is deployed in us-east-1.
 pub const CDN_REGION_RULE: &str = "DeployInUsEast1";
+
+/// The viewer-request function of the `/api/*` behavior: it removes the `/api` prefix,
+/// so the API (and the routers behind it) see the paths they serve.
+pub const STRIP_API_PREFIX_JS: &str = include_str!("strip_api_prefix.js");
+
+/// Logical id of the CloudFront Function that strips `/api`.
+pub const STRIP_API_PREFIX_FUNCTION: &str = "ApiPrefixFunction";
 
 /// Condition: an API domain is configured.
 pub const HAS_API_DOMAIN: &str = "HasApiDomain";
@@ -128,7 +139,7 @@ impl Cdn {
             "ApiDomainName",
             Parameter::new(
                 ParameterType::String,
-                "API Gateway domain served under /api/* (empty: no /api/* behavior)",
+                "API domain served under /api/* (stacks deploy fills in the services stack's API when the stage names none; empty: no /api/* behavior)",
             )
             .default_value(&c.api_domain_name)
             .allowed_pattern(
@@ -258,7 +269,26 @@ impl Cdn {
                 .origin_read_timeout(30)
                 .origin_keepalive_timeout(5),
         );
+        let strip_prefix = t.add_with(
+            STRIP_API_PREFIX_FUNCTION,
+            CloudFrontFunction::new(
+                STRIP_API_PREFIX_JS,
+                FunctionConfig::new(
+                    "Removes the /api prefix before the request reaches the API",
+                    FunctionRuntime::CloudfrontJs20,
+                ),
+                stage.resource_name("strip-api-prefix"),
+            )
+            .auto_publish(true),
+            ResourceOptions::when(HAS_API_DOMAIN),
+        )?;
         let api_behavior = CacheBehavior::new("/api/*", "api", "https-only")
+            .function_associations(vec![
+                FunctionAssociation::new()
+                    .event_type("viewer-request")
+                    .function_arn(strip_prefix.att_function_arn())
+                    .into(),
+            ])
             .allowed_methods(vec![
                 "GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE",
             ])

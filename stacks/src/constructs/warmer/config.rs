@@ -99,7 +99,8 @@ impl WarmerConfig {
     }
 }
 
-fn bucket_name(value: &str) -> bool {
+/// An S3 bucket name (3-63 of a-z 0-9 . -, starting and ending with a letter or digit).
+pub(crate) fn bucket_name(value: &str) -> bool {
     (3..=63).contains(&value.len())
         && value
             .chars()
@@ -108,7 +109,8 @@ fn bucket_name(value: &str) -> bool {
         && value.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
-fn function_name(value: &str) -> bool {
+/// A Lambda function name (1-64 of a-z A-Z 0-9 - _).
+pub(crate) fn function_name(value: &str) -> bool {
     (1..=64).contains(&value.len())
         && value
             .chars()
