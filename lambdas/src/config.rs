@@ -24,6 +24,16 @@ pub enum ConfigError {
     },
 }
 
+/// The Secrets Manager secret that holds the Redis AUTH token (`REDIS_AUTH_SECRET_ARN`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisAuthSecret {
+    /// ARN (or name) of the secret. Its `SecretString` is the token itself, or a JSON
+    /// object with a `password` field.
+    pub secret_id: String,
+    /// The secret's region: `AWS_REGION` (Lambda sets it), else the ARN's.
+    pub region: String,
+}
+
 /// Everything a service needs.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -32,6 +42,9 @@ pub struct AppConfig {
     /// Redis (`REDIS_URL` and friends); `None` when `REDIS_URL` is unset: every read then
     /// goes to the database (`X-Cache: BYPASS`).
     pub redis: Option<CacheConfig>,
+    /// Where the Redis AUTH token comes from when it is not in `REDIS_PASSWORD` or the URL
+    /// (`REDIS_AUTH_SECRET_ARN`): read at start and again after Redis refuses it.
+    pub redis_auth_secret: Option<RedisAuthSecret>,
     /// Stage name for metrics (`STAGE`, default `local`).
     pub stage: String,
     /// Radius in which an incident is matched to a vendor (`MATCH_RADIUS_MILES`, default 50).
@@ -66,6 +79,31 @@ impl AppConfig {
         let redis = match get("REDIS_URL") {
             Some(_) => Some(CacheConfig::from_lookup(&lookup)?),
             None => None,
+        };
+        let redis_auth_secret = match get("REDIS_AUTH_SECRET_ARN") {
+            None => None,
+            Some(secret_id) => {
+                let invalid = |message: &str| ConfigError::Invalid {
+                    variable: "REDIS_AUTH_SECRET_ARN",
+                    message: message.to_owned(),
+                };
+                if redis.is_none() {
+                    return Err(invalid("is set but REDIS_URL is not"));
+                }
+                if get("REDIS_PASSWORD").is_some() {
+                    return Err(invalid(
+                        "set either REDIS_PASSWORD or REDIS_AUTH_SECRET_ARN, not both",
+                    ));
+                }
+                let region = get("AWS_REGION")
+                    .or_else(|| aurora::config::region_from_arn(&secret_id))
+                    .ok_or(ConfigError::Invalid {
+                        variable: "AWS_REGION",
+                        message: "not set, and REDIS_AUTH_SECRET_ARN is not an ARN naming one"
+                            .to_owned(),
+                    })?;
+                Some(RedisAuthSecret { secret_id, region })
+            }
         };
         let match_radius_miles = match get("MATCH_RADIUS_MILES") {
             None => 50.0,
@@ -140,6 +178,7 @@ impl AppConfig {
         Ok(Self {
             database,
             redis,
+            redis_auth_secret,
             vendors,
             stage: get("STAGE").unwrap_or_else(|| "local".to_owned()),
             match_radius_miles,
@@ -148,5 +187,81 @@ impl AppConfig {
             emf_metrics,
             alb_oidc_identity,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<AppConfig, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        AppConfig::from_lookup(move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    const ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:roadcall-perf/dev/redis-auth-token-AbCdEf";
+
+    #[test]
+    fn the_redis_auth_secret_takes_its_region_from_lambda_or_the_arn() {
+        let base = [
+            ("DATABASE_URL", "postgres://u@127.0.0.1/db"),
+            ("REDIS_URL", "rediss://cache:6379"),
+            ("REDIS_AUTH_SECRET_ARN", ARN),
+        ];
+        let from_arn = config(&base).expect("config");
+        assert_eq!(
+            from_arn.redis_auth_secret,
+            Some(RedisAuthSecret {
+                secret_id: ARN.to_owned(),
+                region: "eu-west-1".to_owned()
+            })
+        );
+        let mut with_region = base.to_vec();
+        with_region.push(("AWS_REGION", "us-east-2"));
+        let from_lambda = config(&with_region).expect("config");
+        assert_eq!(
+            from_lambda.redis_auth_secret.map(|s| s.region).as_deref(),
+            Some("us-east-2")
+        );
+        assert_eq!(config(&base[..2]).expect("config").redis_auth_secret, None);
+    }
+
+    #[test]
+    fn a_redis_auth_secret_that_cannot_be_used_names_the_variable() {
+        let name_only = config(&[
+            ("DATABASE_URL", "postgres://u@127.0.0.1/db"),
+            ("REDIS_URL", "rediss://cache:6379"),
+            ("REDIS_AUTH_SECRET_ARN", "just-a-name"),
+        ])
+        .unwrap_err();
+        assert!(
+            name_only.to_string().starts_with("AWS_REGION:"),
+            "{name_only}"
+        );
+        let both = config(&[
+            ("DATABASE_URL", "postgres://u@127.0.0.1/db"),
+            ("REDIS_URL", "rediss://cache:6379"),
+            ("REDIS_PASSWORD", "token"),
+            ("REDIS_AUTH_SECRET_ARN", ARN),
+        ])
+        .unwrap_err();
+        assert!(
+            both.to_string().starts_with("REDIS_AUTH_SECRET_ARN:"),
+            "{both}"
+        );
+        let no_redis = config(&[
+            ("DATABASE_URL", "postgres://u@127.0.0.1/db"),
+            ("REDIS_AUTH_SECRET_ARN", ARN),
+        ])
+        .unwrap_err();
+        assert!(
+            no_redis.to_string().contains("REDIS_URL is not"),
+            "{no_redis}"
+        );
     }
 }

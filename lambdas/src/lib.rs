@@ -34,6 +34,7 @@ pub mod host;
 pub mod identity;
 pub mod metrics;
 pub mod model;
+pub mod redis_auth;
 pub mod router;
 pub mod routes;
 pub mod seed;

@@ -64,6 +64,28 @@ pub enum StartError {
     /// The Redis client could not be built (cluster mode reads the slot map at start).
     #[error("redis: {0}")]
     Redis(#[source] cache::CacheError),
+    /// The Redis AUTH secret (`REDIS_AUTH_SECRET_ARN`) cannot be read: an unusable
+    /// endpoint, or, on a strict start ([`AppState::connect`]), no answer.
+    #[error("redis AUTH secret: {0}")]
+    RedisSecret(#[source] aurora::auth::PasswordError),
+}
+
+/// The Redis configuration to connect with: `config.redis`, plus the AUTH token from
+/// `REDIS_AUTH_SECRET_ARN` when one is named ([`crate::redis_auth::with_auth_token`]).
+async fn redis_config(
+    config: &AppConfig,
+    strict: bool,
+) -> Result<Option<cache::CacheConfig>, StartError> {
+    let Some(redis) = config.redis.clone() else {
+        return Ok(None);
+    };
+    match &config.redis_auth_secret {
+        None => Ok(Some(redis)),
+        Some(secret) => crate::redis_auth::with_auth_token(redis, secret, strict)
+            .await
+            .map(Some)
+            .map_err(StartError::RedisSecret),
+    }
 }
 
 /// The handlers' shared state (cheap to clone).
@@ -85,20 +107,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Connects to PostgreSQL and (when configured) Redis. Redis being down is not an
-    /// error: the cache connects lazily and answers `BYPASS` meanwhile. The vendor index is
+    /// Connects to PostgreSQL and (when configured) Redis, with the AUTH token from
+    /// `REDIS_AUTH_SECRET_ARN` when one is named (a failed fetch is an error here). Redis
+    /// being down is not an error: the cache connects lazily and answers `BYPASS` meanwhile. The vendor index is
     /// not touched here: the host starts its rebuild once the schema is known to exist
     /// ([`vendors::Vendors::start_rebuild`], never awaited).
     pub async fn connect(config: AppConfig) -> Result<Self, StartError> {
         let db = AuroraPool::connect(config.database.clone())
             .await
             .map_err(StartError::Database)?;
-        let cache = match &config.redis {
-            Some(redis) => Some(
-                Cache::connect(redis.clone())
-                    .await
-                    .map_err(StartError::Redis)?,
-            ),
+        let cache = match redis_config(&config, true).await? {
+            Some(redis) => Some(Cache::connect(redis).await.map_err(StartError::Redis)?),
             None => None,
         };
         Ok(Self::with_parts(db, cache, config))
@@ -108,22 +127,29 @@ impl AppState {
     /// without needing PostgreSQL to answer, opens the warm connections only if it does
     /// (within [`WARM_UP_BUDGET`]), and builds the cache client without needing Redis
     /// (standalone clients connect lazily; a cluster client that cannot read the slot map
-    /// leaves this environment without a cache, every read `BYPASS`). Only a configuration
-    /// the pool cannot be built from is an error. Requests meet a database that is down
+    /// leaves this environment without a cache, every read `BYPASS`). The Redis AUTH secret
+    /// (`REDIS_AUTH_SECRET_ARN`) is fetched meanwhile, within the same budget; without an
+    /// answer the cache starts without it and fetches again when Redis refuses. Only a
+    /// configuration the pool (or the secret's client) cannot be built from is an error. Requests meet a database that is down
     /// with 503 and reconnect on their own once it is back.
     pub async fn start(config: AppConfig) -> Result<Self, StartError> {
         let db = AuroraPool::builder(config.database.clone())
             .build()
             .map_err(StartError::Database)?;
-        match tokio::time::timeout(WARM_UP_BUDGET, db.warm_up()).await {
+        // The Redis secret is fetched while the pool warms up: neither waits for the other.
+        let (warm_up, redis) = tokio::join!(
+            tokio::time::timeout(WARM_UP_BUDGET, db.warm_up()),
+            redis_config(&config, false)
+        );
+        match warm_up {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "database not reachable at start-up; requests answer 503 until it is")
             }
             Err(_) => tracing::warn!("database warm-up took too long; connections open on demand"),
         }
-        let cache = match &config.redis {
-            Some(redis) => match Cache::connect(redis.clone()).await {
+        let cache = match redis? {
+            Some(redis) => match Cache::connect(redis).await {
                 Ok(cache) => Some(cache),
                 Err(e) => {
                     tracing::warn!(error = %e, "redis not reachable at start-up; this environment reads from the database (BYPASS)");

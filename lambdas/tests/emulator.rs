@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use testkit::moto::MotoServer;
 use testkit::postgres::PostgresServer;
 use testkit::redis::RedisServer;
 
@@ -340,6 +341,168 @@ async fn a_cold_start_with_redis_down_answers_bypass_and_recovers() {
         (status, cache.as_deref()),
         (200, Some("HIT")),
         "the cache came back"
+    );
+    assert!(emulator.function_alive());
+}
+
+/// `CreateSecret` in moto; the new secret's ARN.
+fn create_secret(moto: &MotoServer, name: &str, value: &str) -> String {
+    let body = json!({"Name": name, "SecretString": value}).to_string();
+    let (status, answer) = moto
+        .aws_json("secretsmanager", "secretsmanager.CreateSecret", &body)
+        .expect("CreateSecret");
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).expect("JSON");
+    answer["ARN"].as_str().expect("ARN").to_owned()
+}
+
+/// `PutSecretValue` in moto: what a rotation's last step leaves in the secret.
+fn put_secret(moto: &MotoServer, arn: &str, value: &str) {
+    let body = json!({"SecretId": arn, "SecretString": value}).to_string();
+    let (status, answer) = moto
+        .aws_json("secretsmanager", "secretsmanager.PutSecretValue", &body)
+        .expect("PutSecretValue");
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// What the function needs to reach a TLS Redis whose token is in `arn` (a secret in
+/// `moto`): the URL without a token, like the services stack's `REDIS_URL`.
+fn redis_with_secret(
+    postgres: &PostgresServer,
+    redis: &RedisServer,
+    moto: &MotoServer,
+    arn: &str,
+) -> Vec<(&'static str, String)> {
+    let mut env = moto.sdk_env();
+    env.extend([
+        ("DATABASE_URL", postgres.url()),
+        ("REDIS_URL", format!("rediss://127.0.0.1:{}", redis.port())),
+        (
+            "REDIS_TLS_CA_FILE",
+            redis.tls().expect("tls").ca.display().to_string(),
+        ),
+        ("REDIS_AUTH_SECRET_ARN", arn.to_owned()),
+        // Short waits keep the test quick; the behaviour is the same at the defaults.
+        ("REDIS_AUTH_RETRY_MS", "200".to_owned()),
+        ("CACHE_BREAKER_COOL_OFF_MS", "200".to_owned()),
+        ("VENDOR_PROFILE_LOCAL_TTL_MS", "0".to_owned()),
+    ]);
+    env
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_redis_token_comes_from_its_secret_and_survives_a_rotation_without_a_restart() {
+    let Some(tool) = cargo_lambda() else { return };
+    let postgres = seeded_postgres().await;
+    let redis = RedisServer::start_tls_auth("first-token-0123456789abcdef");
+    let moto = MotoServer::start();
+    let arn = create_secret(
+        &moto,
+        "roadcall-perf/test/redis-auth-token",
+        "first-token-0123456789abcdef",
+    );
+    let mut emulator = Emulator::start(tool);
+    emulator.run_function(
+        env!("CARGO_BIN_EXE_vendor"),
+        &redis_with_secret(&postgres, &redis, &moto, &arn),
+    );
+    let read = http_api("GET", "/vendors/v1", Some("driver"));
+    let (status, cache, body) =
+        eventually(&emulator, &read, |(_, c, _)| c.as_deref() == Some("HIT"));
+    assert_eq!((status, cache.as_deref()), (200, Some("HIT")), "{body}");
+
+    // The rotation: Redis takes the new token, the secret holds it, and the connections
+    // made with the old token go (a failover, or the end of ElastiCache's ROTATE window).
+    let ok = redis.cli(&[
+        "CONFIG",
+        "SET",
+        "requirepass",
+        "second-token-fedcba9876543210",
+    ]);
+    assert!(ok.contains("OK"), "{ok}");
+    put_secret(&moto, &arn, "second-token-fedcba9876543210");
+    let new_token = ["--no-auth-warning", "-a", "second-token-fedcba9876543210"];
+    let killed = redis.cli(&[&new_token[..], &["CLIENT", "KILL", "TYPE", "normal"]].concat());
+    assert!(!killed.trim().is_empty(), "no client killed: {killed}");
+
+    let (status, cache, body) =
+        eventually(&emulator, &read, |(_, c, _)| c.as_deref() == Some("HIT"));
+    assert_eq!(
+        (status, cache.as_deref()),
+        (200, Some("HIT")),
+        "back on the cache with the rotated token: {body}"
+    );
+    let clients = redis.cli(&[&new_token[..], &["CLIENT", "LIST", "TYPE", "normal"]].concat());
+    assert!(
+        clients.lines().count() >= 2,
+        "the function reconnected (besides this redis-cli): {clients}"
+    );
+    assert!(emulator.function_alive(), "the same environment recovered");
+}
+
+/// Accepts on `port` and forwards every connection to `to`, from now on (until then
+/// nothing listens on `port`: connections are refused, as from an unreachable endpoint).
+fn forward(port: u16, to: u16) {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the forwarder");
+    std::thread::spawn(move || {
+        for client in listener.incoming().map_while(Result::ok) {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            let (mut client_in, mut server_out) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_in, &mut server_out);
+                let _ = server_out.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let (mut client, mut server) = (client, server);
+                let _ = std::io::copy(&mut server, &mut client);
+                let _ = client.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cold_start_with_secrets_manager_unreachable_answers_bypass_and_recovers() {
+    let Some(tool) = cargo_lambda() else { return };
+    let postgres = seeded_postgres().await;
+    let redis = RedisServer::start_tls_auth("only-token-0123456789abcdef");
+    let moto = MotoServer::start();
+    let arn = create_secret(
+        &moto,
+        "roadcall-perf/test/redis-auth-token",
+        "only-token-0123456789abcdef",
+    );
+    // Secrets Manager's endpoint is a port nobody listens on (yet).
+    let endpoint_port = free_port();
+    let mut env = redis_with_secret(&postgres, &redis, &moto, &arn);
+    env.retain(|(name, _)| *name != "AWS_ENDPOINT_URL");
+    env.push((
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        format!("http://127.0.0.1:{endpoint_port}"),
+    ));
+    let mut emulator = Emulator::start(tool);
+    emulator.run_function(env!("CARGO_BIN_EXE_vendor"), &env);
+    let read = http_api("GET", "/vendors/v1", Some("driver"));
+    let (status, cache, body) = emulator.http(&read);
+    assert_eq!((status, cache.as_deref()), (200, Some("BYPASS")), "{body}");
+    assert_eq!(body["businessName"], "Emulated Tow");
+    assert!(
+        emulator.function_alive(),
+        "init survived Secrets Manager being down"
+    );
+
+    forward(endpoint_port, moto.port());
+    let (status, cache, body) =
+        eventually(&emulator, &read, |(_, c, _)| c.as_deref() == Some("HIT"));
+    assert_eq!(
+        (status, cache.as_deref()),
+        (200, Some("HIT")),
+        "the token was fetched once Secrets Manager answered: {body}"
     );
     assert!(emulator.function_alive());
 }

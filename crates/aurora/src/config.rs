@@ -582,8 +582,10 @@ fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-/// `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME` -> `REGION`.
-fn region_from_arn(arn: &str) -> Option<String> {
+/// The region of a Secrets Manager secret ARN
+/// (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME` -> `REGION`); `None` for a name or
+/// another service's ARN.
+pub fn region_from_arn(arn: &str) -> Option<String> {
     let mut parts = arn.split(':');
     (parts.next()? == "arn").then_some(())?;
     let _partition = parts.next()?;

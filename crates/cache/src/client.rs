@@ -2,8 +2,9 @@
 //! and typed, serde-encoded operations.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
@@ -34,16 +35,31 @@ enum Conn {
     Cluster(ClusterConnection),
 }
 
+/// Longest wait for a [`crate::PasswordSource`] during one re-read, so that a hung secret
+/// store cannot keep the next re-read from ever starting.
+const PASSWORD_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct Inner {
-    conn: Conn,
+    /// Replaced as a whole when a new password arrives; commands clone it (cheap handles).
+    conn: RwLock<Conn>,
+    cluster: bool,
     command_timeout: Duration,
     codec: Codec,
+    /// What a reconnection is built from.
+    cfg: CacheConfig,
+    /// The password of the current `conn`.
+    password: Mutex<Option<String>>,
+    /// When the password source was last consulted.
+    last_password_read: Mutex<Option<Instant>>,
+    password_read_running: AtomicBool,
 }
 
 /// A cheap-to-clone handle to Redis (standalone or cluster), reconnecting on its own.
 ///
 /// Every call is bounded by the configured command timeout and fails with a
-/// [`CacheError`]; a missing key is `Ok(None)`.
+/// [`CacheError`]; a missing key is `Ok(None)`. With a [`crate::PasswordSource`], a
+/// refused password makes the client re-read it and reconnect (see
+/// [`CacheConfig::password_source`]).
 #[derive(Clone)]
 pub struct RedisClient {
     inner: Arc<Inner>,
@@ -51,9 +67,10 @@ pub struct RedisClient {
 
 impl std::fmt::Debug for RedisClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mode = match self.inner.conn {
-            Conn::Standalone(_) => "standalone",
-            Conn::Cluster(_) => "cluster",
+        let mode = if self.inner.cluster {
+            "cluster"
+        } else {
+            "standalone"
         };
         f.debug_struct("RedisClient")
             .field("mode", &mode)
@@ -68,7 +85,11 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn connection_info(url: &str, cfg: &CacheConfig) -> Result<redis::ConnectionInfo, CacheError> {
+fn connection_info(
+    url: &str,
+    cfg: &CacheConfig,
+    password: Option<&str>,
+) -> Result<redis::ConnectionInfo, CacheError> {
     let info = url
         .into_connection_info()
         .map_err(|e| ConfigError::new("REDIS_URL", format!("{url:?}: {e}")))?;
@@ -76,7 +97,7 @@ fn connection_info(url: &str, cfg: &CacheConfig) -> Result<redis::ConnectionInfo
     if let Some(user) = &cfg.username {
         settings = settings.set_username(user);
     }
-    if let Some(pw) = &cfg.password {
+    if let Some(pw) = password {
         settings = settings.set_password(pw);
     }
     Ok(info.set_redis_settings(settings))
@@ -94,6 +115,79 @@ fn tls_certs(cfg: &CacheConfig) -> Result<Option<redis::TlsCertificates>, CacheE
     }))
 }
 
+/// Whether Redis refused the credentials: `WRONGPASS`/`NOAUTH` on a command, a failed
+/// AUTH while connecting, or Redis 5's `ERR invalid password`.
+fn is_auth_failure(error: &redis::RedisError) -> bool {
+    matches!(error.code(), Some("NOAUTH" | "WRONGPASS"))
+        || error.kind() == redis::ErrorKind::AuthenticationFailed
+        || error.to_string().contains("invalid password")
+}
+
+/// Opens a connection as `cfg` says, authenticating with `password`.
+async fn open(cfg: &CacheConfig, password: Option<&str>) -> Result<Conn, CacheError> {
+    let first = cfg
+        .urls
+        .first()
+        .ok_or_else(|| ConfigError::new("REDIS_URL", "no URL given"))?;
+    let certs = tls_certs(cfg)?;
+    Ok(match cfg.mode {
+        Mode::Standalone => {
+            let info = connection_info(first, cfg, password)?;
+            let client = match certs {
+                Some(certs) => redis::Client::build_with_tls(info, certs),
+                None => redis::Client::open(info),
+            }
+            .map_err(|e| ConfigError::new("REDIS_URL", e.to_string()))?;
+            let manager_cfg = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(cfg.connect_timeout))
+                .set_response_timeout(Some(cfg.command_timeout))
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_millis(500));
+            let manager = ConnectionManager::new_lazy_with_config(client, manager_cfg)
+                .map_err(CacheError::from)?;
+            Conn::Standalone(manager)
+        }
+        Mode::Cluster => {
+            let infos = cfg
+                .urls
+                .iter()
+                .map(|u| connection_info(u, cfg, password))
+                .collect::<Result<Vec<_>, _>>()?;
+            let tls = first.starts_with("rediss://");
+            let mut builder = redis::cluster::ClusterClientBuilder::new(infos)
+                .connection_timeout(cfg.connect_timeout)
+                .response_timeout(cfg.command_timeout)
+                .retries(cfg.cluster_retries)
+                .min_retry_wait(2)
+                .max_retry_wait(50);
+            if tls {
+                builder = builder.tls(redis::TlsMode::Secure);
+            }
+            if let Some(certs) = certs {
+                builder = builder.certs(certs);
+            }
+            if let Some(user) = &cfg.username {
+                builder = builder.username(user);
+            }
+            if let Some(pw) = password {
+                builder = builder.password(pw);
+            }
+            let client = builder
+                .build()
+                .map_err(|e| ConfigError::new("REDIS_URL", e.to_string()))?;
+            let conn = tokio::time::timeout(cfg.connect_timeout * 2, client.get_async_connection())
+                .await
+                .map_err(|_| CacheError::Timeout(cfg.connect_timeout * 2))??;
+            Conn::Cluster(conn)
+        }
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The guarded values are plain data that a panicking holder cannot leave half-written.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl RedisClient {
     /// Connects according to `cfg`.
     ///
@@ -103,70 +197,54 @@ impl RedisClient {
     /// if no seed node answers within the connect timeout.
     pub async fn connect(cfg: &CacheConfig) -> Result<Self, CacheError> {
         install_crypto_provider();
-        let first = cfg
-            .urls
-            .first()
-            .ok_or_else(|| ConfigError::new("REDIS_URL", "no URL given"))?;
-        let certs = tls_certs(cfg)?;
-        let conn = match cfg.mode {
-            Mode::Standalone => {
-                let info = connection_info(first, cfg)?;
-                let client = match certs {
-                    Some(certs) => redis::Client::build_with_tls(info, certs),
-                    None => redis::Client::open(info),
-                }
-                .map_err(|e| ConfigError::new("REDIS_URL", e.to_string()))?;
-                let manager_cfg = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(cfg.connect_timeout))
-                    .set_response_timeout(Some(cfg.command_timeout))
-                    .set_number_of_retries(2)
-                    .set_max_delay(Duration::from_millis(500));
-                let manager = ConnectionManager::new_lazy_with_config(client, manager_cfg)
-                    .map_err(CacheError::from)?;
-                Conn::Standalone(manager)
-            }
-            Mode::Cluster => {
-                let infos = cfg
-                    .urls
-                    .iter()
-                    .map(|u| connection_info(u, cfg))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let tls = first.starts_with("rediss://");
-                let mut builder = redis::cluster::ClusterClientBuilder::new(infos)
-                    .connection_timeout(cfg.connect_timeout)
-                    .response_timeout(cfg.command_timeout)
-                    .retries(cfg.cluster_retries)
-                    .min_retry_wait(2)
-                    .max_retry_wait(50);
-                if tls {
-                    builder = builder.tls(redis::TlsMode::Secure);
-                }
-                if let Some(certs) = certs {
-                    builder = builder.certs(certs);
-                }
-                if let Some(user) = &cfg.username {
-                    builder = builder.username(user);
-                }
-                if let Some(pw) = &cfg.password {
-                    builder = builder.password(pw);
-                }
-                let client = builder
-                    .build()
-                    .map_err(|e| ConfigError::new("REDIS_URL", e.to_string()))?;
-                let conn =
-                    tokio::time::timeout(cfg.connect_timeout * 2, client.get_async_connection())
-                        .await
-                        .map_err(|_| CacheError::Timeout(cfg.connect_timeout * 2))??;
-                Conn::Cluster(conn)
-            }
-        };
+        let conn = open(cfg, cfg.password.as_deref()).await?;
         Ok(Self {
             inner: Arc::new(Inner {
-                conn,
+                cluster: matches!(conn, Conn::Cluster(_)),
+                conn: RwLock::new(conn),
                 command_timeout: cfg.command_timeout,
                 codec: cfg.codec,
+                password: Mutex::new(cfg.password.clone()),
+                cfg: cfg.clone(),
+                last_password_read: Mutex::new(None),
+                password_read_running: AtomicBool::new(false),
             }),
         })
+    }
+
+    fn conn(&self) -> Conn {
+        self.inner
+            .conn
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Redis refused the password: re-read it from the source in the background and
+    /// reconnect with it, unless a re-read ran within the retry interval or is running.
+    fn password_refused(&self) {
+        let Some(source) = self.inner.cfg.password_source.clone() else {
+            return;
+        };
+        {
+            let mut last = lock(&self.inner.last_password_read);
+            if last.is_some_and(|at| at.elapsed() < self.inner.cfg.password_retry_interval) {
+                return;
+            }
+            if self
+                .inner
+                .password_read_running
+                .swap(true, Ordering::AcqRel)
+            {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let inner = Arc::clone(&self.inner);
+        tokio::spawn(async move {
+            reconnect_with_new_password(&inner, source.as_ref()).await;
+            inner.password_read_running.store(false, Ordering::Release);
+        });
     }
 
     /// The codec values are stored with.
@@ -176,7 +254,7 @@ impl RedisClient {
 
     /// Whether this client talks to a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
-        matches!(self.inner.conn, Conn::Cluster(_))
+        self.inner.cluster
     }
 
     async fn bounded<T, F>(&self, fut: F) -> Result<T, CacheError>
@@ -186,9 +264,14 @@ impl RedisClient {
         let timeout = self.inner.command_timeout;
         match tokio::time::timeout(timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(match CacheError::from(e) {
-                CacheError::Timeout(_) => CacheError::Timeout(timeout),
-                other => other,
+            Ok(Err(e)) => Err({
+                if is_auth_failure(&e) {
+                    self.password_refused();
+                }
+                match CacheError::from(e) {
+                    CacheError::Timeout(_) => CacheError::Timeout(timeout),
+                    other => other,
+                }
             }),
             Err(_) => Err(CacheError::Timeout(timeout)),
         }
@@ -196,9 +279,9 @@ impl RedisClient {
 
     /// Runs any command (escape hatch for what the typed methods do not cover).
     pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, CacheError> {
-        match &self.inner.conn {
-            Conn::Standalone(c) => self.bounded(cmd.query_async(&mut c.clone())).await,
-            Conn::Cluster(c) => self.bounded(cmd.query_async(&mut c.clone())).await,
+        match self.conn() {
+            Conn::Standalone(mut c) => self.bounded(cmd.query_async(&mut c)).await,
+            Conn::Cluster(mut c) => self.bounded(cmd.query_async(&mut c)).await,
         }
     }
 
@@ -208,9 +291,9 @@ impl RedisClient {
         &self,
         pipe: &Pipeline,
     ) -> Result<T, CacheError> {
-        match &self.inner.conn {
-            Conn::Standalone(c) => self.bounded(pipe.query_async(&mut c.clone())).await,
-            Conn::Cluster(c) => self.bounded(pipe.query_async(&mut c.clone())).await,
+        match self.conn() {
+            Conn::Standalone(mut c) => self.bounded(pipe.query_async(&mut c)).await,
+            Conn::Cluster(mut c) => self.bounded(pipe.query_async(&mut c)).await,
         }
     }
 
@@ -220,9 +303,9 @@ impl RedisClient {
         &self,
         inv: &redis::ScriptInvocation<'_>,
     ) -> Result<T, CacheError> {
-        match &self.inner.conn {
-            Conn::Standalone(c) => self.bounded(invoke_on(inv, c.clone())).await,
-            Conn::Cluster(c) => self.bounded(invoke_on(inv, c.clone())).await,
+        match self.conn() {
+            Conn::Standalone(c) => self.bounded(invoke_on(inv, c)).await,
+            Conn::Cluster(c) => self.bounded(invoke_on(inv, c)).await,
         }
     }
 
@@ -518,6 +601,36 @@ impl RedisClient {
         query.center.validate()?;
         let reply: redis::Value = self.query(&query.as_cmd(key)).await?;
         parse_matches(&reply)
+    }
+}
+
+/// One re-read of the password and, when it changed, a new connection that replaces the
+/// old one. Failures are logged and wait for the next refusal after the retry interval.
+async fn reconnect_with_new_password(inner: &Inner, source: &dyn crate::PasswordSource) {
+    let password = match tokio::time::timeout(PASSWORD_FETCH_TIMEOUT, source.current()).await {
+        Ok(Ok(password)) => password,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, retry_after = ?inner.cfg.password_retry_interval, "redis refused the password and a new one could not be read");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(timeout = ?PASSWORD_FETCH_TIMEOUT, "redis refused the password and its source did not answer");
+            return;
+        }
+    };
+    if *lock(&inner.password) == password {
+        tracing::warn!(retry_after = ?inner.cfg.password_retry_interval, "redis refused the password and its source still holds the same one");
+        return;
+    }
+    match open(&inner.cfg, password.as_deref()).await {
+        Ok(conn) => {
+            *inner.conn.write().unwrap_or_else(PoisonError::into_inner) = conn;
+            *lock(&inner.password) = password;
+            tracing::info!("redis password changed; reconnected with the new one");
+        }
+        Err(error) => {
+            tracing::warn!(%error, "redis password changed but the new connection failed");
+        }
     }
 }
 

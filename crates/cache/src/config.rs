@@ -1,6 +1,10 @@
 //! Connection and cache-behaviour settings: a plain struct with defaults, or the environment.
 
+use std::fmt;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::codec::Codec;
@@ -34,6 +38,26 @@ impl ConfigError {
     }
 }
 
+/// A boxed, sendable future (the object-safe return type of [`PasswordSource`]).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An error of any type, from a [`PasswordSource`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Where the AUTH password comes from when it may change while the process runs (a
+/// rotated secret, or one that could not be read at start).
+///
+/// The client asks only after Redis refused the password in use (`WRONGPASS`, `NOAUTH`,
+/// `invalid password`, a failed AUTH at connect), at most once per
+/// [`CacheConfig::password_retry_interval`], in the background: the command that met the
+/// refusal fails at once (a cache-aside read answers `BYPASS`) and the next ones use the
+/// new connection. The source must return the *current* password, not a cached copy of
+/// the refused one.
+pub trait PasswordSource: Send + Sync + fmt::Debug {
+    /// The password to use from now on (`None`: the URL's, or none).
+    fn current(&self) -> BoxFuture<'_, Result<Option<String>, BoxError>>;
+}
+
 /// Everything the cache needs to connect and to behave.
 ///
 /// `Default` is a local standalone server with production-like timeouts;
@@ -47,8 +71,15 @@ pub struct CacheConfig {
     pub mode: Mode,
     /// ACL user name; overrides the URL's.
     pub username: Option<String>,
-    /// AUTH password or ElastiCache auth token; overrides the URL's.
+    /// AUTH password or ElastiCache auth token; overrides the URL's. With a
+    /// [`CacheConfig::password_source`] this is the first one tried.
     pub password: Option<String>,
+    /// Consulted for a new password after Redis refused the one in use (rotation); `None`:
+    /// the password is fixed.
+    pub password_source: Option<Arc<dyn PasswordSource>>,
+    /// The shortest time between two consultations of the password source, so that a
+    /// refused password does not turn every request into a secret-store call.
+    pub password_retry_interval: Duration,
     /// PEM file of a CA to trust for `rediss://` besides the system roots (self-signed
     /// test servers). ElastiCache certificates chain to public roots and need none.
     pub tls_ca_file: Option<PathBuf>,
@@ -83,6 +114,8 @@ impl Default for CacheConfig {
             mode: Mode::Standalone,
             username: None,
             password: None,
+            password_source: None,
+            password_retry_interval: Duration::from_secs(5),
             tls_ca_file: None,
             connect_timeout: Duration::from_millis(1000),
             command_timeout: Duration::from_millis(25),
@@ -114,6 +147,7 @@ impl CacheConfig {
     /// | `REDIS_URL` | URL, or comma-separated seed URLs in cluster mode (required) | |
     /// | `REDIS_MODE` | `standalone` or `cluster` | `standalone` |
     /// | `REDIS_USERNAME` / `REDIS_PASSWORD` | ACL user / AUTH token | from the URL |
+    /// | `REDIS_AUTH_RETRY_MS` | least time between two reads of the password source | 5000 |
     /// | `REDIS_TLS_CA_FILE` | extra CA (PEM) for `rediss://` | |
     /// | `REDIS_CONNECT_TIMEOUT_MS` / `REDIS_COMMAND_TIMEOUT_MS` | timeouts | 1000 / 25 |
     /// | `REDIS_KEY_PREFIX` | key prefix | `rc` |
@@ -163,6 +197,9 @@ impl CacheConfig {
         cfg.tls_ca_file = get("REDIS_TLS_CA_FILE")
             .filter(|s| !s.is_empty())
             .map(PathBuf::from);
+        if let Some(ms) = parse_num::<u64>(&get, "REDIS_AUTH_RETRY_MS")? {
+            cfg.password_retry_interval = Duration::from_millis(ms.max(1));
+        }
         if let Some(ms) = parse_num::<u64>(&get, "REDIS_CONNECT_TIMEOUT_MS")? {
             cfg.connect_timeout = Duration::from_millis(ms.max(1));
         }

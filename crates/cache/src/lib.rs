@@ -70,7 +70,7 @@ pub use aside::{Cache, CacheOutcome, Cached, KeyFamily};
 pub use breaker::{BreakerState, CircuitBreaker};
 pub use client::{RedisClient, SetCondition, key_slot, ttl_millis};
 pub use codec::Codec;
-pub use config::{CacheConfig, ConfigError, Mode};
+pub use config::{BoxError, BoxFuture, CacheConfig, ConfigError, Mode, PasswordSource};
 pub use error::{CacheError, RedisFailure};
 pub use geo::{EARTH_RADIUS_M, GeoMatch, GeoPoint, GeoQuery, GeoShape, GeoUnit};
 pub use metrics::{CacheMetrics, FamilyStats};

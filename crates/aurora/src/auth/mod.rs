@@ -48,7 +48,7 @@ pub enum PasswordError {
     #[error("AWS credentials unavailable: {}", chain(.0))]
     Credentials(#[source] CredentialsError),
     /// The secret could not be fetched.
-    #[error("could not fetch the database secret: {}", chain(.source.as_ref()))]
+    #[error("could not fetch the secret: {}", chain(.source.as_ref()))]
     Fetch {
         /// The service's error code when it answered with one (for example
         /// `ResourceNotFoundException`, `AccessDeniedException`, `DecryptionFailure`).
@@ -58,7 +58,7 @@ pub enum PasswordError {
         source: BoxError,
     },
     /// The secret was fetched but holds no usable password.
-    #[error("the database secret holds no password: {0}")]
+    #[error("the secret holds no password: {0}")]
     BadSecret(#[source] SecretFormatError),
     /// An RDS IAM token could not be signed (for example a host name that is not a valid
     /// URI authority).
