@@ -63,7 +63,7 @@ impl Default for VendorsConfig {
             result_ttl: Duration::from_secs(60),
             result_capacity: 4096,
             searches_in_flight: 8,
-            first_radius_miles: 4.0,
+            first_radius_miles: 1.0,
             build_page: 5000,
             build_chunk: 500,
             build_parallelism: 2,
