@@ -612,10 +612,18 @@ async fn probe_sends_one_request_at_a_time_beside_the_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calibration_runs_against_the_builtin_stub() {
     let profile = load::calibrate::rate_profile(40.0, std::time::Duration::from_secs(1), 3);
-    let figures = load::calibrate::calibrate(profile, Metros::embedded().unwrap())
-        .await
-        .unwrap();
+    // Normal scheduling: the test harness's threads keep theirs.
+    let figures = load::calibrate::calibrate(
+        profile,
+        Metros::embedded().unwrap(),
+        load::priority::Scheduling::Normal,
+    )
+    .await
+    .unwrap();
     assert_eq!(figures.overall.count, 40);
+    // 40 requests cost the generator and the stub some CPU, and it is reported.
+    let cpu = figures.cpu.expect("CPU time on Linux");
+    assert!(cpu.generator_us_per_request > 0.0, "{cpu:?}");
     assert_eq!(
         figures.overall.errors, 0,
         "{:?}",
