@@ -55,7 +55,8 @@ pub struct StubServer {
 }
 
 impl StubServer {
-    /// Binds a free loopback port and starts serving on a thread of its own.
+    /// Binds a free loopback port and starts serving on a thread of its own, scheduled
+    /// as `scheduling` (see [`priority`]).
     pub fn start(scheduling: Scheduling) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
