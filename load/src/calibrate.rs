@@ -25,6 +25,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::cpu;
+use crate::priority::{self, Scheduling};
 use crate::profile::Profile;
 use crate::report_json::RunSummary;
 use crate::runner::{self, RunConfig, RunError};
@@ -48,12 +50,14 @@ const MAX_CALIBRATION_RATE: f64 = 1000.0;
 pub struct StubServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Returns the CPU time the stub's thread used, when the OS reports it.
+    thread: Option<std::thread::JoinHandle<Option<Duration>>>,
 }
 
 impl StubServer {
-    /// Binds a free loopback port and starts serving on a thread of its own.
-    pub fn start() -> std::io::Result<Self> {
+    /// Binds a free loopback port and starts serving on a thread of its own, scheduled
+    /// as `scheduling` (see [`priority`]).
+    pub fn start(scheduling: Scheduling) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -73,6 +77,9 @@ impl StubServer {
         let thread = std::thread::Builder::new()
             .name("load-stub".into())
             .spawn(move || {
+                // The stub stands in for a server that answers at once: it must not
+                // wait for the CPU any more than the generator does.
+                priority::enter(scheduling);
                 runtime.block_on(async move {
                     // Answers leave at once, not after the peer's delayed ACK.
                     let listener = listener.tap_io(|tcp| {
@@ -84,6 +91,7 @@ impl StubServer {
                         })
                         .await;
                 });
+                cpu::thread_time()
             })?;
         Ok(Self {
             addr,
@@ -96,16 +104,24 @@ impl StubServer {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// Stops the stub and returns the CPU time its thread used (blocks until the
+    /// thread has ended).
+    pub fn stop(mut self) -> Option<Duration> {
+        self.shut_down()
+    }
+
+    fn shut_down(&mut self) -> Option<Duration> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.thread.take().and_then(|t| t.join().ok().flatten())
+    }
 }
 
 impl Drop for StubServer {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.shut_down();
     }
 }
 
@@ -113,6 +129,7 @@ type Ids = Arc<AtomicU64>;
 
 fn stub_routes() -> Router {
     Router::new()
+        .route("/health", get(stub_health))
         .route("/vendors", post(stub_create_vendor))
         .route("/vendors/search", get(stub_search))
         .route("/vendors/{id}", get(stub_vendor))
@@ -128,6 +145,10 @@ async fn stub_create_vendor(State(ids): State<Ids>) -> (StatusCode, Json<Value>)
         StatusCode::CREATED,
         Json(json!({"vendorId": format!("stub-v{n}")})),
     )
+}
+
+async fn stub_health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
 }
 
 async fn stub_search() -> Json<Value> {
@@ -224,6 +245,35 @@ pub struct CalibrationSummary {
     pub endpoints: std::collections::BTreeMap<String, LatencySummary>,
     /// How punctually flows started.
     pub starts: StartSummary,
+    /// CPU time per completed request, when the OS reports it.
+    pub cpu: Option<CpuCost>,
+}
+
+/// CPU time per request of a calibration run: the generator's (every thread of the
+/// process but the stub's) and the stub's, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CpuCost {
+    /// The generator: scheduling, building, sending, reading, recording.
+    pub generator_us_per_request: f64,
+    /// The stub server's thread.
+    pub stub_us_per_request: f64,
+}
+
+impl CpuCost {
+    /// Per-request figures from the process's CPU time over the run and the stub
+    /// thread's; `None` without a figure or without requests.
+    pub fn new(process: Option<Duration>, stub: Option<Duration>, requests: u64) -> Option<Self> {
+        let (process, stub) = (process?, stub?);
+        if requests == 0 {
+            return None;
+        }
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / requests as f64;
+        Some(Self {
+            generator_us_per_request: per(process.saturating_sub(stub)),
+            stub_us_per_request: per(stub),
+        })
+    }
 }
 
 impl CalibrationSummary {
@@ -246,6 +296,7 @@ impl CalibrationSummary {
             overall: summary.overall.clone(),
             endpoints: summary.endpoints.clone(),
             starts: summary.starts.clone(),
+            cpu: None,
         }
     }
 }
@@ -261,21 +312,29 @@ pub enum CalibrationError {
     Run(#[source] RunError),
 }
 
-/// Runs `profile` against a fresh stub and returns the calibration figures.
+/// Runs `profile` against a fresh stub (its thread scheduled as `scheduling`) and
+/// returns the calibration figures.
 pub async fn calibrate(
     profile: Profile,
     metros: Metros,
+    scheduling: Scheduling,
 ) -> Result<CalibrationSummary, CalibrationError> {
-    let stub = StubServer::start().map_err(CalibrationError::Stub)?;
+    let stub = StubServer::start(scheduling).map_err(CalibrationError::Stub)?;
+    let cpu_before = cpu::process_time();
     let summary = runner::run(RunConfig::new(stub.url(), profile, metros))
         .await
         .map_err(CalibrationError::Run)?;
-    // The stub's thread is joined on drop; leave the async context first so the
-    // join cannot stall a runtime worker while the stub winds down its connections.
-    let figures = CalibrationSummary::from_run(&summary);
-    tokio::task::spawn_blocking(move || drop(stub))
+    let mut figures = CalibrationSummary::from_run(&summary);
+    // Stopping joins the stub's thread; leave the async context first so the join
+    // cannot stall a runtime worker while the stub winds down its connections.
+    let stub_cpu = tokio::task::spawn_blocking(move || stub.stop())
         .await
         .map_err(|e| CalibrationError::Stub(std::io::Error::other(e)))?;
+    // After the join, so the process's figure includes all of the stub's time.
+    let process_cpu = cpu::process_time()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    figures.cpu = CpuCost::new(process_cpu, stub_cpu, summary.overall.count);
     Ok(figures)
 }
 

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::calibrate;
 use crate::client::{self, ClientError};
+use crate::priority::Scheduling;
 use crate::profile::{Profile, ProfileError};
 use crate::runner::RunConfig;
 use crate::testdata::{MetroError, Metros};
@@ -98,6 +99,12 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     pub calibrate_s: f64,
 
+    /// Scheduling of the generator's threads: `fifo` (real-time, so that on a busy
+    /// machine the tool's wake-ups do not wait for the CPU; falls back to normal
+    /// where the OS refuses it) or `normal`. The server keeps its own.
+    #[arg(long, value_enum, default_value_t = Scheduling::Fifo)]
+    pub sched: Scheduling,
+
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -129,6 +136,10 @@ pub struct CalibrateArgs {
     /// Write every rate's figures here as JSON.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+
+    /// Scheduling of the generator's and the stub's threads (see the run option).
+    #[arg(long, value_enum, default_value_t = Scheduling::Fifo)]
+    pub sched: Scheduling,
 }
 
 impl CalibrateArgs {

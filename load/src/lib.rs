@@ -54,8 +54,10 @@
 pub mod calibrate;
 pub mod cli;
 pub mod client;
+pub mod cpu;
 pub mod exchange;
 pub mod matching;
+pub mod priority;
 pub mod probe;
 pub mod profile;
 mod recorder;

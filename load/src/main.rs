@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 use load::calibrate::{self, CalibrationSummary};
 use load::cli::{CalibrateArgs, Cli, Command};
+use load::priority::{self, Scheduling};
 use load::testdata::Metros;
 use load::{report_html, report_json, runner};
 
@@ -24,11 +25,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+/// The runtime every request goes through; each of its threads (workers, and the
+/// blocking thread that walks the schedule) takes the generator's scheduling.
+fn runtime(scheduling: Scheduling) -> anyhow::Result<tokio::runtime::Runtime> {
+    // The thread that drives `block_on` too: it awaits the run and the drain.
+    priority::enter(scheduling);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(move || priority::enter(scheduling))
         .build()
-        .context("cannot start the async runtime")
+        .context("cannot start the async runtime")?;
+    if let Some(report) = priority::report()
+        && report.granted.starts_with("normal (")
+    {
+        eprintln!(
+            "load: generator threads at normal priority ({}); on a busy machine their wake-ups are part of every figure",
+            report.granted
+        );
+    }
+    Ok(runtime)
 }
 
 fn run(cli: &Cli) -> anyhow::Result<bool> {
@@ -37,7 +52,7 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
     }
     let mut config = cli.config()?;
     let calibration_length = cli.calibration_length()?;
-    let runtime = runtime()?;
+    let runtime = runtime(cli.sched)?;
     if let Some(length) = calibration_length {
         let profile = calibrate::profile_for(&config.profile, length);
         eprintln!(
@@ -46,7 +61,11 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
             profile.schedule.duration().as_secs_f64()
         );
         let figures = runtime
-            .block_on(calibrate::calibrate(profile, config.metros.clone()))
+            .block_on(calibrate::calibrate(
+                profile,
+                config.metros.clone(),
+                cli.sched,
+            ))
             .context("calibration")?;
         eprintln!(
             "load: generator alone ({}): p50 {:.2} p95 {:.2} p99 {:.2} max {:.2} ms",
@@ -84,7 +103,7 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
 fn run_calibrate(args: &CalibrateArgs) -> anyhow::Result<bool> {
     let profiles = args.profiles()?;
     let metros = Metros::embedded()?;
-    let runtime = runtime()?;
+    let runtime = runtime(args.sched)?;
     let mut results: Vec<CalibrationSummary> = Vec::new();
     for profile in profiles {
         eprintln!(
@@ -92,10 +111,15 @@ fn run_calibrate(args: &CalibrateArgs) -> anyhow::Result<bool> {
             profile.schedule.arrival_count(),
             profile.schedule.duration().as_secs_f64()
         );
-        results.push(runtime.block_on(calibrate::calibrate(profile, metros.clone()))?);
+        results.push(runtime.block_on(calibrate::calibrate(
+            profile,
+            metros.clone(),
+            args.sched,
+        ))?);
     }
+    let scheduling = priority::report().map_or_else(|| "not set".to_string(), |r| r.granted);
     println!(
-        "\ngenerator alone against a stub that answers at once (loopback, same machine)\n\n{:<22} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "\ngenerator alone against a stub that answers at once (loopback, same machine; generator threads: {scheduling})\n\n{:<22} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
         "arrivals",
         "requests",
         "errors",
@@ -104,12 +128,17 @@ fn run_calibrate(args: &CalibrateArgs) -> anyhow::Result<bool> {
         "p95 ms",
         "p99 ms",
         "max ms",
-        "late p99"
+        "late p99",
+        "gen µs/rq",
+        "stub µs/rq"
     );
     for r in &results {
         let o = &r.overall;
+        let (generator_cpu, stub_cpu) = r.cpu.map_or((f64::NAN, f64::NAN), |c| {
+            (c.generator_us_per_request, c.stub_us_per_request)
+        });
         println!(
-            "{:<22} {:>8} {:>8} {:>8.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            "{:<22} {:>8} {:>8} {:>8.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.0} {:>9.0}",
             r.arrivals,
             o.count,
             o.errors,
@@ -118,7 +147,9 @@ fn run_calibrate(args: &CalibrateArgs) -> anyhow::Result<bool> {
             o.p95_ms,
             o.p99_ms,
             o.max_ms,
-            r.starts.lateness_p99_ms
+            r.starts.lateness_p99_ms,
+            generator_cpu,
+            stub_cpu
         );
     }
     if let Some(path) = &args.json {
@@ -164,6 +195,9 @@ fn print_summary(s: &report_json::RunSummary) {
             "  (the same generator against a stub that answers at once, {}: the tool's own share of every figure above)",
             c.arrivals
         );
+    }
+    if let Some(g) = &s.generator_scheduling {
+        println!("  generator threads: {}", g.granted);
     }
     if let Some(p) = &s.probe {
         println!(

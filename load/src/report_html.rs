@@ -293,13 +293,26 @@ fn calibration_section(s: &RunSummary) -> String {
     };
     let o = &c.overall;
     let m = &s.overall;
+    let scheduling = s
+        .generator_scheduling
+        .as_ref()
+        .map_or_else(|| "not set".to_string(), |g| g.granted.clone());
+    let cpu = c.cpu.map_or_else(String::new, |cpu| {
+        format!(
+            " CPU per request: generator {:.0} µs, stub {:.0} µs.",
+            cpu.generator_us_per_request, cpu.stub_us_per_request
+        )
+    });
     format!(
         "<h2>The tool's own share</h2><p>Before the run the same generator, with the same scenarios, ran against a stub \
-         that answers at once ({}). What it measured there is latency the tool adds to every figure in this report.</p>\
+         that answers at once ({}). What it measured there is latency the tool adds to every figure in this report. \
+         Generator threads: {}.{}</p>\
          <table><tr><th>measured by</th><th>requests</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>\
          <tr><td>generator alone (calibration)</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\
          <tr><td>this run, all endpoints</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
         escape(&c.arrivals),
+        escape(&scheduling),
+        escape(&cpu),
         o.count,
         ms2(o.p50_ms),
         ms2(o.p95_ms),
@@ -622,6 +635,8 @@ mod tests {
         assert!(html.contains("generator alone (calibration)"));
         assert!(html.contains("Sequential probe"));
         assert!(html.contains("generator p99"));
+        assert!(html.contains("Generator threads: SCHED_FIFO priority 1."));
+        assert!(html.contains("CPU per request: generator 61 µs, stub 40 µs."));
     }
 
     #[test]

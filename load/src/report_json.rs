@@ -10,13 +10,14 @@ use serde::Serialize;
 
 use crate::calibrate::CalibrationSummary;
 use crate::matching::MatchSummary;
+use crate::priority::SchedulingReport;
 use crate::probe::ProbeSummary;
 use crate::stats::{LatencySummary, StartSummary, TimePoint};
 use crate::threshold::ThresholdResult;
 
 /// Version of the JSON shape; bumped when a field changes meaning or disappears
-/// (version 1 plus `matches`, `probe` and `calibration` is still 1: fields were only
-/// added).
+/// (version 1 plus `matches`, `probe`, `calibration` and `generatorScheduling` is
+/// still 1: fields were only added).
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything a run measured.
@@ -64,6 +65,9 @@ pub struct RunSummary {
     pub probe: Option<ProbeSummary>,
     /// The generator's own latency against a stub that answers at once, when measured.
     pub calibration: Option<CalibrationSummary>,
+    /// How the generator's threads were scheduled (`None` when the runner was driven
+    /// from a runtime that did not set it, e.g. a test).
+    pub generator_scheduling: Option<SchedulingReport>,
     /// True when every threshold passed and no vendor was double-booked.
     pub passed: bool,
 }
@@ -221,6 +225,14 @@ pub(crate) mod tests {
                 overall: s.clone(),
                 endpoints: BTreeMap::from([("get_vendor".to_string(), s.clone())]),
                 starts: Starts::default().summary(Duration::from_millis(100)),
+                cpu: Some(crate::calibrate::CpuCost {
+                    generator_us_per_request: 61.0,
+                    stub_us_per_request: 40.0,
+                }),
+            }),
+            generator_scheduling: Some(SchedulingReport {
+                requested: "fifo".into(),
+                granted: "SCHED_FIFO priority 1".into(),
             }),
             passed: false,
         }
@@ -245,6 +257,7 @@ pub(crate) mod tests {
             "matches",
             "probe",
             "calibration",
+            "generatorScheduling",
             "passed",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
@@ -267,6 +280,8 @@ pub(crate) mod tests {
         assert_eq!(v["phases"][0]["starts"]["dropped"], 0);
         assert_eq!(v["thresholds"][0]["metric"], "error_rate");
         assert_eq!(v["passed"], false);
+        assert_eq!(v["calibration"]["cpu"]["generatorUsPerRequest"], 61.0);
+        assert_eq!(v["generatorScheduling"]["requested"], "fifo");
     }
 
     #[test]

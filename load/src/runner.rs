@@ -175,6 +175,15 @@ pub async fn run(config: RunConfig) -> Result<RunSummary, RunError> {
         None
     };
 
+    // A burst's connections are opened first (unmeasured): see `setup::open_connections`.
+    let burst = largest_burst(&profile.schedule).min(profile.max_in_flight);
+    if burst > 1 {
+        let answered = setup::open_connections(&client, &base, burst).await;
+        if config.progress {
+            eprintln!("load: {answered} of {burst} connections opened before the burst");
+        }
+    }
+
     let started_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -339,6 +348,19 @@ fn start_flows(
         while flows.try_join_next().is_some() {}
     }
     flows
+}
+
+/// Arrivals of the schedule's largest burst phase (0 without one).
+fn largest_burst(schedule: &Schedule) -> usize {
+    schedule
+        .phases
+        .iter()
+        .filter_map(|p| match p.arrivals {
+            Arrivals::Burst { count } => usize::try_from(count).ok(),
+            Arrivals::Rate { .. } => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Longest a flow can take after it starts: each request's timeout plus each think
@@ -511,6 +533,7 @@ fn summarise(shared: &Shared, extras: Extras) -> RunSummary {
         matches,
         probe,
         calibration: extras.calibration,
+        generator_scheduling: crate::priority::report(),
         passed,
     }
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use load::profile::Profile;
 use load::runner::{self, RunConfig};
@@ -28,6 +29,10 @@ struct Fake {
     vendors: Vec<String>,
     searched_vendor_ids: BTreeSet<String>,
     used_vendor_ids: Vec<String>,
+    /// `GET /health` requests answered before the first `POST /incidents`.
+    health_before_first_incident: Option<u64>,
+    /// TCP connections accepted.
+    connections: u64,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -93,6 +98,9 @@ async fn create_incident(
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
     let mut f = hit(&s, "create_incident");
+    if f.health_before_first_incident.is_none() {
+        f.health_before_first_incident = Some(f.hits.get("health").copied().unwrap_or(0));
+    }
     assert!(
         body["driverId"].is_string()
             && body["type"].is_string()
@@ -133,9 +141,15 @@ async fn get_incident(
     }
 }
 
+async fn health(State(s): State<Shared>) -> Json<Value> {
+    drop(hit(&s, "health"));
+    Json(json!({"status": "ok"}))
+}
+
 async fn start_fake(fake: Fake) -> (String, Shared) {
     let state: Shared = Arc::new(Mutex::new(fake));
     let app = Router::new()
+        .route("/health", get(health))
         .route("/vendors", post(create_vendor))
         .route("/vendors/search", get(search))
         .route("/vendors/{id}", get(get_vendor))
@@ -145,6 +159,8 @@ async fn start_fake(fake: Fake) -> (String, Shared) {
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let counted = state.clone();
+    let listener = listener.tap_io(move |_| counted.lock().unwrap().connections += 1);
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
@@ -525,6 +541,36 @@ async fn incidents_profile_creates_a_thousand_at_once() {
     assert_eq!(fake.lock().unwrap().created_incidents.len(), 1000);
 }
 
+/// A burst's connections are opened before it: as many `GET /health` requests as the
+/// burst has arrivals, all answered before the first measured request, and none of
+/// them counted as a request of the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_finds_its_connections_open() {
+    let (host, fake) = start_fake(Fake::default()).await;
+    let mut profile = Profile::builtin("incidents").unwrap();
+    profile.schedule = load::schedule::Schedule::new(vec![load::schedule::Phase::burst(
+        "burst",
+        50,
+        std::time::Duration::ZERO,
+    )]);
+    profile.setup_vendors = 0;
+    let summary = runner::run(RunConfig::new(host, profile, Metros::embedded().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(summary.overall.count, 50);
+    assert_eq!(summary.overall.errors, 0);
+    let f = fake.lock().unwrap();
+    assert_eq!(f.hits.get("health"), Some(&50));
+    assert_eq!(f.health_before_first_incident, Some(50));
+    // The warm-up opened the connections (at least one, at most one per request); the
+    // burst may add some where a warm-up request reused a connection, never 50 more.
+    assert!(
+        (1..100).contains(&f.connections),
+        "{} connections",
+        f.connections
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn double_booked_vendor_fails_the_run() {
     let (host, _fake) = start_fake(Fake {
@@ -612,10 +658,18 @@ async fn probe_sends_one_request_at_a_time_beside_the_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calibration_runs_against_the_builtin_stub() {
     let profile = load::calibrate::rate_profile(40.0, std::time::Duration::from_secs(1), 3);
-    let figures = load::calibrate::calibrate(profile, Metros::embedded().unwrap())
-        .await
-        .unwrap();
+    // Normal scheduling: the test harness's threads keep theirs.
+    let figures = load::calibrate::calibrate(
+        profile,
+        Metros::embedded().unwrap(),
+        load::priority::Scheduling::Normal,
+    )
+    .await
+    .unwrap();
     assert_eq!(figures.overall.count, 40);
+    // 40 requests cost the generator and the stub some CPU, and it is reported.
+    let cpu = figures.cpu.expect("CPU time on Linux");
+    assert!(cpu.generator_us_per_request > 0.0, "{cpu:?}");
     assert_eq!(
         figures.overall.errors, 0,
         "{:?}",
