@@ -17,7 +17,7 @@ pub mod suppressions;
 pub mod template_file;
 pub mod variants;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use cfn::{Json, Template};
 use serde::Serialize;
@@ -170,6 +170,7 @@ pub fn check_json(
     let total = all.len();
     // (rule, resource) -> (path, condition sets it fails under)
     let mut failing: BTreeMap<(String, String), (String, Vec<String>)> = BTreeMap::new();
+    let mut evaluated = HashMap::new();
     for variant in &all {
         let label = variant
             .conditions
@@ -178,29 +179,8 @@ pub fn check_json(
             .collect::<Vec<_>>()
             .join(", ");
         let mut hits: Vec<(String, String, String)> =
-            guard::evaluate(&rules.files, &variant.template, stack)?
-                .into_iter()
-                .map(|f| (f.rule, f.resource, f.path))
-                .collect();
-        for web_acl in native::cloudfront_web_acls_without_region_rule(&variant.template) {
-            hits.push((
-                native::CLOUDFRONT_WAF_REGION_RULE.to_owned(),
-                web_acl,
-                String::new(),
-            ));
-        }
-        for distribution in native::distributions_with_unasserted_aliases(&variant.template) {
-            hits.push((
-                native::CLOUDFRONT_ALIASES_RULE.to_owned(),
-                distribution,
-                String::new(),
-            ));
-        }
-        for policy in native::TLS_ONLY_POLICIES {
-            for resource in native::without_tls_only_policy(&variant.template, policy) {
-                hits.push((policy.rule.to_owned(), resource, String::new()));
-            }
-        }
+            guard_hits(rules, &variant.template, stack, &mut evaluated)?;
+        hits.extend(native::hits(&variant.template));
         let mut seen = std::collections::BTreeSet::new();
         for (rule, resource, path) in hits {
             if !seen.insert((rule.clone(), resource.clone())) {
@@ -285,6 +265,50 @@ pub fn check_json(
     findings
         .sort_by(|a, b| (&a.stack, &a.resource, &a.rule).cmp(&(&b.stack, &b.resource, &b.rule)));
     Ok(findings)
+}
+
+/// What guard found in one resolved variant: (rule, resource, path).
+///
+/// Each file reads only the resources of the types it selects, and a file whose input is
+/// the same as in an earlier variant (most resources do not change with the conditions)
+/// is not evaluated again: `evaluated` holds each (file, input) pair's result.
+fn guard_hits(
+    rules: &RuleSet,
+    template: &Json,
+    stack: &str,
+    evaluated: &mut HashMap<(usize, String), Vec<guard::GuardFailure>>,
+) -> Result<Vec<(String, String, String)>, CheckError> {
+    let mut hits = Vec::new();
+    for (index, file) in rules.files.iter().enumerate() {
+        let input = match file.scope() {
+            None => template.clone(),
+            Some(types) => {
+                let mut scoped = template.clone();
+                if let Some(resources) = scoped.get_mut("Resources").and_then(Json::as_object_mut) {
+                    resources.retain(|_, r| r["Type"].as_str().is_some_and(|t| types.contains(t)));
+                    if resources.is_empty() {
+                        continue;
+                    }
+                }
+                scoped
+            }
+        };
+        let content = serde_json::to_string(&input).map_err(|source| CheckError::Render {
+            stack: stack.to_owned(),
+            source,
+        })?;
+        let key = (index, content);
+        if !evaluated.contains_key(&key) {
+            let failures = guard::evaluate_file(file, &key.1, stack)?;
+            evaluated.insert(key.clone(), failures);
+        }
+        hits.extend(
+            evaluated[&key]
+                .iter()
+                .map(|f| (f.rule.clone(), f.resource.clone(), f.path.clone())),
+        );
+    }
+    Ok(hits)
 }
 
 /// Findings as text, one block per finding, and a summary line.
