@@ -475,24 +475,41 @@ fn staging_and_prod_refuse_the_default_certificate_and_an_empty_alarm_email() {
 
 #[test]
 fn the_default_certificate_needs_the_explicit_knob_elsewhere() {
-    let text = shipped("dev").replacen(
-        "allow_default_certificate = true",
-        "allow_default_certificate = false",
-        1,
-    );
-    let err = error_for(&text);
-    assert!(
-        err.contains("key `cdn.certificate_arn`")
-            && err.contains("allow_default_certificate = true"),
-        "{err}"
-    );
-    // The knob is a required key like every other.
-    let text: String = shipped("dev")
-        .lines()
-        .filter(|l| !l.starts_with("allow_default_certificate"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    assert!(error_for(&text).contains("allow_default_certificate"));
+    let rules = stacks::check::RuleSet::builtin().unwrap();
+    let cdn_findings = |text: &str| {
+        let config = config::parse_stage(Path::new("stages/dev.toml"), "dev", text).unwrap();
+        let stacks = stacks::app::build_stage(&config).unwrap();
+        let cdn = stacks.into_iter().find(|s| s.name.ends_with("-cdn")).unwrap();
+        stacks::check::check_template(&rules, &cdn.name, &cdn.template).unwrap()
+    };
+    // Without the knob (absent means false) the stage still synthesizes, and the check
+    // refuses the default certificate, which blocks `stacks deploy`.
+    for text in [
+        shipped("dev").replacen(
+            "allow_default_certificate = true",
+            "allow_default_certificate = false",
+            1,
+        ),
+        shipped("dev")
+            .lines()
+            .filter(|l| !l.starts_with("allow_default_certificate"))
+            .map(|l| format!("{l}\n"))
+            .collect(),
+    ] {
+        let found = cdn_findings(&text);
+        let own = found
+            .iter()
+            .find(|f| f.rule == "CLOUDFRONT_OWN_CERTIFICATE")
+            .expect("reported");
+        assert!(own.is_blocking(), "{own:?}");
+    }
+    // With it, the finding is reported as suppressed, with the knob as the reason.
+    let found = cdn_findings(&shipped("dev"));
+    let own = found
+        .iter()
+        .find(|f| f.rule == "CLOUDFRONT_OWN_CERTIFICATE")
+        .unwrap();
+    assert!(!own.is_blocking());
 }
 
 #[test]

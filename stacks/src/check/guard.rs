@@ -73,23 +73,39 @@ pub fn evaluate_file(
     name: &str,
 ) -> Result<Vec<GuardFailure>, GuardError> {
     let mut failures = Vec::new();
-    // The verbose record tree: the summary report of cfn-guard 3.2.1's library entry
-    // point loses everything past its 8 KiB write buffer.
-    let output = cfn_guard::run_checks(
-        cfn_guard::ValidateInput {
-            content,
-            file_name: name,
-        },
-        cfn_guard::ValidateInput {
-            content: &file.text,
-            file_name: &file.name,
-        },
-        true,
-    )
-    .map_err(|source| GuardError::Evaluate {
-        file: file.name.clone(),
-        source,
-    })?;
+    let run = |verbose: bool| {
+        cfn_guard::run_checks(
+            cfn_guard::ValidateInput {
+                content,
+                file_name: name,
+            },
+            cfn_guard::ValidateInput {
+                content: &file.text,
+                file_name: &file.name,
+            },
+            verbose,
+        )
+        .map_err(|source| GuardError::Evaluate {
+            file: file.name.clone(),
+            source,
+        })
+    };
+    // The summary first: writing and reading the verbose record tree is most of a run's
+    // cost, and a passing file (nearly every one) needs nothing more than its status. It
+    // can only be trusted when it parses: cfn-guard 3.2.1's library entry point returns
+    // only what is left in its 8 KiB write buffer, so a long summary comes back cut.
+    let summary = run(false)?;
+    if summary.trim().is_empty() {
+        return Ok(failures);
+    }
+    if let Ok(report) = serde_json::from_str::<Json>(&summary)
+        && report["status"] != "FAIL"
+        && report["not_compliant"].as_array().is_none_or(Vec::is_empty)
+    {
+        return Ok(failures);
+    }
+    // Something failed: the verbose record tree says where.
+    let output = run(true)?;
     if output.trim().is_empty() {
         return Ok(failures);
     }

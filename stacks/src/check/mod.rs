@@ -160,6 +160,50 @@ pub fn check_template(
     check_json(rules, stack, &json)
 }
 
+/// Checks several stacks' templates, on up to as many threads as the machine has cores
+/// (the templates are independent); the findings come back in input order.
+pub fn check_templates(
+    rules: &RuleSet,
+    stacks: &[(&str, &Template)],
+) -> Result<Vec<Finding>, CheckError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(stacks.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some((stack, template)) = stacks.get(index) else {
+                return done;
+            };
+            done.push((index, check_template(rules, stack, template)));
+        }
+    };
+    let mut results: Vec<(usize, Result<Vec<Finding>, CheckError>)> = if threads == 1 {
+        work()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    };
+    results.sort_by_key(|(index, _)| *index);
+    let mut findings = Vec::new();
+    for (_, result) in results {
+        findings.extend(result?);
+    }
+    Ok(findings)
+}
+
 /// Checks one template given as JSON (any template, not only this project's).
 pub fn check_json(
     rules: &RuleSet,
@@ -283,14 +327,29 @@ fn guard_hits(
         let input = match file.scope() {
             None => template.clone(),
             Some(types) => {
-                let mut scoped = template.clone();
-                if let Some(resources) = scoped.get_mut("Resources").and_then(Json::as_object_mut) {
-                    resources.retain(|_, r| r["Type"].as_str().is_some_and(|t| types.contains(t)));
-                    if resources.is_empty() {
+                // Only what the file can read: its sections, and of the resources those
+                // of its types (guard's cost grows with the size of what it reads).
+                let resources: serde_json::Map<String, Json> = template["Resources"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, r)| r["Type"].as_str().is_some_and(|t| types.contains(t)))
+                    .map(|(id, r)| (id.clone(), r.clone()))
+                    .collect();
+                if resources.is_empty() {
+                    continue;
+                }
+                let mut scoped = serde_json::Map::new();
+                for section in file.sections() {
+                    if *section == "Resources" {
                         continue;
                     }
+                    if let Some(value) = template.get(*section) {
+                        scoped.insert((*section).to_owned(), value.clone());
+                    }
                 }
-                scoped
+                scoped.insert("Resources".to_owned(), Json::Object(resources));
+                Json::Object(scoped)
             }
         };
         let content = serde_json::to_string(&input).map_err(|source| CheckError::Render {

@@ -42,18 +42,47 @@ pub struct GuardFile {
     /// the check leaves them out of what guard reads, and skips the file for a template
     /// without any of them. `None`: the file reads resources some other way.
     scope: Option<BTreeSet<String>>,
+    /// The template's top-level sections the file's code names (`Resources`,
+    /// `Metadata`...): with a type scope, guard reads only these.
+    sections: BTreeSet<&'static str>,
 }
+
+/// The top-level sections of a template.
+const SECTIONS: &[&str] = &[
+    "AWSTemplateFormatVersion",
+    "Conditions",
+    "Description",
+    "Mappings",
+    "Metadata",
+    "Outputs",
+    "Parameters",
+    "Resources",
+    "Rules",
+    "Transform",
+];
 
 impl GuardFile {
     /// A rule file from its name and text.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
         let scope = type_scope(&text);
+        let code = code_of(&text);
+        let sections = SECTIONS
+            .iter()
+            .copied()
+            .filter(|s| code.contains(s))
+            .collect();
         Self {
             name: name.into(),
             text,
             scope,
+            sections,
         }
+    }
+
+    /// The top-level sections the file's code names (see the field's note).
+    pub fn sections(&self) -> &BTreeSet<&'static str> {
+        &self.sections
     }
 
     /// The resource types this file can see (see the field's note); `None` for all.
@@ -62,15 +91,19 @@ impl GuardFile {
     }
 }
 
+/// A rule file's text without its comment lines.
+fn code_of(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The types of `Resources.*[ Type == 'T' ]` queries, when those are the file's only
 /// mentions of `Resources`.
 fn type_scope(text: &str) -> Option<BTreeSet<String>> {
     const QUERY: &str = "Resources.*[ Type == '";
-    let code: String = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let code = code_of(text);
     let mut types = BTreeSet::new();
     let mut rest = code.as_str();
     while let Some(at) = rest.find(QUERY) {

@@ -29,8 +29,10 @@ pub struct CdnConfig {
     /// Requests per client IP per 5 minutes before the WAF rate rule blocks it.
     pub rate_limit_per_5min: u32,
     /// Whether the distribution may fall back to CloudFront's default certificate (and
-    /// its TLSv1 viewer minimum) when no certificate is set: allowed outside staging and
-    /// prod only, and reported by `stacks check` as a suppressed finding.
+    /// its TLSv1 viewer minimum) when no certificate is set: refused in staging and prod;
+    /// elsewhere `stacks check` reports the default certificate as a suppressed finding
+    /// with it, and as an error (which blocks `deploy`) without it. Absent means false.
+    #[serde(default)]
     pub allow_default_certificate: bool,
 }
 
@@ -50,14 +52,14 @@ fn price_class<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Pric
 }
 
 impl CdnConfig {
-    /// Whether the template may use CloudFront's default certificate.
-    pub fn default_certificate_allowed(&self) -> bool {
-        self.allow_default_certificate
+    /// Whether `stage` must have its own certificate (no conditional default one).
+    pub fn certificate_required(stage: &str) -> bool {
+        CERTIFICATE_REQUIRED_STAGES.contains(&stage)
     }
 
     /// The checks that depend on the stage: staging and prod need a certificate and at
-    /// least one alias, and may not opt into the default certificate; elsewhere an empty
-    /// certificate needs the opt-in.
+    /// least one alias, and may not opt into the default certificate. Elsewhere an empty
+    /// certificate without the opt-in still synthesizes, and `stacks check` refuses it.
     pub fn check_stage(&self, c: &Checker, stage: &str) -> Result<(), ConfigError> {
         let required = CERTIFICATE_REQUIRED_STAGES.contains(&stage);
         if required && self.allow_default_certificate {
@@ -83,13 +85,6 @@ impl CdnConfig {
                 "cdn.aliases",
                 &self.aliases,
                 format!("{stage} needs at least one alias for its certificate"),
-            ));
-        }
-        if self.certificate_arn.is_empty() && !self.allow_default_certificate {
-            return Err(c.invalid(
-                "cdn.certificate_arn",
-                &self.certificate_arn,
-                "set a certificate and aliases, or allow_default_certificate = true to serve CloudFront's default certificate (TLSv1 for viewers)",
             ));
         }
         Ok(())

@@ -146,7 +146,7 @@ impl Cdn {
                 "a lowercase domain name, or empty",
             ),
         )?;
-        let own_certificate_only = !c.default_certificate_allowed();
+        let own_certificate_only = CdnConfig::certificate_required(stage.name());
         let certificate = t.add_parameter(
             "CertificateArn",
             Parameter::new(
@@ -362,9 +362,10 @@ impl Cdn {
                 .include_cookies(false),
         );
         let distribution = t.add("Distribution", Distribution::new(config))?;
-        if !own_certificate_only {
+        if !own_certificate_only && c.allow_default_certificate {
             // The stage opted into the default certificate: both scanners report it as a
             // suppressed finding instead of failing, so `stacks check` still says so.
+            // Without the opt-in, CLOUDFRONT_OWN_CERTIFICATE fails and blocks the deploy.
             let reason = "The stage file sets cdn.allow_default_certificate = true: without CertificateArn \
                           CloudFront serves its default *.cloudfront.net certificate, whose TLSv1 viewer \
                           minimum it fixes; with a certificate the distribution requires TLSv1.2_2021";
