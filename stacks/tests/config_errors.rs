@@ -479,7 +479,10 @@ fn the_default_certificate_needs_the_explicit_knob_elsewhere() {
     let cdn_findings = |text: &str| {
         let config = config::parse_stage(Path::new("stages/dev.toml"), "dev", text).unwrap();
         let stacks = stacks::app::build_stage(&config).unwrap();
-        let cdn = stacks.into_iter().find(|s| s.name.ends_with("-cdn")).unwrap();
+        let cdn = stacks
+            .into_iter()
+            .find(|s| s.name.ends_with("-cdn"))
+            .unwrap();
         stacks::check::check_template(&rules, &cdn.name, &cdn.template).unwrap()
     };
     // Without the knob (absent means false) the stage still synthesizes, and the check

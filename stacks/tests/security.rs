@@ -352,10 +352,17 @@ fn dax_cdn_and_appsync_are_encrypted() {
             config["Origins"][1]["Fn::If"][1]["CustomOriginConfig"]["OriginProtocolPolicy"],
             "https-only"
         );
+        // Staging and prod always have their own certificate; dev has it when set.
+        let certificate = if *stage == "dev" {
+            &config["ViewerCertificate"]["Fn::If"][1]
+        } else {
+            &config["ViewerCertificate"]
+        };
         assert_eq!(
-            config["ViewerCertificate"]["Fn::If"][1]["MinimumProtocolVersion"],
-            "TLSv1.2_2021"
+            certificate["MinimumProtocolVersion"], "TLSv1.2_2021",
+            "{stage}"
         );
+        assert_eq!(certificate["SslSupportMethod"], "sni-only", "{stage}");
         assert!(config["Origins"][0]["OriginAccessControlId"].is_object());
         let policy = &cdn["Resources"]["ApiCachePolicy"]["Properties"]["CachePolicyConfig"];
         assert_eq!(policy["MinTTL"], json!(0.0));
