@@ -80,7 +80,7 @@ pub fn evaluate_file(
                 file_name: name,
             },
             cfn_guard::ValidateInput {
-                content: &file.text,
+                content: file.code(),
                 file_name: &file.name,
             },
             verbose,

@@ -45,6 +45,9 @@ pub struct GuardFile {
     /// The template's top-level sections the file's code names (`Resources`,
     /// `Metadata`...): with a type scope, guard reads only these.
     sections: BTreeSet<&'static str>,
+    /// The text guard parses: comment lines emptied (the annotations are a large part of
+    /// each file, and guard parses the file on every run), so line numbers still match.
+    code: String,
 }
 
 /// The top-level sections of a template.
@@ -77,7 +80,13 @@ impl GuardFile {
             text,
             scope,
             sections,
+            code,
         }
+    }
+
+    /// The rules without their comments, as guard evaluates them.
+    pub fn code(&self) -> &str {
+        &self.code
     }
 
     /// The top-level sections the file's code names (see the field's note).
@@ -91,10 +100,16 @@ impl GuardFile {
     }
 }
 
-/// A rule file's text without its comment lines.
+/// A rule file's text with its comment lines emptied.
 fn code_of(text: &str) -> String {
     text.lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| {
+            if l.trim_start().starts_with('#') {
+                ""
+            } else {
+                l
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -128,7 +143,6 @@ const GUARD_FILES: &[(&str, &str)] = &[
         "elasticache.guard",
         include_str!("../../rules/elasticache.guard"),
     ),
-    ("iam.guard", include_str!("../../rules/iam.guard")),
     ("lambda.guard", include_str!("../../rules/lambda.guard")),
     (
         "monitoring.guard",
