@@ -217,7 +217,7 @@ impl RedisCache {
         stage.export(
             t,
             "RedisUrl",
-            "Connection URL without the token (TLS; read the token from the auth secret)",
+            "Connection URL (TLS; authenticate as the redis-user-name user with an IAM token)",
             Expr::sub_with(
                 "rediss://${Address}:${Port}",
                 [("Address", address.to_json()), ("Port", port.to_json())],
