@@ -45,6 +45,29 @@ pub const CLOUDFRONT_WAF_REGION_RULE: &str = "CLOUDFRONT_WAF_REGION_ASSERTED";
 /// A distribution whose aliases come from a list parameter that no `Rules` assertion keeps
 /// from being empty.
 pub const CLOUDFRONT_ALIASES_RULE: &str = "CLOUDFRONT_ALIASES_ASSERTED";
+/// An Allow of `*` or `service:*`.
+pub const IAM_NO_WILDCARD_ACTION: &str = "IAM_NO_WILDCARD_ACTION";
+/// `lambda:InvokeFunction` on every function.
+pub const IAM_NO_WILDCARD_INVOKE: &str = "IAM_NO_WILDCARD_INVOKE";
+/// A role with AdministratorAccess.
+pub const IAM_NO_ADMIN_POLICY: &str = "IAM_NO_ADMIN_POLICY";
+/// A role with an AWS managed policy.
+pub const IAM_NO_AWS_MANAGED_POLICY: &str = "IAM_NO_AWS_MANAGED_POLICY";
+/// A grant on `index/*` with a non-read action.
+pub const IAM_INDEX_GRANTS_READ_ONLY: &str = "IAM_INDEX_GRANTS_READ_ONLY";
+
+/// The DynamoDB actions a grant on a table's indexes may carry.
+pub const INDEX_READ_ACTIONS: &[&str] = &[
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+];
+
+/// A resource with a fixed physical name that sets other create-only properties.
+pub const CUSTOM_NAME_REPLACEMENT: &str = "CUSTOM_NAME_REPLACEMENT";
 /// A suppression without a usable reason or for an unknown rule.
 pub const SUPPRESSION_INVALID: &str = "SUPPRESSION_INVALID";
 /// A suppression of a rule that cannot be suppressed.
@@ -87,6 +110,57 @@ pub fn rules() -> Vec<RuleInfo> {
             message: "The distribution's aliases come from a list parameter that may be empty: with a certificate it resolves to [\"\"], which CloudFront refuses halfway through the deploy.".to_owned(),
             fix: "Add a template Rules assertion Fn::Not [Fn::Contains [Ref <Aliases>, \"\"]] (the Cdn construct does, when a certificate is set).".to_owned(),
         },
+        // The IAM rules compare ARNs and action names as text; written in Rust because
+        // cfn-guard compiles a rule file's regular expressions on every run, which made
+        // them the largest share of a check (docs/PERFORMANCE.md).
+        RuleInfo {
+            id: IAM_NO_WILDCARD_ACTION.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: true,
+            message: "A policy allows every action, or every action of a service.".to_owned(),
+            fix: "List the actions the principal needs (e.g. dynamodb:GetItem), never `*` or `service:*`.".to_owned(),
+        },
+        RuleInfo {
+            id: IAM_NO_WILDCARD_INVOKE.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: false,
+            message: "lambda:InvokeFunction is granted on every function, so the principal can run any code in the account.".to_owned(),
+            fix: "Name each function ARN (with its qualifier) the principal invokes, as the Warmer construct does.".to_owned(),
+        },
+        RuleInfo {
+            id: IAM_NO_ADMIN_POLICY.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: false,
+            message: "A role carries administrator access.".to_owned(),
+            fix: "Remove AdministratorAccess and grant the named actions on the named resources instead.".to_owned(),
+        },
+        RuleInfo {
+            id: IAM_NO_AWS_MANAGED_POLICY.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: true,
+            message: "A role carries an AWS managed policy, whose grants AWS may widen at any time (cdk-nag IAM4).".to_owned(),
+            fix: "Replace it with an inline policy of the actions the role needs (for X-Ray: xray:PutTraceSegments and xray:PutTelemetryRecords).".to_owned(),
+        },
+        RuleInfo {
+            id: IAM_INDEX_GRANTS_READ_ONLY.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: true,
+            message: "A grant on a table's `index/*` includes an action that is not a read (writes go to the table, never to an index; IAM5).".to_owned(),
+            fix: "Grant only the read actions (Query, Scan, GetItem, BatchGetItem, DescribeTable, ConditionCheckItem) on `table/NAME/index/*`, and writes on the table ARN alone.".to_owned(),
+        },
+        RuleInfo {
+            id: CUSTOM_NAME_REPLACEMENT.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: true,
+            message: "The resource has a fixed physical name and sets create-only properties (per its provider schema): changing one of them needs a replacement, which CloudFormation refuses for a custom-named resource.".to_owned(),
+            fix: "Drop the name property and let CloudFormation name the resource; where the name must stay, suppress this rule saying why (`stacks diff` and `stacks deploy` stop before a change set that replaces it).".to_owned(),
+        },
         RuleInfo {
             id: SUPPRESSION_INVALID.to_owned(),
             source: "native".to_owned(),
@@ -105,6 +179,164 @@ pub fn rules() -> Vec<RuleInfo> {
             fix: "Remove the suppression and fix the resource.".to_owned(),
         },
     ]
+}
+
+/// What the native rules find in one resolved variant: (rule, resource, path).
+pub fn hits(template: &Json) -> Vec<(String, String, String)> {
+    let mut hits = Vec::new();
+    let mut push = |rule: &str, resources: Vec<String>| {
+        hits.extend(
+            resources
+                .into_iter()
+                .map(|r| (rule.to_owned(), r, String::new())),
+        );
+    };
+    push(
+        CLOUDFRONT_WAF_REGION_RULE,
+        cloudfront_web_acls_without_region_rule(template),
+    );
+    push(
+        CLOUDFRONT_ALIASES_RULE,
+        distributions_with_unasserted_aliases(template),
+    );
+    for policy in TLS_ONLY_POLICIES {
+        push(policy.rule, without_tls_only_policy(template, policy));
+    }
+    hits.extend(iam_hits(template));
+    for (resource, property) in custom_names_with_create_only_inputs(template) {
+        hits.push((
+            CUSTOM_NAME_REPLACEMENT.to_owned(),
+            resource,
+            format!("Properties/{property}"),
+        ));
+    }
+    hits
+}
+
+/// One value or a list of them, as IAM writes `Action` and `Resource`.
+fn one_or_many(value: &Json) -> Vec<&str> {
+    match value {
+        Json::Array(items) => items.iter().filter_map(Json::as_str).collect(),
+        other => other.as_str().into_iter().collect(),
+    }
+}
+
+/// The IAM rules over a resolved template's roles and managed policies.
+fn iam_hits(template: &Json) -> Vec<(String, String, String)> {
+    let mut hits = Vec::new();
+    for (id, resource) in template["Resources"].as_object().into_iter().flatten() {
+        let properties = &resource["Properties"];
+        // (path, document) of every policy document the resource carries.
+        let documents: Vec<(String, &Json)> = match resource["Type"].as_str() {
+            Some("AWS::IAM::Role") => properties["Policies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, p)| {
+                    (
+                        format!("Properties/Policies/{i}/PolicyDocument"),
+                        &p["PolicyDocument"],
+                    )
+                })
+                .collect(),
+            Some("AWS::IAM::ManagedPolicy") => {
+                vec![(
+                    "Properties/PolicyDocument".to_owned(),
+                    &properties["PolicyDocument"],
+                )]
+            }
+            _ => continue,
+        };
+        let mut hit = |rule: &str, path: String| hits.push((rule.to_owned(), id.clone(), path));
+        for (path, document) in documents {
+            let statements = match &document["Statement"] {
+                Json::Array(items) => items.iter().collect::<Vec<_>>(),
+                Json::Null => Vec::new(),
+                single => vec![single],
+            };
+            for (i, statement) in statements.into_iter().enumerate() {
+                if statement["Effect"] != "Allow" {
+                    continue;
+                }
+                let at = format!("{path}/Statement/{i}");
+                let actions = one_or_many(&statement["Action"]);
+                let resources = one_or_many(&statement["Resource"]);
+                let wildcard = |a: &str| {
+                    a == "*"
+                        || a.strip_suffix(":*").is_some_and(|service| {
+                            !service.is_empty()
+                                && service
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                        })
+                };
+                if actions.iter().any(|a| wildcard(a)) {
+                    hit(IAM_NO_WILDCARD_ACTION, format!("{at}/Action"));
+                }
+                if actions.contains(&"lambda:InvokeFunction")
+                    && resources
+                        .iter()
+                        .any(|r| *r == "*" || r.contains("function:*"))
+                {
+                    hit(IAM_NO_WILDCARD_INVOKE, format!("{at}/Resource"));
+                }
+                if resources.iter().any(|r| r.ends_with("/index/*"))
+                    && actions.iter().any(|a| !INDEX_READ_ACTIONS.contains(a))
+                {
+                    hit(IAM_INDEX_GRANTS_READ_ONLY, format!("{at}/Action"));
+                }
+            }
+        }
+        if resource["Type"] == "AWS::IAM::Role" {
+            for arn in one_or_many(&properties["ManagedPolicyArns"]) {
+                if arn.contains("AdministratorAccess") {
+                    hit(
+                        IAM_NO_ADMIN_POLICY,
+                        "Properties/ManagedPolicyArns".to_owned(),
+                    );
+                }
+                if arn.contains(":iam::aws:policy") {
+                    hit(
+                        IAM_NO_AWS_MANAGED_POLICY,
+                        "Properties/ManagedPolicyArns".to_owned(),
+                    );
+                }
+            }
+        }
+    }
+    hits
+}
+
+/// Resources of a template that set a name property and another create-only property
+/// (from the provider schemas the `cfn` crate is generated from): (logical id, the first
+/// such property).
+pub fn custom_names_with_create_only_inputs(template: &Json) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (id, resource) in template["Resources"].as_object().into_iter().flatten() {
+        let Some(kind) = resource["Type"].as_str() else {
+            continue;
+        };
+        let (Some(names), Some(create_only)) = (
+            cfn::aws::name_properties(kind),
+            cfn::aws::create_only_properties(kind),
+        ) else {
+            continue;
+        };
+        let properties = &resource["Properties"];
+        let is_set = |path: &str| {
+            path.split('/')
+                .try_fold(properties, |v, key| v.get(key))
+                .is_some()
+        };
+        if !names.iter().any(|n| is_set(n)) {
+            continue;
+        }
+        if let Some(other) = create_only.iter().find(|p| !names.contains(p) && is_set(p)) {
+            out.push((id.clone(), (*other).to_owned()));
+        }
+    }
+    out
 }
 
 /// Resources (logical ids) of `policy.resource_type` in a resolved template that no

@@ -263,6 +263,11 @@ pub mod api {
         }
     }
 
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["ProtocolType"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &[];
+
     /// The ``BodyS3Location`` property specifies an S3 location from which to import an OpenAPI definition. Supported only for HTTP APIs.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct BodyS3Location {
@@ -595,6 +600,11 @@ pub mod authorizer {
         }
     }
 
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["ApiId"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &[];
+
     /// The ``JWTConfiguration`` property specifies the configuration of a JWT authorizer. Required for the ``JWT`` authorizer type. Supported only for HTTP APIs.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct JWTConfiguration {
@@ -882,6 +892,11 @@ pub mod integration {
         }
     }
 
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["ApiId"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &[];
+
     /// The TlsConfig property specifies the TLS configuration for a private integration. Supported only for HTTP APIs.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct TlsConfig {
@@ -1095,6 +1110,11 @@ pub mod route {
             Expr::get_att(self.logical_id(), "RouteId")
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["ApiId"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &[];
 }
 
 pub mod stage {
@@ -1256,6 +1276,11 @@ pub mod stage {
             }
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["StageName", "ApiId"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["StageName"];
 
     /// The `AccessLogSettings` property type of `AWS::ApiGatewayV2::Stage`.
     #[derive(Clone, Debug, PartialEq, Serialize)]

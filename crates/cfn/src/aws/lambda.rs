@@ -115,6 +115,11 @@ pub mod alias {
         }
     }
 
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["Name", "FunctionName"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["Name"];
+
     /// The traffic-shifting configuration of a Lambda function alias.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct AliasRoutingConfiguration {
@@ -653,6 +658,11 @@ pub mod function {
             Expr::get_att(self.logical_id(), "SnapStartResponse.OptimizationStatus")
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["FunctionName", "PackageType", "TenancyConfig"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["FunctionName"];
 
     /// Set this property to filter the application logs for your function that Lambda sends to CloudWatch. Lambda only sends application logs at the selected level of detail and lower, where ``TRACE`` is the highest level and ``FATAL`` is the lowest.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -2605,6 +2615,21 @@ pub mod permission {
         }
     }
 
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &[
+        "FunctionName",
+        "FunctionUrlAuthType",
+        "InvokedViaFunctionUrl",
+        "SourceAccount",
+        "SourceArn",
+        "Principal",
+        "PrincipalOrgID",
+        "Action",
+        "EventSourceToken",
+    ];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &[];
+
     /// The type of authentication that your function URL uses. Set to ``AWS_IAM`` if you want to restrict access to authenticated users only. Set to ``NONE`` if you want to bypass IAM authentication to create a public endpoint. For more information, see [Control access to Lambda function URLs](https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
     pub enum FunctionUrlAuthType {
@@ -2766,6 +2791,17 @@ pub mod version {
             Expr::get_att(self.logical_id(), "Version")
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &[
+        "FunctionName",
+        "Description",
+        "CodeSha256",
+        "ProvisionedConcurrencyConfig",
+        "RuntimePolicy",
+    ];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &[];
 
     /// Configuration that defines the scaling behavior for a Lambda Managed Instances function, including the minimum and maximum number of execution environments that can be provisioned.
     #[derive(Clone, Debug, PartialEq, Serialize)]
