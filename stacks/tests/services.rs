@@ -20,7 +20,16 @@ fn router_routes() -> BTreeSet<String> {
     let mut routes = BTreeSet::new();
     // `.route("/path", get(a).put(b))` possibly split over lines.
     for chunk in text.split(".route(").skip(1) {
-        let Some(path) = chunk.split('"').nth(1) else {
+        // The path is a string literal, or the router's `HEALTH_PATH` constant.
+        let head = chunk.trim_start();
+        let path = if head.starts_with('"') {
+            match head.split('"').nth(1) {
+                Some(path) => path,
+                None => continue,
+            }
+        } else if head.starts_with("HEALTH_PATH") {
+            "/health"
+        } else {
             continue;
         };
         let call: String = chunk
@@ -144,9 +153,9 @@ fn each_function_is_arm64_in_the_vpc_with_a_live_alias_and_permission_for_this_a
                 "DATABASE_NAME",
                 "DATABASE_PORT",
                 "DATABASE_USER",
-                "REDIS_AUTH_SECRET_ARN",
                 "REDIS_MODE",
                 "REDIS_URL",
+                "REDIS_USERNAME",
                 "RUST_LOG",
                 "STAGE",
             ])
@@ -183,13 +192,20 @@ fn each_function_is_arm64_in_the_vpc_with_a_live_alias_and_permission_for_this_a
             connect["Resource"][0]["Fn::Sub"][0],
             "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:${Cluster}/${User}"
         );
-        let secrets = statements
-            .iter()
-            .find(|s| s["Action"] == json!(["secretsmanager:GetSecretValue"]))
-            .unwrap();
+        // dev's database takes IAM tokens and Redis takes IAM authentication: no secret.
+        assert!(
+            statements
+                .iter()
+                .all(|s| s["Action"] != json!(["secretsmanager:GetSecretValue"])),
+            "{statements:?}"
+        );
         assert_eq!(
-            secrets["Resource"],
-            json!([{"Fn::ImportValue": "redis-auth-secret-arn-dev"}])
+            r[format!("{}Role", f.logical)]["Properties"]["ManagedPolicyArns"],
+            json!([{"Fn::ImportValue": "redis-connect-policy-arn-dev"}])
+        );
+        assert_eq!(
+            vars["REDIS_USERNAME"],
+            json!({"Fn::ImportValue": "redis-user-name-dev"})
         );
     }
     // prod reads the database password from a named secret instead.

@@ -34,7 +34,8 @@ const STAND_IN_IMPORTS: &str = r#"{
     "SubnetA": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.20.1.0/24", "AvailabilityZone": "us-east-1a"}},
     "SubnetB": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.20.2.0/24", "AvailabilityZone": "us-east-1b"}},
     "ClientGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "cache clients", "VpcId": {"Ref": "Vpc"}}},
-    "DatabaseGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "database", "VpcId": {"Ref": "Vpc"}}}
+    "DatabaseGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "database", "VpcId": {"Ref": "Vpc"}}},
+    "RedisConnectPolicy": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "elasticache:Connect", "Resource": "arn:aws:elasticache:us-east-1:123456789012:user:roadcall-perf-dev-app"}]}}}
   },
   "Outputs": {
     "KeyArn": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}, "Export": {"Name": "keys-key-arn-dev"}},
@@ -43,7 +44,8 @@ const STAND_IN_IMPORTS: &str = r#"{
     "ClientGroup": {"Value": {"Fn::GetAtt": ["ClientGroup", "GroupId"]}, "Export": {"Name": "network-cache-client-sg-dev"}},
     "DatabaseGroup": {"Value": {"Fn::GetAtt": ["DatabaseGroup", "GroupId"]}},
     "RedisUrl": {"Value": "rediss://master.roadcall-perf-dev.abc123.use1.cache.amazonaws.com:6379", "Export": {"Name": "redis-url-dev"}},
-    "RedisSecret": {"Value": "arn:aws:secretsmanager:us-east-1:123456789012:secret:roadcall-perf/dev/redis-auth-token-AbCdEf", "Export": {"Name": "redis-auth-secret-arn-dev"}},
+    "RedisUser": {"Value": "roadcall-perf-dev-app", "Export": {"Name": "redis-user-name-dev"}},
+    "RedisConnect": {"Value": {"Ref": "RedisConnectPolicy"}, "Export": {"Name": "redis-connect-policy-arn-dev"}},
     "AlarmTopic": {"Value": "arn:aws:sns:us-east-1:123456789012:roadcall-perf-dev-alarms", "Export": {"Name": "monitoring-alarm-topic-arn-dev"}}
   }
 }"#;
@@ -278,7 +280,8 @@ fn the_services_stack_deploys_and_the_warmer_names_exactly_its_live_aliases() {
             assert_eq!(vars["DATABASE_USER"], "roadcall_app");
             assert_eq!(vars["DATABASE_PORT"], "5432");
             assert_eq!(vars["STAGE"], "dev");
-            assert!(vars["REDIS_AUTH_SECRET_ARN"].ends_with(":secret:roadcall-perf/dev/redis-auth-token-AbCdEf"));
+            assert_eq!(vars["REDIS_USERNAME"], "roadcall-perf-dev-app");
+            assert!(!vars.contains_key("REDIS_AUTH_SECRET_ARN"));
             let vpc = got.vpc_config().unwrap();
             assert_eq!(vpc.subnet_ids().len(), 2, "{name}: {vpc:?}");
             assert_eq!(vpc.security_group_ids().len(), 2, "{name}: {vpc:?}");

@@ -28,9 +28,7 @@ use cfn::aws::lambda::function::{
 };
 use cfn::aws::lambda::{Alias, Function, Permission, Version};
 use cfn::aws::logs::LogGroup;
-use cfn::{
-    Expr, Handle, Json, Parameter, ParameterType, Policy, ResourceOptions, Template, TemplateError,
-};
+use cfn::{Expr, Handle, Json, Parameter, ParameterType, ResourceOptions, Template, TemplateError};
 use serde_json::json;
 
 use crate::constructs::policy;
@@ -43,6 +41,9 @@ pub const LIVE_ALIAS: &str = "live";
 
 /// Environment variable carrying the Redis AUTH token secret's ARN.
 pub const REDIS_AUTH_SECRET_ARN_VAR: &str = "REDIS_AUTH_SECRET_ARN";
+
+/// The variable that names the Redis (ElastiCache RBAC) user the functions connect as.
+pub const REDIS_USERNAME_VAR: &str = "REDIS_USERNAME";
 
 /// One function of the platform and the routes it serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,7 +279,6 @@ impl Services {
         let function_sg = t.add(
             "FunctionSecurityGroup",
             SecurityGroup::new("roadcall functions: HTTPS to AWS APIs, PostgreSQL to the database")
-                .group_name(stage.resource_name("functions"))
                 .vpc_id(stage.import("network", "vpc-id"))
                 .security_group_egress(vec![
                     Egress::new("tcp")
@@ -324,7 +324,8 @@ impl Services {
                 .log_group_name(format!("/aws/apigateway/{}", stage.resource_name("api")))
                 .retention_in_days(c.log_retention_days)
                 .kms_key_id(self.kms_key_arn.clone()),
-            ResourceOptions::default().retain_with(Policy::Delete),
+            // Kept in prod, like every log group (the stage decides).
+            ResourceOptions::default().retain_with(policy::log_group_policy(stage)),
         )?;
         t.add(
             "HttpApiStage",
@@ -342,6 +343,14 @@ impl Services {
                         .throttling_rate_limit(f64::from(c.throttle_rate_per_second))
                         .throttling_burst_limit(i64::from(c.throttle_burst)),
                 ),
+        )?;
+        crate::check::add_suppression(
+            t,
+            "HttpApiStage",
+            crate::check::native::CUSTOM_NAME_REPLACEMENT,
+            "`$default` is the HTTP API's one stage name that serves paths without a stage prefix; \
+             its create-only ApiId never changes for this stack's API, and `stacks diff` and \
+             `stacks deploy` stop before a change set that would replace it",
         )?;
         let authorizer = if c.authorization == "jwt" {
             Some(
@@ -369,7 +378,8 @@ impl Services {
                     .log_group_name(format!("/aws/lambda/{name}"))
                     .retention_in_days(c.log_retention_days)
                     .kms_key_id(self.kms_key_arn.clone()),
-                ResourceOptions::default().retain_with(Policy::Delete),
+                // Kept in prod, like every log group (the stage decides).
+                ResourceOptions::default().retain_with(policy::log_group_policy(stage)),
             )?;
             let mut statements = vec![
                 policy::allow(
@@ -396,7 +406,9 @@ impl Services {
                 // The environment and the secrets are encrypted with the stage key.
                 policy::allow(&["kms:Decrypt"], vec![self.kms_key_arn.to_json()]),
             ];
-            let mut secrets = vec![stage.import("redis", "auth-secret-arn").to_json()];
+            // Redis takes IAM authentication (the redis stack's user and connect policy):
+            // no Redis secret exists to read.
+            let mut secrets = Vec::new();
             if db.auth == "secret" {
                 secrets.push(db_credential.to_json());
             } else {
@@ -409,7 +421,9 @@ impl Services {
                     .to_json()],
                 ));
             }
-            statements.push(policy::allow(&["secretsmanager:GetSecretValue"], secrets));
+            if !secrets.is_empty() {
+                statements.push(policy::allow(&["secretsmanager:GetSecretValue"], secrets));
+            }
             let role = t.add(
                 &format!("{}Role", f.logical),
                 Role::new(policy::trust_service("lambda.amazonaws.com"))
@@ -419,7 +433,8 @@ impl Services {
                     ))
                     .policies(vec![
                         RolePolicy::new(policy::document(statements), f.slug).into(),
-                    ]),
+                    ])
+                    .managed_policy_arns(vec![stage.import("redis", "connect-policy-arn")]),
             )?;
 
             let mut variables = serde_json::Map::new();
@@ -438,8 +453,8 @@ impl Services {
                 }),
             );
             set(
-                REDIS_AUTH_SECRET_ARN_VAR,
-                stage.import("redis", "auth-secret-arn").to_json(),
+                REDIS_USERNAME_VAR,
+                stage.import("redis", "user-name").to_json(),
             );
             set("DATABASE_HOST", db_host.to_json());
             set("DATABASE_PORT", json!(db.port.to_string()));
@@ -504,6 +519,14 @@ impl Services {
                 );
             }
             let alias = t.add(&format!("{}LiveAlias", f.logical), alias)?;
+            crate::check::add_suppression(
+                t,
+                &format!("{}LiveAlias", f.logical),
+                crate::check::native::CUSTOM_NAME_REPLACEMENT,
+                "`live` is the qualifier the API integrations, the warmer and the alarms name; \
+                 its create-only FunctionName is this stack's own function, and `stacks diff` and \
+                 `stacks deploy` stop before a change set that would replace it",
+            )?;
 
             t.add(
                 &format!("{}ApiPermission", f.logical),
