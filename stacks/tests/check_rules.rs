@@ -57,7 +57,122 @@ const CASES: &[(&str, &str, &str, &str, Mutation)] = &[
             res(t, "RedisReplicationGroup")
                 .as_object_mut()
                 .unwrap()
-                .remove("AuthToken");
+                .remove("UserGroupIds");
+        },
+    ),
+    (
+        "REDIS_NO_STATIC_AUTH_TOKEN",
+        "dev",
+        "redis",
+        "RedisReplicationGroup",
+        |t| {
+            res(t, "RedisReplicationGroup")["AuthToken"] =
+                json!("{{resolve:secretsmanager:roadcall-perf/dev/redis-auth-token}}");
+        },
+    ),
+    (
+        "REDIS_USERS_IAM_OR_OFF",
+        "dev",
+        "redis",
+        "RedisAppUser",
+        |t| {
+            res(t, "RedisAppUser")["AuthenticationMode"] =
+                json!({"Type": "password", "Passwords": ["a-password-that-never-changes"]});
+        },
+    ),
+    (
+        "REDIS_PRODUCTION_TOPOLOGY",
+        "staging",
+        "redis",
+        "RedisReplicationGroup",
+        |t| {
+            let p = res(t, "RedisReplicationGroup").as_object_mut().unwrap();
+            p.remove("NumNodeGroups");
+            p.remove("ReplicasPerNodeGroup");
+            p.insert("NumCacheClusters".into(), json!(2));
+        },
+    ),
+    (
+        "DAX_PRODUCTION_REPLICATION",
+        "staging",
+        "dax",
+        "DaxCluster",
+        |t| {
+            res(t, "DaxCluster")["ReplicationFactor"] = json!(2);
+        },
+    ),
+    (
+        "CLOUDFRONT_OWN_CERTIFICATE",
+        "prod",
+        "cdn",
+        "Distribution",
+        |t| {
+            res(t, "Distribution")["DistributionConfig"]["ViewerCertificate"] =
+                json!({"CloudFrontDefaultCertificate": true});
+        },
+    ),
+    (
+        "LAMBDA_RESERVED_CONCURRENCY_OPT_IN",
+        "dev",
+        "warmer",
+        "WarmerFunction",
+        |t| {
+            res(t, "WarmerFunction")["ReservedConcurrentExecutions"] = json!(1);
+        },
+    ),
+    (
+        "IAM_INDEX_GRANTS_READ_ONLY",
+        "dev",
+        "dax",
+        "DaxServiceRole",
+        |t| {
+            res(t, "DaxServiceRole")["Policies"][0]["PolicyDocument"]["Statement"][0]["Action"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("dynamodb:PutItem"));
+        },
+    ),
+    (
+        "STATEFUL_DELETION_POLICY",
+        "dev",
+        "redis",
+        "RedisSlowLogGroup",
+        |t| {
+            t["Resources"]["RedisSlowLogGroup"]
+                .as_object_mut()
+                .unwrap()
+                .remove("DeletionPolicy");
+        },
+    ),
+    (
+        "PROD_LOG_GROUPS_RETAINED",
+        "prod",
+        "warmer",
+        "WarmerLogGroup",
+        |t| {
+            t["Resources"]["WarmerLogGroup"]["DeletionPolicy"] = json!("Delete");
+        },
+    ),
+    (
+        "ALARMS_REACH_SOMEONE",
+        "prod",
+        "monitoring",
+        "AlarmTopic",
+        |t| {
+            res(t, "AlarmTopic")
+                .as_object_mut()
+                .unwrap()
+                .remove("Subscription");
+        },
+    ),
+    (
+        "CUSTOM_NAME_REPLACEMENT",
+        "dev",
+        "network",
+        "CacheClientSecurityGroup",
+        |t| {
+            res(t, "CacheClientSecurityGroup")["GroupName"] =
+                json!("roadcall-perf-dev-cache-client");
         },
     ),
     (
@@ -445,8 +560,11 @@ fn a_suppression_with_a_reason_silences_a_suppressible_rule_only() {
         .as_object_mut()
         .unwrap()
         .remove("Logging");
-    template["Resources"]["Distribution"]["Metadata"] = json!({"roadcall-perf": {"suppressions": [
-        {"rule": "CLOUDFRONT_ACCESS_LOGGING", "reason": "logs go to a real-time log stream instead"}]}});
+    // Added beside the construct's own suppressions (dev's default certificate).
+    template["Resources"]["Distribution"]["Metadata"]["roadcall-perf"]["suppressions"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"rule": "CLOUDFRONT_ACCESS_LOGGING", "reason": "logs go to a real-time log stream instead"}));
     let found = findings(&rules, &template);
     let logging = found
         .iter()
@@ -498,12 +616,15 @@ fn stage_file_suppressions_land_in_resource_metadata_in_both_formats() {
         ),
         "{skips}"
     );
-    assert_eq!(
-        cdn.template.resources["Distribution"]
-            .metadata
-            .as_ref()
-            .unwrap()["roadcall-perf"],
-        json!({"suppressions": [{"rule": "CLOUDFRONT_ACCESS_LOGGING", "reason": "testing the metadata format"}]})
+    let suppressions = &cdn.template.resources["Distribution"]
+        .metadata
+        .as_ref()
+        .unwrap()["roadcall-perf"]["suppressions"];
+    assert!(
+        suppressions.as_array().unwrap().contains(
+            &json!({"rule": "CLOUDFRONT_ACCESS_LOGGING", "reason": "testing the metadata format"})
+        ),
+        "{suppressions}"
     );
 
     let short = text.replace("testing the metadata format", "short");
@@ -552,8 +673,52 @@ fn cli_check_exits_zero_on_the_real_stack_and_one_on_an_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let findings: Json = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(findings[0]["rule"], "SUPPRESSION_INVALID");
-    assert_eq!(findings[0]["stack"], "roadcall-perf-dev-redis");
-    assert_eq!(findings[0]["resource"], "RedisReplicationGroup");
+    let blocking: Vec<&Json> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.get("suppressed").is_none())
+        .collect();
+    assert_eq!(blocking.len(), 1, "{findings}");
+    assert_eq!(blocking[0]["rule"], "SUPPRESSION_INVALID");
+    assert_eq!(blocking[0]["stack"], "roadcall-perf-dev-redis");
+    assert_eq!(blocking[0]["resource"], "RedisReplicationGroup");
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 unsuppressed error"));
+}
+
+#[test]
+fn dev_default_certificate_is_reported_as_a_suppressed_finding() {
+    let rules = RuleSet::builtin().unwrap();
+    let all = findings(&rules, &common::template_json("dev", "cdn"));
+    let own = all
+        .iter()
+        .find(|f| f.rule == "CLOUDFRONT_OWN_CERTIFICATE")
+        .expect("dev's opt-in is reported");
+    assert!(!own.is_blocking());
+    assert!(
+        own.suppressed
+            .as_deref()
+            .is_some_and(|r| r.contains("cdn.allow_default_certificate = true")),
+        "{own:?}"
+    );
+    assert_eq!(
+        own.when
+            .as_deref()
+            .map(|w| w.contains("HasCertificate=false")),
+        Some(true)
+    );
+    for stage in ["staging", "prod"] {
+        let all = findings(&rules, &common::template_json(stage, "cdn"));
+        assert!(
+            all.iter().all(|f| f.rule != "CLOUDFRONT_OWN_CERTIFICATE"),
+            "{stage} has its own certificate: {all:?}"
+        );
+        let t = common::template_json(stage, "cdn");
+        assert_eq!(
+            t["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["ViewerCertificate"]
+                ["MinimumProtocolVersion"],
+            "TLSv1.2_2021"
+        );
+        assert!(t["Conditions"].get("HasCertificate").is_none());
+    }
 }

@@ -418,3 +418,139 @@ fn cli_check_template_reads_json_and_yaml() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn error_in(stage: &str, text: &str) -> String {
+    config::parse_stage(Path::new(&format!("stages/{stage}.toml")), stage, text)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn staging_and_prod_refuse_the_default_certificate_and_an_empty_alarm_email() {
+    for stage in ["staging", "prod"] {
+        let text = shipped(stage);
+        let certificate = text
+            .lines()
+            .find(|l| l.starts_with("certificate_arn = "))
+            .unwrap();
+        let aliases = text.lines().find(|l| l.starts_with("aliases = ")).unwrap();
+        let email = text
+            .lines()
+            .find(|l| l.starts_with("alarm_email = "))
+            .unwrap();
+        let cases = [
+            (
+                certificate,
+                "certificate_arn = \"\"",
+                "cdn.certificate_arn",
+                "ACM certificate",
+            ),
+            (aliases, "aliases = []", "cdn.aliases", "at least one alias"),
+            (
+                "allow_default_certificate = false",
+                "allow_default_certificate = true",
+                "cdn.allow_default_certificate",
+                "TLSv1",
+            ),
+            (
+                email,
+                "alarm_email = \"\"",
+                "monitoring.alarm_email",
+                "alarms",
+            ),
+        ];
+        for (from, to, key, allowed) in cases {
+            let changed = text.replacen(from, to, 1);
+            assert_ne!(changed, text, "{from} not found in {stage}");
+            let err = error_in(stage, &changed);
+            assert!(
+                err.starts_with(&format!("stages/{stage}.toml: key `{key}`")),
+                "{stage}: {err}"
+            );
+            assert!(err.contains(allowed), "{stage} {key}: {err}");
+            assert!(err.contains(stage), "{stage} {key}: names the stage: {err}");
+        }
+    }
+}
+
+#[test]
+fn the_default_certificate_needs_the_explicit_knob_elsewhere() {
+    let rules = stacks::check::RuleSet::builtin().unwrap();
+    let cdn_findings = |text: &str| {
+        let config = config::parse_stage(Path::new("stages/dev.toml"), "dev", text).unwrap();
+        let stacks = stacks::app::build_stage(&config).unwrap();
+        let cdn = stacks
+            .into_iter()
+            .find(|s| s.name.ends_with("-cdn"))
+            .unwrap();
+        stacks::check::check_template(&rules, &cdn.name, &cdn.template).unwrap()
+    };
+    // Without the knob (absent means false) the stage still synthesizes, and the check
+    // refuses the default certificate, which blocks `stacks deploy`.
+    for text in [
+        shipped("dev").replacen(
+            "allow_default_certificate = true",
+            "allow_default_certificate = false",
+            1,
+        ),
+        shipped("dev")
+            .lines()
+            .filter(|l| !l.starts_with("allow_default_certificate"))
+            .map(|l| format!("{l}\n"))
+            .collect(),
+    ] {
+        let found = cdn_findings(&text);
+        let own = found
+            .iter()
+            .find(|f| f.rule == "CLOUDFRONT_OWN_CERTIFICATE")
+            .expect("reported");
+        assert!(own.is_blocking(), "{own:?}");
+    }
+    // With it, the finding is reported as suppressed, with the knob as the reason.
+    let found = cdn_findings(&shipped("dev"));
+    let own = found
+        .iter()
+        .find(|f| f.rule == "CLOUDFRONT_OWN_CERTIFICATE")
+        .unwrap();
+    assert!(!own.is_blocking());
+}
+
+#[test]
+fn warmer_reserved_concurrency_is_off_unless_the_stage_sets_it() {
+    let warmer = |text: &str| {
+        let config = config::parse_stage(Path::new("stages/dev.toml"), "dev", text).unwrap();
+        let stacks = stacks::app::build_stage(&config).unwrap();
+        let stack = stacks
+            .into_iter()
+            .find(|s| s.name.ends_with("-warmer"))
+            .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&cfn::render(&stack.template, cfn::Format::Json).unwrap())
+                .unwrap();
+        json["Resources"]["WarmerFunction"].clone()
+    };
+    let default = warmer(&shipped("dev"));
+    assert!(
+        default["Properties"]
+            .get("ReservedConcurrentExecutions")
+            .is_none()
+    );
+    let text = shipped("dev").replacen("[warmer]\n", "[warmer]\nreserved_concurrency = 1\n", 1);
+    let opted_in = warmer(&text);
+    assert_eq!(opted_in["Properties"]["ReservedConcurrentExecutions"], 1);
+    let reasons = opted_in["Metadata"]["roadcall-perf"]["suppressions"].to_string();
+    assert!(
+        reasons.contains("LAMBDA_RESERVED_CONCURRENCY_OPT_IN")
+            && reasons.contains("warmer.reserved_concurrency = 1"),
+        "{reasons}"
+    );
+    let err = error_for(&shipped("dev").replacen(
+        "[warmer]\n",
+        "[warmer]\nreserved_concurrency = 0\n",
+        1,
+    ));
+    assert!(
+        err.contains("warmer.reserved_concurrency") && err.contains("1 to 1000"),
+        "{err}"
+    );
+}

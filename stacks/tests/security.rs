@@ -53,20 +53,32 @@ fn redis_is_encrypted_authenticated_and_private() {
         assert_eq!(p["AtRestEncryptionEnabled"], json!(true), "{stage}");
         assert_eq!(p["Engine"], json!("redis"));
         assert!(p["EngineVersion"].as_str().unwrap().starts_with('7'));
-        // The token is a dynamic reference to the generated secret, never a literal.
-        let token = p["AuthToken"]["Fn::Sub"][0].as_str().unwrap();
-        assert!(token.starts_with("{{resolve:secretsmanager:"), "{token}");
+        // RBAC with IAM authentication: no AUTH token, no secret, a switched-off default
+        // user and an app user that signs in with its role.
+        assert!(p.get("AuthToken").is_none(), "{stage}");
+        assert!(resources_of_type(&t, "AWS::SecretsManager::Secret").is_empty());
+        assert_eq!(p["UserGroupIds"], json!([{"Ref": "RedisUserGroup"}]));
+        let group = &t["Resources"]["RedisUserGroup"]["Properties"];
         assert_eq!(
-            p["AuthToken"]["Fn::Sub"][1]["SecretId"],
-            json!({"Ref": "RedisAuthToken"})
+            group["UserIds"],
+            json!([{"Ref": "RedisDefaultUser"}, {"Ref": "RedisAppUser"}])
         );
-        let secret = &t["Resources"]["RedisAuthToken"];
-        assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
-        assert!(
-            secret["Properties"]["GenerateSecretString"]["PasswordLength"]
-                .as_u64()
-                .unwrap()
-                >= 32
+        let default = &t["Resources"]["RedisDefaultUser"]["Properties"];
+        assert_eq!(default["UserName"], "default");
+        assert!(default["AccessString"].as_str().unwrap().starts_with("off"));
+        let app = &t["Resources"]["RedisAppUser"]["Properties"];
+        assert_eq!(app["AuthenticationMode"], json!({"Type": "iam"}));
+        assert_eq!(app["UserId"], app["UserName"], "IAM needs id == name");
+        assert_eq!(app["UserName"], format!("roadcall-perf-{stage}-app"));
+        assert!(app.get("Passwords").is_none());
+        let connect = &t["Resources"]["RedisConnectPolicy"]["Properties"]["PolicyDocument"];
+        assert_eq!(
+            connect["Statement"][0]["Action"],
+            json!(["elasticache:Connect"])
+        );
+        assert_eq!(
+            connect["Statement"][0]["Resource"][1],
+            json!({"Fn::GetAtt": ["RedisAppUser", "Arn"]})
         );
         assert_eq!(
             p["CacheSubnetGroupName"],
@@ -357,10 +369,17 @@ fn dax_cdn_and_appsync_are_encrypted() {
             config["Origins"][1]["Fn::If"][1]["CustomOriginConfig"]["OriginProtocolPolicy"],
             "https-only"
         );
+        // Staging and prod always have their own certificate; dev has it when set.
+        let certificate = if *stage == "dev" {
+            &config["ViewerCertificate"]["Fn::If"][1]
+        } else {
+            &config["ViewerCertificate"]
+        };
         assert_eq!(
-            config["ViewerCertificate"]["Fn::If"][1]["MinimumProtocolVersion"],
-            "TLSv1.2_2021"
+            certificate["MinimumProtocolVersion"], "TLSv1.2_2021",
+            "{stage}"
         );
+        assert_eq!(certificate["SslSupportMethod"], "sni-only", "{stage}");
         assert!(config["Origins"][0]["OriginAccessControlId"].is_object());
         let policy = &cdn["Resources"]["ApiCachePolicy"]["Properties"]["CachePolicyConfig"];
         assert_eq!(policy["MinTTL"], json!(0.0));

@@ -65,6 +65,8 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "AWS::ElastiCache::ParameterGroup",
     "AWS::ElastiCache::ReplicationGroup",
     "AWS::ElastiCache::SubnetGroup",
+    "AWS::ElastiCache::User",
+    "AWS::ElastiCache::UserGroup",
     "AWS::Events::Rule",
     "AWS::IAM::ManagedPolicy",
     "AWS::IAM::Role",
@@ -103,6 +105,8 @@ pub fn generate(schemas: &Path, root: &Path) -> anyhow::Result<Vec<(String, Stri
     let providers: Value = read_json(&providers_path)?;
     // service -> (module, struct name, code)
     let mut services: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
+    // (type name, module path) for the create-only lookups of mod.rs
+    let mut lookups = Vec::new();
     for type_name in RESOURCE_TYPES {
         let hash = providers
             .get(type_name)
@@ -112,6 +116,10 @@ pub fn generate(schemas: &Path, root: &Path) -> anyhow::Result<Vec<(String, Stri
         let (service, resource) = split_type(type_name)?;
         let module = walk::resource_module(type_name, &resource, &schema)?;
         let code = emit::resource_module(&module);
+        lookups.push((
+            (*type_name).to_owned(),
+            format!("{}::{}", service.to_lowercase(), snake_case(&resource)),
+        ));
         services.entry(service.to_lowercase()).or_default().push((
             snake_case(&resource),
             resource.clone(),
@@ -139,9 +147,35 @@ pub fn generate(schemas: &Path, root: &Path) -> anyhow::Result<Vec<(String, Stri
         }
         files.push((format!("{service}.rs"), rustfmt(&text, root)?));
     }
+    mod_rs.push_str(&lookup_fn(
+        "create_only_properties",
+        "The schema's `createOnlyProperties` of a generated resource type (paths below \
+         `Properties`): changing one replaces the resource. `None` for other types.",
+        "CREATE_ONLY_PROPERTIES",
+        &lookups,
+    ));
+    mod_rs.push_str(&lookup_fn(
+        "name_properties",
+        "The create-only properties that name a generated resource type's resources: \
+         CloudFormation cannot replace a resource that sets one. `None` for other types.",
+        "NAME_PROPERTIES",
+        &lookups,
+    ));
     files.push(("mod.rs".to_owned(), rustfmt(&mod_rs, root)?));
     files.sort();
     Ok(files)
+}
+
+/// A `match` from type name to a per-module constant.
+fn lookup_fn(name: &str, doc: &str, constant: &str, types: &[(String, String)]) -> String {
+    let mut out = format!(
+        "\n/// {doc}\npub fn {name}(type_name: &str) -> Option<&'static [&'static str]> {{\nmatch type_name {{\n"
+    );
+    for (type_name, module) in types {
+        out.push_str(&format!("\"{type_name}\" => Some({module}::{constant}),\n"));
+    }
+    out.push_str("_ => None,\n}\n}\n");
+    out
 }
 
 fn service_display(service: &str) -> &str {

@@ -135,6 +135,12 @@ pub struct ResourceModule {
     pub resource: StructItem,
     /// `Fn::GetAtt` attribute names, dotted.
     pub attributes: Vec<String>,
+    /// The schema's `createOnlyProperties`, as paths below `Properties` (`A` or `A/B`):
+    /// changing one replaces the resource.
+    pub create_only: Vec<String>,
+    /// The create-only properties that give the resource its physical name (see
+    /// [`crate::schema::name_properties`]).
+    pub name_properties: Vec<String>,
     /// How it takes the template's tags, when it has tags.
     pub tags: Option<Tags>,
     /// Property types and enumerations by Rust name (sorted, for stable output).

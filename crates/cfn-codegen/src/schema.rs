@@ -118,6 +118,38 @@ pub fn string_list(value: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Property paths below `/properties/` (`createOnlyProperties`, `primaryIdentifier`),
+/// `/`-separated, in schema order.
+pub fn property_paths(value: Option<&Value>) -> Vec<String> {
+    string_list(value)
+        .into_iter()
+        .filter_map(|p| p.strip_prefix("/properties/").map(str::to_owned))
+        .collect()
+}
+
+/// The create-only properties that name the resource itself: the primary identifier when
+/// it is one property (a composite one, like a Lambda permission's function and id,
+/// names what the resource attaches to), `Name`, and `<Suffix>Name` where the resource's name ends with `Suffix`
+/// (`GroupName` of `SecurityGroup`, `ClusterName` of `Cluster`), but not names of other
+/// resources (`CacheSubnetGroupName` of a `ReplicationGroup`).
+pub fn name_properties(resource: &str, create_only: &[String], primary: &[String]) -> Vec<String> {
+    let suffixes: Vec<&str> = resource
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_uppercase())
+        .map(|(i, _)| &resource[i..])
+        .collect();
+    create_only
+        .iter()
+        .filter(|p| !p.contains('/'))
+        .filter(|p| {
+            (primary.len() == 1 && primary.contains(p))
+                || p.as_str() == "Name"
+                || suffixes.iter().any(|s| p.as_str() == format!("{s}Name"))
+        })
+        .cloned()
+        .collect()
+}
+
 /// `Fn::GetAtt` names from read-only property paths: `PrimaryEndPoint/Address` ->
 /// `PrimaryEndPoint.Address`; a path that is the parent of another is an object, which
 /// `Fn::GetAtt` cannot return.
@@ -136,6 +168,44 @@ pub fn attribute_names(read_only: &BTreeSet<String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_properties_are_the_resources_own_names() {
+        let own = |resource: &str, create_only: &[&str], primary: &[&str]| {
+            let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            name_properties(resource, &list(create_only), &list(primary))
+        };
+        assert_eq!(
+            own(
+                "SecurityGroup",
+                &["GroupDescription", "GroupName", "VpcId"],
+                &["Id"]
+            ),
+            ["GroupName"]
+        );
+        assert_eq!(
+            own(
+                "ReplicationGroup",
+                &[
+                    "CacheSubnetGroupName",
+                    "KmsKeyId",
+                    "ReplicationGroupId",
+                    "SnapshotName"
+                ],
+                &["ReplicationGroupId"]
+            ),
+            ["ReplicationGroupId"]
+        );
+        assert_eq!(
+            own(
+                "Cluster",
+                &["ClusterName", "NodeType", "SubnetGroupName"],
+                &["Id"]
+            ),
+            ["ClusterName"]
+        );
+        assert_eq!(own("Secret", &["Name"], &["Id"]), ["Name"]);
+    }
 
     #[test]
     fn nested_read_only_objects_are_not_attributes() {

@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use crate::model::{EnumItem, Field, FieldType, Item, ResourceModule, StructItem, Tags, Variant};
 use crate::names::{rust_ident, snake_case, variant_name};
-use crate::schema::{attribute_names, doc_text, enum_values, string_list};
+use crate::schema::{
+    attribute_names, doc_text, enum_values, name_properties, property_paths, string_list,
+};
 
 /// The code model of the resource type `type_name` (Rust name `name`) from its schema.
 pub fn resource_module(
@@ -65,8 +67,12 @@ impl Walker<'_> {
         let name = self.name.clone();
         let fields = self.fields(&name, &inputs, &required)?;
         let tags = self.tags(&fields);
+        let create_only = property_paths(self.schema.get("createOnlyProperties"));
+        let primary = property_paths(self.schema.get("primaryIdentifier"));
         Ok(ResourceModule {
             type_name: self.type_name.to_owned(),
+            name_properties: name_properties(&name, &create_only, &primary),
+            create_only,
             resource: StructItem { name, doc, fields },
             attributes: attribute_names(&read_only),
             tags,

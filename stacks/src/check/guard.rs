@@ -17,12 +17,34 @@ pub struct GuardFailure {
 
 /// Guard could not evaluate a rule file or a template.
 #[derive(Debug, thiserror::Error)]
-#[error("cfn-guard on {file}: {message}")]
-pub struct GuardError {
-    /// The rule file.
-    pub file: String,
-    /// What cfn-guard said.
-    pub message: String,
+pub enum GuardError {
+    /// The template could not be written as JSON for guard.
+    #[error("cfn-guard on {template}: cannot serialize the template")]
+    Serialize {
+        /// The template (stack) name.
+        template: String,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// cfn-guard refused the rule file or the data (a parse or evaluation error).
+    #[error("cfn-guard on {file}")]
+    Evaluate {
+        /// The rule file.
+        file: String,
+        /// What cfn-guard said.
+        #[source]
+        source: cfn_guard::Error,
+    },
+    /// cfn-guard's record tree was not the JSON it documents.
+    #[error("cfn-guard on {file}: unreadable record")]
+    Record {
+        /// The rule file.
+        file: String,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// Evaluates every rule file against one (resolved) template.
@@ -31,58 +53,87 @@ pub fn evaluate(
     template: &Json,
     name: &str,
 ) -> Result<Vec<GuardFailure>, GuardError> {
-    let content = serde_json::to_string(template).map_err(|e| GuardError {
-        file: name.to_owned(),
-        message: e.to_string(),
+    let content = serde_json::to_string(template).map_err(|source| GuardError::Serialize {
+        template: name.to_owned(),
+        source,
     })?;
     let mut failures = Vec::new();
     for file in files {
-        // The verbose record tree: the summary report of cfn-guard 3.2.1's library entry
-        // point loses everything past its 8 KiB write buffer.
-        let output = cfn_guard::run_checks(
+        failures.extend(evaluate_file(file, &content, name)?);
+    }
+    failures.sort();
+    failures.dedup();
+    Ok(failures)
+}
+
+/// Evaluates one rule file against a template given as JSON text.
+pub fn evaluate_file(
+    file: &GuardFile,
+    content: &str,
+    name: &str,
+) -> Result<Vec<GuardFailure>, GuardError> {
+    let mut failures = Vec::new();
+    let run = |verbose: bool| {
+        cfn_guard::run_checks(
             cfn_guard::ValidateInput {
-                content: &content,
+                content,
                 file_name: name,
             },
             cfn_guard::ValidateInput {
                 content: &file.text,
                 file_name: &file.name,
             },
-            true,
+            verbose,
         )
-        .map_err(|e| GuardError {
+        .map_err(|source| GuardError::Evaluate {
             file: file.name.clone(),
-            message: e.to_string(),
-        })?;
-        if output.trim().is_empty() {
+            source,
+        })
+    };
+    // The summary first: writing and reading the verbose record tree is most of a run's
+    // cost, and a passing file (nearly every one) needs nothing more than its status. It
+    // can only be trusted when it parses: cfn-guard 3.2.1's library entry point returns
+    // only what is left in its 8 KiB write buffer, so a long summary comes back cut.
+    let summary = run(false)?;
+    if summary.trim().is_empty() {
+        return Ok(failures);
+    }
+    if let Ok(report) = serde_json::from_str::<Json>(&summary)
+        && report["status"] != "FAIL"
+        && report["not_compliant"].as_array().is_none_or(Vec::is_empty)
+    {
+        return Ok(failures);
+    }
+    // Something failed: the verbose record tree says where.
+    let output = run(true)?;
+    if output.trim().is_empty() {
+        return Ok(failures);
+    }
+    let record: Json = serde_json::from_str(&output).map_err(|source| GuardError::Record {
+        file: file.name.clone(),
+        source,
+    })?;
+    for rule in record["children"].as_array().into_iter().flatten() {
+        let check = &rule["container"]["RuleCheck"];
+        if check["status"] != "FAIL" {
             continue;
         }
-        let record: Json = serde_json::from_str(&output).map_err(|e| GuardError {
-            file: file.name.clone(),
-            message: format!("unreadable record ({e})"),
-        })?;
-        for rule in record["children"].as_array().into_iter().flatten() {
-            let check = &rule["container"]["RuleCheck"];
-            if check["status"] != "FAIL" {
-                continue;
-            }
-            let rule_name = check["name"].as_str().unwrap_or("?").to_owned();
-            let mut paths = Vec::new();
-            for child in rule["children"].as_array().into_iter().flatten() {
-                collect_failed_paths(child, &mut paths);
-            }
-            if paths.is_empty() {
-                paths.push("/Resources/-".to_owned());
-            }
-            for path in paths {
-                let mut parts = path.trim_start_matches('/').splitn(3, '/');
-                let (_, resource, rest) = (parts.next(), parts.next(), parts.next());
-                failures.push(GuardFailure {
-                    rule: rule_name.clone(),
-                    resource: resource.unwrap_or("-").to_owned(),
-                    path: rest.unwrap_or_default().to_owned(),
-                });
-            }
+        let rule_name = check["name"].as_str().unwrap_or("?").to_owned();
+        let mut paths = Vec::new();
+        for child in rule["children"].as_array().into_iter().flatten() {
+            collect_failed_paths(child, &mut paths);
+        }
+        if paths.is_empty() {
+            paths.push("/Resources/-".to_owned());
+        }
+        for path in paths {
+            let mut parts = path.trim_start_matches('/').splitn(3, '/');
+            let (_, resource, rest) = (parts.next(), parts.next(), parts.next());
+            failures.push(GuardFailure {
+                rule: rule_name.clone(),
+                resource: resource.unwrap_or("-").to_owned(),
+                path: rest.unwrap_or_default().to_owned(),
+            });
         }
     }
     failures.sort();

@@ -17,7 +17,7 @@ pub mod suppressions;
 pub mod template_file;
 pub mod variants;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use cfn::{Json, Template};
 use serde::Serialize;
@@ -160,6 +160,50 @@ pub fn check_template(
     check_json(rules, stack, &json)
 }
 
+/// Checks several stacks' templates, on up to as many threads as the machine has cores
+/// (the templates are independent); the findings come back in input order.
+pub fn check_templates(
+    rules: &RuleSet,
+    stacks: &[(&str, &Template)],
+) -> Result<Vec<Finding>, CheckError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(stacks.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some((stack, template)) = stacks.get(index) else {
+                return done;
+            };
+            done.push((index, check_template(rules, stack, template)));
+        }
+    };
+    let mut results: Vec<(usize, Result<Vec<Finding>, CheckError>)> = if threads == 1 {
+        work()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    };
+    results.sort_by_key(|(index, _)| *index);
+    let mut findings = Vec::new();
+    for (_, result) in results {
+        findings.extend(result?);
+    }
+    Ok(findings)
+}
+
 /// Checks one template given as JSON (any template, not only this project's).
 pub fn check_json(
     rules: &RuleSet,
@@ -170,6 +214,7 @@ pub fn check_json(
     let total = all.len();
     // (rule, resource) -> (path, condition sets it fails under)
     let mut failing: BTreeMap<(String, String), (String, Vec<String>)> = BTreeMap::new();
+    let mut evaluated = HashMap::new();
     for variant in &all {
         let label = variant
             .conditions
@@ -178,29 +223,8 @@ pub fn check_json(
             .collect::<Vec<_>>()
             .join(", ");
         let mut hits: Vec<(String, String, String)> =
-            guard::evaluate(&rules.files, &variant.template, stack)?
-                .into_iter()
-                .map(|f| (f.rule, f.resource, f.path))
-                .collect();
-        for web_acl in native::cloudfront_web_acls_without_region_rule(&variant.template) {
-            hits.push((
-                native::CLOUDFRONT_WAF_REGION_RULE.to_owned(),
-                web_acl,
-                String::new(),
-            ));
-        }
-        for distribution in native::distributions_with_unasserted_aliases(&variant.template) {
-            hits.push((
-                native::CLOUDFRONT_ALIASES_RULE.to_owned(),
-                distribution,
-                String::new(),
-            ));
-        }
-        for policy in native::TLS_ONLY_POLICIES {
-            for resource in native::without_tls_only_policy(&variant.template, policy) {
-                hits.push((policy.rule.to_owned(), resource, String::new()));
-            }
-        }
+            guard_hits(rules, &variant.template, stack, &mut evaluated)?;
+        hits.extend(native::hits(&variant.template));
         let mut seen = std::collections::BTreeSet::new();
         for (rule, resource, path) in hits {
             if !seen.insert((rule.clone(), resource.clone())) {
@@ -285,6 +309,65 @@ pub fn check_json(
     findings
         .sort_by(|a, b| (&a.stack, &a.resource, &a.rule).cmp(&(&b.stack, &b.resource, &b.rule)));
     Ok(findings)
+}
+
+/// What guard found in one resolved variant: (rule, resource, path).
+///
+/// Each file reads only the resources of the types it selects, and a file whose input is
+/// the same as in an earlier variant (most resources do not change with the conditions)
+/// is not evaluated again: `evaluated` holds each (file, input) pair's result.
+fn guard_hits(
+    rules: &RuleSet,
+    template: &Json,
+    stack: &str,
+    evaluated: &mut HashMap<(usize, String), Vec<guard::GuardFailure>>,
+) -> Result<Vec<(String, String, String)>, CheckError> {
+    let mut hits = Vec::new();
+    for (index, file) in rules.files.iter().enumerate() {
+        let input = match file.scope() {
+            None => template.clone(),
+            Some(types) => {
+                // Only what the file can read: its sections, and of the resources those
+                // of its types (guard's cost grows with the size of what it reads).
+                let resources: serde_json::Map<String, Json> = template["Resources"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, r)| r["Type"].as_str().is_some_and(|t| types.contains(t)))
+                    .map(|(id, r)| (id.clone(), r.clone()))
+                    .collect();
+                if resources.is_empty() {
+                    continue;
+                }
+                let mut scoped = serde_json::Map::new();
+                for section in file.sections() {
+                    if *section == "Resources" {
+                        continue;
+                    }
+                    if let Some(value) = template.get(*section) {
+                        scoped.insert((*section).to_owned(), value.clone());
+                    }
+                }
+                scoped.insert("Resources".to_owned(), Json::Object(resources));
+                Json::Object(scoped)
+            }
+        };
+        let content = serde_json::to_string(&input).map_err(|source| CheckError::Render {
+            stack: stack.to_owned(),
+            source,
+        })?;
+        let key = (index, content);
+        if !evaluated.contains_key(&key) {
+            let failures = guard::evaluate_file(file, &key.1, stack)?;
+            evaluated.insert(key.clone(), failures);
+        }
+        hits.extend(
+            evaluated[&key]
+                .iter()
+                .map(|f| (f.rule.clone(), f.resource.clone(), f.path.clone())),
+        );
+    }
+    Ok(hits)
 }
 
 /// Findings as text, one block per finding, and a summary line.

@@ -45,6 +45,8 @@ pub const CLOUDFRONT_WAF_REGION_RULE: &str = "CLOUDFRONT_WAF_REGION_ASSERTED";
 /// A distribution whose aliases come from a list parameter that no `Rules` assertion keeps
 /// from being empty.
 pub const CLOUDFRONT_ALIASES_RULE: &str = "CLOUDFRONT_ALIASES_ASSERTED";
+/// A resource with a fixed physical name that sets other create-only properties.
+pub const CUSTOM_NAME_REPLACEMENT: &str = "CUSTOM_NAME_REPLACEMENT";
 /// A suppression without a usable reason or for an unknown rule.
 pub const SUPPRESSION_INVALID: &str = "SUPPRESSION_INVALID";
 /// A suppression of a rule that cannot be suppressed.
@@ -88,6 +90,14 @@ pub fn rules() -> Vec<RuleInfo> {
             fix: "Add a template Rules assertion Fn::Not [Fn::Contains [Ref <Aliases>, \"\"]] (the Cdn construct does, when a certificate is set).".to_owned(),
         },
         RuleInfo {
+            id: CUSTOM_NAME_REPLACEMENT.to_owned(),
+            source: "native".to_owned(),
+            severity: Severity::Error,
+            suppressible: true,
+            message: "The resource has a fixed physical name and sets create-only properties (per its provider schema): changing one of them needs a replacement, which CloudFormation refuses for a custom-named resource.".to_owned(),
+            fix: "Drop the name property and let CloudFormation name the resource; where the name must stay, suppress this rule saying why (`stacks diff` and `stacks deploy` stop before a change set that replaces it).".to_owned(),
+        },
+        RuleInfo {
             id: SUPPRESSION_INVALID.to_owned(),
             source: "native".to_owned(),
             severity: Severity::Error,
@@ -105,6 +115,68 @@ pub fn rules() -> Vec<RuleInfo> {
             fix: "Remove the suppression and fix the resource.".to_owned(),
         },
     ]
+}
+
+/// What the native rules find in one resolved variant: (rule, resource, path).
+pub fn hits(template: &Json) -> Vec<(String, String, String)> {
+    let mut hits = Vec::new();
+    let mut push = |rule: &str, resources: Vec<String>| {
+        hits.extend(
+            resources
+                .into_iter()
+                .map(|r| (rule.to_owned(), r, String::new())),
+        );
+    };
+    push(
+        CLOUDFRONT_WAF_REGION_RULE,
+        cloudfront_web_acls_without_region_rule(template),
+    );
+    push(
+        CLOUDFRONT_ALIASES_RULE,
+        distributions_with_unasserted_aliases(template),
+    );
+    for policy in TLS_ONLY_POLICIES {
+        push(policy.rule, without_tls_only_policy(template, policy));
+    }
+    for (resource, property) in custom_names_with_create_only_inputs(template) {
+        hits.push((
+            CUSTOM_NAME_REPLACEMENT.to_owned(),
+            resource,
+            format!("Properties/{property}"),
+        ));
+    }
+    hits
+}
+
+/// Resources of a template that set a name property and another create-only property
+/// (from the provider schemas the `cfn` crate is generated from): (logical id, the first
+/// such property).
+pub fn custom_names_with_create_only_inputs(template: &Json) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (id, resource) in template["Resources"].as_object().into_iter().flatten() {
+        let Some(kind) = resource["Type"].as_str() else {
+            continue;
+        };
+        let (Some(names), Some(create_only)) = (
+            cfn::aws::name_properties(kind),
+            cfn::aws::create_only_properties(kind),
+        ) else {
+            continue;
+        };
+        let properties = &resource["Properties"];
+        let is_set = |path: &str| {
+            path.split('/')
+                .try_fold(properties, |v, key| v.get(key))
+                .is_some()
+        };
+        if !names.iter().any(|n| is_set(n)) {
+            continue;
+        }
+        if let Some(other) = create_only.iter().find(|p| !names.contains(p) && is_set(p)) {
+            out.push((id.clone(), (*other).to_owned()));
+        }
+    }
+    out
 }
 
 /// Resources (logical ids) of `policy.resource_type` in a resolved template that no

@@ -1,7 +1,7 @@
 //! The rule set: CloudFormation Guard files from `stacks/rules/`, with the annotations
 //! `stacks check` reads from the comment block above each `rule NAME`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -37,6 +37,83 @@ pub struct GuardFile {
     pub name: String,
     /// The rule text.
     pub text: String,
+    /// The resource types the file's queries select, when every query of `Resources`
+    /// selects by `Type == '...'`: resources of other types cannot change its result, so
+    /// the check leaves them out of what guard reads, and skips the file for a template
+    /// without any of them. `None`: the file reads resources some other way.
+    scope: Option<BTreeSet<String>>,
+    /// The template's top-level sections the file's code names (`Resources`,
+    /// `Metadata`...): with a type scope, guard reads only these.
+    sections: BTreeSet<&'static str>,
+}
+
+/// The top-level sections of a template.
+const SECTIONS: &[&str] = &[
+    "AWSTemplateFormatVersion",
+    "Conditions",
+    "Description",
+    "Mappings",
+    "Metadata",
+    "Outputs",
+    "Parameters",
+    "Resources",
+    "Rules",
+    "Transform",
+];
+
+impl GuardFile {
+    /// A rule file from its name and text.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        let text = text.into();
+        let scope = type_scope(&text);
+        let code = code_of(&text);
+        let sections = SECTIONS
+            .iter()
+            .copied()
+            .filter(|s| code.contains(s))
+            .collect();
+        Self {
+            name: name.into(),
+            text,
+            scope,
+            sections,
+        }
+    }
+
+    /// The top-level sections the file's code names (see the field's note).
+    pub fn sections(&self) -> &BTreeSet<&'static str> {
+        &self.sections
+    }
+
+    /// The resource types this file can see (see the field's note); `None` for all.
+    pub fn scope(&self) -> Option<&BTreeSet<String>> {
+        self.scope.as_ref()
+    }
+}
+
+/// A rule file's text without its comment lines.
+fn code_of(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The types of `Resources.*[ Type == 'T' ]` queries, when those are the file's only
+/// mentions of `Resources`.
+fn type_scope(text: &str) -> Option<BTreeSet<String>> {
+    const QUERY: &str = "Resources.*[ Type == '";
+    let code = code_of(text);
+    let mut types = BTreeSet::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find(QUERY) {
+        let after = &rest[at + QUERY.len()..];
+        let end = after.find("' ]")?;
+        types.insert(after[..end].to_owned());
+        rest = &after[end..];
+    }
+    (code.matches("Resources").count() == code.matches(QUERY).count() && !types.is_empty())
+        .then_some(types)
 }
 
 /// The embedded rule set, so the binary checks without the source tree.
@@ -53,9 +130,14 @@ const GUARD_FILES: &[(&str, &str)] = &[
     ),
     ("iam.guard", include_str!("../../rules/iam.guard")),
     ("lambda.guard", include_str!("../../rules/lambda.guard")),
+    (
+        "monitoring.guard",
+        include_str!("../../rules/monitoring.guard"),
+    ),
     ("network.guard", include_str!("../../rules/network.guard")),
     ("s3.guard", include_str!("../../rules/s3.guard")),
     ("sqs.guard", include_str!("../../rules/sqs.guard")),
+    ("stateful.guard", include_str!("../../rules/stateful.guard")),
 ];
 
 /// Errors in the rule files themselves.
@@ -105,10 +187,7 @@ impl RuleSet {
         Self::from_files(
             GUARD_FILES
                 .iter()
-                .map(|(name, text)| GuardFile {
-                    name: (*name).to_owned(),
-                    text: (*text).to_owned(),
-                })
+                .map(|(name, text)| GuardFile::new(*name, *text))
                 .collect(),
         )
     }
@@ -217,11 +296,31 @@ mod tests {
     }
 
     #[test]
+    fn a_file_selecting_only_by_type_is_scoped_to_those_types() {
+        let rules = RuleSet::builtin().unwrap();
+        let lambda = rules
+            .files
+            .iter()
+            .find(|f| f.name == "lambda.guard")
+            .unwrap();
+        let scope: Vec<&str> = lambda.scope().unwrap().iter().map(String::as_str).collect();
+        assert_eq!(scope, ["AWS::Lambda::Function", "AWS::Logs::LogGroup"]);
+        let any = GuardFile::new(
+            "any.guard",
+            "let t = Resources.*[ Type == 'A' ]\nrule R { Resources.* { Metadata exists } }\n",
+        );
+        assert!(
+            any.scope().is_none(),
+            "a file reading all resources sees them all"
+        );
+    }
+
+    #[test]
     fn a_rule_without_annotations_is_refused() {
-        let file = GuardFile {
-            name: "x.guard".into(),
-            text: "# severity: error\nrule X { Resources exists }\n".into(),
-        };
+        let file = GuardFile::new(
+            "x.guard",
+            "# severity: error\nrule X { Resources exists }\n",
+        );
         let err = RuleSet::from_files(vec![file]).unwrap_err();
         assert_eq!(
             err,

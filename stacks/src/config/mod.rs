@@ -144,6 +144,9 @@ impl StageConfig {
     fn check(&self, c: &Checker) -> Result<(), ConfigError> {
         self.network.check(c)?;
         self.redis.check(c)?;
+        // The stage's own requirements first: they say what the stage needs, where the
+        // generic checks would only say which two keys disagree.
+        self.cdn.check_stage(c, &self.stage)?;
         self.cdn.check(c)?;
         self.dax.check(c)?;
         self.appsync.check(c)?;
@@ -169,7 +172,8 @@ impl StageConfig {
         for (index, suppression) in self.suppressions.iter().enumerate() {
             suppression.check(index, c)?;
         }
-        self.monitoring.check(c)
+        self.monitoring.check(c)?;
+        self.monitoring.check_stage(c, &self.stage)
     }
 }
 

@@ -1,7 +1,22 @@
 //! IAM policy documents as JSON, built from statements that name their resources.
 
-use cfn::Json;
+use cfn::{Json, Policy};
 use serde_json::json;
+
+use crate::stage::Stage;
+
+/// The stage whose log groups outlive their stack.
+pub const LOGS_RETAINED_STAGE: &str = "prod";
+
+/// `DeletionPolicy` and `UpdateReplacePolicy` of a log group: prod's logs are evidence
+/// after the stack is gone (Retain); other stages' go with it (Delete).
+pub fn log_group_policy(stage: &Stage<'_>) -> Policy {
+    if stage.name() == LOGS_RETAINED_STAGE {
+        Policy::Retain
+    } else {
+        Policy::Delete
+    }
+}
 
 /// An `Allow` statement for `actions` on `resources`.
 pub fn allow(actions: &[&str], resources: Vec<Json>) -> Json {

@@ -119,25 +119,179 @@ pub fn effective_parameters(
 
 /// Renders a stack's template as the body CloudFormation receives, and as JSON.
 pub fn template_body(stack: &Stack) -> Result<(String, serde_json::Value), DeployError> {
-    let template_error = |message: String| DeployError::Template {
+    let render_error = |source| DeployError::Render {
         stack: stack.name.clone(),
-        message,
+        source,
     };
-    let pretty = cfn::render(&stack.template, cfn::Format::Json)
-        .map_err(|e| template_error(e.to_string()))?;
+    let pretty = cfn::render(&stack.template, cfn::Format::Json).map_err(render_error)?;
     // The body goes without indentation: the services stack's pretty JSON is past the
     // inline limit, its compact form well under it. Keys stay in the rendered order.
-    let parsed: serde_json::Value =
-        serde_json::from_str(&pretty).map_err(|e| template_error(e.to_string()))?;
-    let body = serde_json::to_string(&parsed).map_err(|e| template_error(e.to_string()))?;
+    let parsed: serde_json::Value = serde_json::from_str(&pretty).map_err(render_error)?;
+    let body = serde_json::to_string(&parsed).map_err(render_error)?;
     if body.len() > MAX_TEMPLATE_BODY {
-        return Err(template_error(format!(
-            "{} bytes exceeds CloudFormation's inline limit of {MAX_TEMPLATE_BODY}",
-            body.len()
-        )));
+        return Err(DeployError::TemplateTooLarge {
+            stack: stack.name.clone(),
+            bytes: body.len(),
+            limit: MAX_TEMPLATE_BODY,
+        });
     }
-    let value = serde_json::from_str(&body).map_err(|e| template_error(e.to_string()))?;
+    let value = serde_json::from_str(&body).map_err(render_error)?;
     Ok((body, value))
+}
+
+/// One resource change of a change set, as `DescribeChangeSet` lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlannedChange {
+    /// `Add`, `Modify`, `Remove`, `Import`, ...
+    pub action: String,
+    /// Resource type.
+    pub resource_type: String,
+    /// Logical id.
+    pub logical_id: String,
+    /// `True`, `False` or `Conditional` (Modify only).
+    pub replacement: Option<String>,
+    /// Properties whose change recreates the resource: the `Details` whose target is a
+    /// property with `RequiresRecreation` `Always` or `Conditionally`.
+    pub recreating_properties: Vec<String>,
+}
+
+impl PlannedChange {
+    /// One entry of `Changes` in AWS's documented JSON shape
+    /// (`{"Type": "Resource", "ResourceChange": {...}}`), as the CLI and the API print it.
+    pub fn from_json(change: &serde_json::Value) -> Option<Self> {
+        let rc = change.get("ResourceChange")?;
+        let text = |v: &serde_json::Value, key: &str| {
+            v.get(key).and_then(|x| x.as_str()).map(str::to_owned)
+        };
+        let recreating_properties = rc
+            .get("Details")
+            .and_then(|d| d.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|detail| {
+                let target = detail.get("Target")?;
+                let recreation = text(target, "RequiresRecreation")?;
+                (text(target, "Attribute").as_deref() == Some("Properties")
+                    && recreation != "Never")
+                    .then(|| text(target, "Name"))
+                    .flatten()
+            })
+            .collect();
+        Some(Self {
+            action: text(rc, "Action").unwrap_or_default(),
+            resource_type: text(rc, "ResourceType").unwrap_or_default(),
+            logical_id: text(rc, "LogicalResourceId").unwrap_or_default(),
+            replacement: text(rc, "Replacement"),
+            recreating_properties,
+        })
+    }
+
+    /// The same from the SDK's type.
+    fn from_sdk(rc: &aws_sdk_cloudformation::types::ResourceChange) -> Self {
+        let recreating_properties = rc
+            .details()
+            .iter()
+            .filter_map(|detail| {
+                let target = detail.target()?;
+                let recreation = target.requires_recreation()?.as_str();
+                (target.attribute().map(|a| a.as_str()) == Some("Properties")
+                    && recreation != "Never")
+                    .then(|| target.name().map(str::to_owned))
+                    .flatten()
+            })
+            .collect();
+        Self {
+            action: rc
+                .action()
+                .map(|a| a.as_str().to_owned())
+                .unwrap_or_default(),
+            resource_type: rc.resource_type().unwrap_or_default().to_owned(),
+            logical_id: rc.logical_resource_id().unwrap_or_default().to_owned(),
+            replacement: rc.replacement().map(|r| r.as_str().to_owned()),
+            recreating_properties,
+        }
+    }
+
+    /// The listing line ([`format_change`]).
+    pub fn line(&self) -> String {
+        format_change(
+            &self.action,
+            &self.resource_type,
+            &self.logical_id,
+            self.replacement.as_deref(),
+        )
+    }
+}
+
+/// A replacement CloudFormation would refuse: the resource keeps a fixed physical name.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BlockedReplacement {
+    /// Logical id.
+    pub logical_id: String,
+    /// Resource type.
+    pub resource_type: String,
+    /// The name properties it sets (e.g. `ClusterName`).
+    pub names: Vec<String>,
+    /// The changed properties that need the replacement (the change set's details, or
+    /// the template diff's create-only properties).
+    pub properties: Vec<String>,
+    /// Whether CloudFormation says it replaces for sure (`True`) or may (`Conditional`).
+    pub certain: bool,
+}
+
+impl std::fmt::Display for BlockedReplacement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let properties = if self.properties.is_empty() {
+            "a create-only property".to_owned()
+        } else {
+            self.properties.join(", ")
+        };
+        write!(
+            f,
+            "{} ({}) {} replaced: {properties} changed while {} is fixed",
+            self.logical_id,
+            self.resource_type,
+            if self.certain { "would be" } else { "may be" },
+            self.names.join(", ")
+        )
+    }
+}
+
+/// The name properties (per the provider schemas) that `resource` in `template` sets.
+pub fn fixed_names(template: &serde_json::Value, resource: &str) -> Vec<String> {
+    let entry = &template["Resources"][resource];
+    let Some(names) = entry["Type"].as_str().and_then(cfn::aws::name_properties) else {
+        return Vec::new();
+    };
+    names
+        .iter()
+        .filter(|n| entry["Properties"].get(**n).is_some())
+        .map(|n| (*n).to_owned())
+        .collect()
+}
+
+/// The changes of a change set that replace (or may replace) a resource the synthesized
+/// `template` gives a fixed physical name: CloudFormation cannot create the new one
+/// beside the old, so executing fails halfway.
+pub fn blocked_replacements(
+    changes: &[PlannedChange],
+    template: &serde_json::Value,
+) -> Vec<BlockedReplacement> {
+    changes
+        .iter()
+        .filter(|c| c.action == "Modify")
+        .filter(|c| matches!(c.replacement.as_deref(), Some("True" | "Conditional")))
+        .filter_map(|c| {
+            let names = fixed_names(template, &c.logical_id);
+            (!names.is_empty()).then(|| BlockedReplacement {
+                logical_id: c.logical_id.clone(),
+                resource_type: c.resource_type.clone(),
+                names,
+                properties: c.recreating_properties.clone(),
+                certain: c.replacement.as_deref() == Some("True"),
+            })
+        })
+        .collect()
 }
 
 /// Deploys one stack: creates it if missing, updates it otherwise; "no changes" is a
@@ -223,8 +377,17 @@ pub async fn deploy_stack(
         "{name}: change set {change_set} ({}):",
         change_set_type.as_str().to_ascii_lowercase()
     );
-    for line in &changes {
-        let _ = writeln!(out, "  {line}");
+    for change in &changes {
+        let _ = writeln!(out, "  {}", change.line());
+    }
+    // Checked before `--no-execute` returns too: a reviewer should hear it first.
+    let replacements = blocked_replacements(&changes, &template);
+    if !replacements.is_empty() {
+        return Err(DeployError::ReplacesNamedResources {
+            stack: name.to_owned(),
+            change_set,
+            replacements,
+        });
     }
     if !execute {
         return Ok(DeployOutcome::NotExecuted { change_set });
@@ -280,7 +443,7 @@ async fn wait_for_change_set(
     client: &Client,
     change_set_id: &str,
     poll: Duration,
-) -> Result<(Vec<String>, ChangeSetStatus, String), DeployError> {
+) -> Result<(Vec<PlannedChange>, ChangeSetStatus, String), DeployError> {
     let started = Instant::now();
     loop {
         let mut changes = Vec::new();
@@ -302,12 +465,7 @@ async fn wait_for_change_set(
             reason = page.status_reason().unwrap_or_default().to_owned();
             for change in page.changes() {
                 if let Some(rc) = change.resource_change() {
-                    changes.push(format_change(
-                        rc.action().map(|a| a.as_str()).unwrap_or("?"),
-                        rc.resource_type().unwrap_or_default(),
-                        rc.logical_resource_id().unwrap_or_default(),
-                        rc.replacement().map(|r| r.as_str()),
-                    ));
+                    changes.push(PlannedChange::from_sdk(rc));
                 }
             }
             match page.next_token() {
@@ -384,6 +542,114 @@ mod tests {
                 .ends_with("R  (replacement)")
         );
         assert!(format_change("Add", "T", "X", None).starts_with("+ Add "));
+    }
+
+    /// A DescribeChangeSet `Changes` entry in AWS's documented shape.
+    fn modify(
+        id: &str,
+        kind: &str,
+        replacement: &str,
+        property: &str,
+        recreation: &str,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "Type": "Resource",
+            "ResourceChange": {
+                "Action": "Modify",
+                "LogicalResourceId": id,
+                "PhysicalResourceId": "roadcall-dev",
+                "ResourceType": kind,
+                "Replacement": replacement,
+                "Scope": ["Properties"],
+                "Details": [
+                    {
+                        "Target": {"Attribute": "Properties", "Name": "Description", "RequiresRecreation": "Never"},
+                        "Evaluation": "Static",
+                        "ChangeSource": "DirectModification"
+                    },
+                    {
+                        "Target": {"Attribute": "Properties", "Name": property, "RequiresRecreation": recreation},
+                        "Evaluation": "Static",
+                        "ChangeSource": "DirectModification"
+                    }
+                ]
+            }
+        })
+    }
+
+    #[test]
+    fn a_change_set_replacing_a_custom_named_resource_is_blocked_naming_the_property() {
+        let template = serde_json::json!({"Resources": {
+            "DaxCluster": {"Type": "AWS::DAX::Cluster", "Properties": {"ClusterName": "roadcall-dev", "NodeType": "dax.r5.large"}},
+            "Unnamed": {"Type": "AWS::DAX::Cluster", "Properties": {"NodeType": "dax.r5.large"}},
+            "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupName": "g", "VpcId": "vpc-1"}}
+        }});
+        let changes: Vec<PlannedChange> = [
+            modify(
+                "DaxCluster",
+                "AWS::DAX::Cluster",
+                "True",
+                "NodeType",
+                "Always",
+            ),
+            modify("Unnamed", "AWS::DAX::Cluster", "True", "NodeType", "Always"),
+            modify(
+                "Group",
+                "AWS::EC2::SecurityGroup",
+                "Conditional",
+                "VpcId",
+                "Conditionally",
+            ),
+            modify(
+                "DaxCluster",
+                "AWS::DAX::Cluster",
+                "False",
+                "Description",
+                "Never",
+            ),
+        ]
+        .iter()
+        .map(|c| PlannedChange::from_json(c).unwrap())
+        .collect();
+        let blocked = blocked_replacements(&changes, &template);
+        assert_eq!(blocked.len(), 2, "{blocked:?}");
+        assert_eq!(blocked[0].logical_id, "DaxCluster");
+        assert_eq!(blocked[0].properties, ["NodeType"]);
+        assert_eq!(blocked[0].names, ["ClusterName"]);
+        assert!(blocked[0].certain);
+        assert_eq!(blocked[1].logical_id, "Group");
+        assert!(!blocked[1].certain);
+        let error = DeployError::ReplacesNamedResources {
+            stack: "s".into(),
+            change_set: "cs".into(),
+            replacements: blocked,
+        };
+        let text = error.to_string();
+        assert!(text.contains("DaxCluster (AWS::DAX::Cluster) would be replaced: NodeType changed while ClusterName is fixed"), "{text}");
+    }
+
+    #[test]
+    fn a_replacement_of_an_unnamed_resource_or_an_in_place_update_goes_ahead() {
+        let template = serde_json::json!({"Resources": {
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"MemorySize": 256}}
+        }});
+        let changes = [
+            PlannedChange::from_json(&modify(
+                "Fn",
+                "AWS::Lambda::Function",
+                "True",
+                "FunctionName",
+                "Always",
+            ))
+            .unwrap(),
+            PlannedChange {
+                action: "Add".into(),
+                resource_type: "AWS::DAX::Cluster".into(),
+                logical_id: "New".into(),
+                ..PlannedChange::default()
+            },
+        ];
+        assert!(blocked_replacements(&changes, &template).is_empty());
     }
 
     #[test]

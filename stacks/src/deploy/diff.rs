@@ -6,6 +6,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::deploy::changeset::BlockedReplacement;
+use crate::deploy::changeset::fixed_names;
+
 /// How one entry (resource, parameter, output, condition) differs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "change", rename_all = "lowercase")]
@@ -64,6 +67,10 @@ pub struct StackDiff {
     pub conditions: Vec<EntryDiff>,
     /// Other top-level sections (Description, Metadata, Mappings, ...) that differ.
     pub other_sections: Vec<String>,
+    /// Replacements CloudFormation would refuse: a create-only property (per the provider
+    /// schemas) of a resource with a fixed physical name changes, in the template or
+    /// through a parameter value. `stacks deploy` stops before executing such a change set.
+    pub blocked_replacements: Vec<BlockedReplacement>,
 }
 
 impl StackDiff {
@@ -119,6 +126,8 @@ pub fn diff_stack(
                 });
             }
         }
+        diff.blocked_replacements =
+            template_replacements(old, synthesized, &diff.resources, &diff.parameter_values);
         let mut others: Vec<&String> = object_keys(old).chain(object_keys(synthesized)).collect();
         others.sort();
         others.dedup();
@@ -130,6 +139,95 @@ pub fn diff_stack(
         }
     }
     diff
+}
+
+/// The named resources a deploy would have to replace: a changed create-only property
+/// in the template, or a changed parameter value that feeds one.
+fn template_replacements(
+    deployed: &Value,
+    synthesized: &Value,
+    resources: &[EntryDiff],
+    parameter_values: &[ValueDiff],
+) -> Vec<BlockedReplacement> {
+    let mut out = Vec::new();
+    for (id, resource) in object_map(synthesized, "Resources") {
+        let names = fixed_names(synthesized, id);
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        let Some(create_only) = cfn::aws::create_only_properties(kind) else {
+            continue;
+        };
+        if names.is_empty() || deployed["Resources"].get(id).is_none() {
+            continue;
+        }
+        let mut properties: Vec<String> = Vec::new();
+        if let Some(Change::Modified { paths }) =
+            resources.iter().find(|e| e.id == *id).map(|e| &e.change)
+        {
+            for path in paths {
+                let Some(rest) = path.strip_prefix("Properties.") else {
+                    continue;
+                };
+                let top = rest.split(['.', '[']).next().unwrap_or(rest);
+                if create_only.iter().any(|p| p.split('/').next() == Some(top))
+                    && !properties.iter().any(|p| p == top)
+                {
+                    properties.push(top.to_owned());
+                }
+            }
+        }
+        for changed in parameter_values {
+            for property in create_only {
+                let top = property.split('/').next().unwrap_or(property);
+                if let Some(value) = resource["Properties"].get(top)
+                    && mentions_parameter(value, &changed.name)
+                    && !properties.iter().any(|p| p == top)
+                {
+                    properties.push(format!("{top} (parameter {})", changed.name));
+                }
+            }
+        }
+        if !properties.is_empty() {
+            out.push(BlockedReplacement {
+                logical_id: id.clone(),
+                resource_type: kind.to_owned(),
+                names,
+                properties,
+                certain: true,
+            });
+        }
+    }
+    out
+}
+
+fn object_map<'a>(value: &'a Value, key: &str) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    value
+        .get(key)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+}
+
+/// Whether `value` uses parameter `name`: `{"Ref": name}` or `${name}` in a `Fn::Sub`.
+fn mentions_parameter(value: &Value, name: &str) -> bool {
+    match value {
+        Value::Object(map) => {
+            if map.get("Ref").and_then(Value::as_str) == Some(name) {
+                return true;
+            }
+            if let Some(sub) = map.get("Fn::Sub") {
+                let text = sub
+                    .as_str()
+                    .or_else(|| sub.get(0).and_then(Value::as_str))
+                    .unwrap_or_default();
+                if text.contains(&format!("${{{name}}}")) {
+                    return true;
+                }
+            }
+            map.values().any(|v| mentions_parameter(v, name))
+        }
+        Value::Array(items) => items.iter().any(|v| mentions_parameter(v, name)),
+        _ => false,
+    }
 }
 
 fn object_keys(value: &Value) -> impl Iterator<Item = &String> {
@@ -226,6 +324,12 @@ pub fn render_text(diff: &StackDiff) -> String {
         return text;
     } else {
         let _ = writeln!(text, "Stack {}", diff.stack);
+    }
+    for blocked in &diff.blocked_replacements {
+        let _ = writeln!(
+            text,
+            "[!] {blocked}: CloudFormation refuses this; `stacks deploy` stops before executing it"
+        );
     }
     for (title, entries) in [
         ("Parameters", &diff.parameters),
@@ -388,6 +492,56 @@ mod tests {
             }]
         );
         assert!(render_text(&diff).contains("[~] CodeKey: a.zip -> b.zip"));
+    }
+
+    #[test]
+    fn a_create_only_change_to_a_named_resource_is_a_blocked_replacement() {
+        let group = |vpc: Value, name: bool| {
+            let mut props = json!({"GroupDescription": "d", "VpcId": vpc});
+            if name {
+                props["GroupName"] = json!("g");
+            }
+            json!({
+                "Parameters": {"VpcId": {"Type": "AWS::EC2::VPC::Id"}},
+                "Resources": {"Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": props}}
+            })
+        };
+        let vpc_ref = json!({"Ref": "VpcId"});
+        let values = |v: &str| BTreeMap::from([("VpcId".to_owned(), v.to_owned())]);
+        // A parameter value feeding VpcId changes.
+        let deployed = group(vpc_ref.clone(), true);
+        let diff = diff_stack(
+            "s",
+            Some(&deployed),
+            &deployed,
+            &values("vpc-1"),
+            &values("vpc-2"),
+        );
+        assert_eq!(diff.blocked_replacements.len(), 1, "{diff:?}");
+        assert_eq!(
+            diff.blocked_replacements[0].properties,
+            ["VpcId (parameter VpcId)"]
+        );
+        assert!(render_text(&diff).contains("[!] Sg (AWS::EC2::SecurityGroup) would be replaced"));
+        // The template's own create-only value changes.
+        let diff = diff_stack(
+            "s",
+            Some(&group(json!("vpc-1"), true)),
+            &group(json!("vpc-2"), true),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
+        assert_eq!(diff.blocked_replacements[0].properties, ["VpcId"]);
+        // Without a fixed name, CloudFormation replaces the group itself.
+        let unnamed = group(vpc_ref, false);
+        let diff = diff_stack(
+            "s",
+            Some(&unnamed),
+            &unnamed,
+            &values("vpc-1"),
+            &values("vpc-2"),
+        );
+        assert!(diff.blocked_replacements.is_empty());
     }
 
     #[test]

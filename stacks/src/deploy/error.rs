@@ -93,6 +93,40 @@ pub enum DeployError {
         /// The stage's stacks.
         available: String,
     },
+    /// A template could not be rendered as JSON.
+    #[error("template of {stack}: cannot render")]
+    Render {
+        /// Stack name.
+        stack: String,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A template is larger than CloudFormation takes inline.
+    #[error("template of {stack}: {bytes} bytes exceeds CloudFormation's inline limit of {limit}")]
+    TemplateTooLarge {
+        /// Stack name.
+        stack: String,
+        /// Its size.
+        bytes: usize,
+        /// The inline limit.
+        limit: usize,
+    },
+    /// The change set would replace resources that have fixed physical names, which
+    /// CloudFormation cannot do: it fails halfway and rolls back. Nothing was executed.
+    #[error(
+        "change set {change_set} of {stack} replaces custom-named resource(s), which CloudFormation refuses; \
+         not executed:{}\n  (drop the name, or change the property in a new resource with another name)",
+        replacements_text(.replacements)
+    )]
+    ReplacesNamedResources {
+        /// Stack name.
+        stack: String,
+        /// The change set, left for review.
+        change_set: String,
+        /// What would be replaced, and why.
+        replacements: Vec<crate::deploy::changeset::BlockedReplacement>,
+    },
     /// A template could not be rendered or parsed.
     #[error("template of {stack}: {message}")]
     Template {
@@ -128,6 +162,10 @@ pub enum DeployError {
         /// The AWS message, or the transport error.
         message: String,
     },
+}
+
+fn replacements_text(replacements: &[crate::deploy::changeset::BlockedReplacement]) -> String {
+    replacements.iter().map(|r| format!("\n  - {r}")).collect()
 }
 
 fn failures_text(failures: &[ResourceFailure]) -> String {

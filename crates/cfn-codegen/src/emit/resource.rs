@@ -31,6 +31,21 @@ pub fn resource_module(module: &ResourceModule) -> String {
         module.tags.as_ref().map(tags_code).unwrap_or_default()
     ));
     out.push_str(&accessors(name, &module.attributes));
+    let list = |items: &[String]| {
+        items
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    out.push_str(&format!(
+        "\n/// The schema's `createOnlyProperties` (paths below `Properties`): changing one \
+         replaces the resource.\npub const CREATE_ONLY_PROPERTIES: &[&str] = &[{}];\n\
+         /// The create-only properties that give the resource its physical name: set, \
+         they make a replacement fail.\npub const NAME_PROPERTIES: &[&str] = &[{}];\n",
+        list(&module.create_only),
+        list(&module.name_properties)
+    ));
     for item in module.items.values() {
         out.push('\n');
         out.push_str(&match item {

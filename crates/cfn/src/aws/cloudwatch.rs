@@ -353,6 +353,11 @@ pub mod alarm {
         }
     }
 
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["AlarmName"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["AlarmName"];
+
     /// The `ActionConfiguration` property type of `AWS::CloudWatch::Alarm`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct ActionConfiguration {
@@ -1640,6 +1645,11 @@ pub mod dashboard {
             }
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["DashboardName"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["DashboardName"];
 
     /// Metadata that you can assign to a cloudwatch dashboard. Tags can help you organize and categorize your resources. You can also use them to scope user permissions, by granting a user permission to access or change only resources with certain tag values.
     #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -235,6 +235,19 @@ pub mod cluster {
         }
     }
 
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &[
+        "IAMRoleARN",
+        "SSESpecification",
+        "ClusterEndpointEncryptionType",
+        "NetworkType",
+        "ClusterName",
+        "NodeType",
+        "SubnetGroupName",
+    ];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["ClusterName"];
+
     /// The `SSESpecification` property type of `AWS::DAX::Cluster`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct SSESpecification {
@@ -346,6 +359,11 @@ pub mod parameter_group {
         const TYPE: &'static str = "AWS::DAX::ParameterGroup";
         const ATTRIBUTES: &'static [&'static str] = &[];
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["ParameterGroupName", "Description"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["ParameterGroupName"];
 }
 
 pub mod subnet_group {
@@ -410,4 +428,9 @@ pub mod subnet_group {
         const TYPE: &'static str = "AWS::DAX::SubnetGroup";
         const ATTRIBUTES: &'static [&'static str] = &[];
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["SubnetGroupName"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["SubnetGroupName"];
 }

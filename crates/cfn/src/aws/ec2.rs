@@ -130,6 +130,11 @@ pub mod security_group {
         }
     }
 
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["GroupDescription", "GroupName", "VpcId"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["GroupName"];
+
     /// The `Egress` property type of `AWS::EC2::SecurityGroup`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct Egress {
@@ -556,6 +561,20 @@ pub mod security_group_egress {
             Expr::get_att(self.logical_id(), "Id")
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &[
+        "IpProtocol",
+        "DestinationSecurityGroupId",
+        "ToPort",
+        "CidrIp",
+        "FromPort",
+        "GroupId",
+        "CidrIpv6",
+        "DestinationPrefixListId",
+    ];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &[];
 }
 
 pub mod security_group_ingress {
@@ -726,4 +745,21 @@ pub mod security_group_ingress {
             Expr::get_att(self.logical_id(), "Id")
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &[
+        "GroupName",
+        "IpProtocol",
+        "SourceSecurityGroupId",
+        "SourcePrefixListId",
+        "ToPort",
+        "CidrIp",
+        "SourceSecurityGroupName",
+        "SourceSecurityGroupOwnerId",
+        "FromPort",
+        "GroupId",
+        "CidrIpv6",
+    ];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &[];
 }

@@ -3,6 +3,8 @@
 pub use parameter_group::ParameterGroup;
 pub use replication_group::ReplicationGroup;
 pub use subnet_group::SubnetGroup;
+pub use user::User;
+pub use user_group::UserGroup;
 
 pub mod parameter_group {
     #![allow(
@@ -102,6 +104,11 @@ pub mod parameter_group {
             Expr::get_att(self.logical_id(), "CacheParameterGroupName")
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["CacheParameterGroupFamily"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &[];
 
     /// The `Tag` property type of `AWS::ElastiCache::ParameterGroup`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -722,6 +729,23 @@ pub mod replication_group {
             Expr::get_att(self.logical_id(), "ReaderEndPoint.Port")
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &[
+        "AtRestEncryptionEnabled",
+        "CacheSubnetGroupName",
+        "DataTieringEnabled",
+        "GlobalReplicationGroupId",
+        "KmsKeyId",
+        "NetworkType",
+        "Port",
+        "PreferredCacheClusterAZs",
+        "ReplicationGroupId",
+        "SnapshotArns",
+        "SnapshotName",
+    ];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["ReplicationGroupId"];
 
     /// The configuration details of the CloudWatch Logs destination. Note that this field is marked as required but only if CloudWatch Logs was chosen as the destination.
     #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -1541,6 +1565,11 @@ pub mod subnet_group {
         }
     }
 
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["CacheSubnetGroupName"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["CacheSubnetGroupName"];
+
     /// A tag that can be added to an ElastiCache subnet group. Tags are composed of a Key/Value pair. You can use tags to categorize and track all your subnet groups. A tag with a null Value is permitted.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct Tag {
@@ -1570,6 +1599,537 @@ pub mod subnet_group {
         /// Sets `Value`.
         pub fn value(mut self, value: impl Into<Val<String>>) -> Self {
             self.value = value.into();
+            self
+        }
+    }
+
+    impl From<Tag> for Val<Tag> {
+        fn from(value: Tag) -> Self {
+            Val::Lit(value)
+        }
+    }
+
+    impl From<Tag> for Val<Box<Tag>> {
+        fn from(value: Tag) -> Self {
+            Val::Lit(Box::new(value))
+        }
+    }
+}
+
+pub mod user {
+    #![allow(
+        clippy::too_many_arguments,
+        clippy::wrong_self_convention,
+        clippy::enum_variant_names,
+        clippy::should_implement_trait,
+        clippy::large_enum_variant
+    )]
+    //! `AWS::ElastiCache::User` and its property types.
+
+    use serde::Serialize;
+
+    #[allow(unused_imports)]
+    use crate::expr::{Expr, Json, Val};
+
+    /// `AWS::ElastiCache::User`. Resource Type definition for AWS::ElastiCache::User
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct User {
+        /// Access permissions string used for this user account.
+        #[serde(rename = "AccessString", skip_serializing_if = "Option::is_none")]
+        pub access_string: Option<Val<String>>,
+        /// `AuthenticationMode`.
+        #[serde(rename = "AuthenticationMode", skip_serializing_if = "Option::is_none")]
+        pub authentication_mode: Option<Val<AuthenticationMode>>,
+        /// The target cache engine for the user. Required.
+        #[serde(rename = "Engine")]
+        pub engine: Val<Engine>,
+        /// Indicates a password is not required for this user account.
+        #[serde(rename = "NoPasswordRequired", skip_serializing_if = "Option::is_none")]
+        pub no_password_required: Option<Val<bool>>,
+        /// Passwords used for this user account. You can create up to two passwords for each user.
+        #[serde(rename = "Passwords", skip_serializing_if = "Option::is_none")]
+        pub passwords: Option<Val<Vec<Val<String>>>>,
+        /// An array of key-value pairs to apply to this user.
+        #[serde(rename = "Tags", skip_serializing_if = "Option::is_none")]
+        pub tags: Option<Val<Vec<Val<Tag>>>>,
+        /// The ID of the user. Required.
+        #[serde(rename = "UserId")]
+        pub user_id: Val<String>,
+        /// The username of the user. Required.
+        #[serde(rename = "UserName")]
+        pub user_name: Val<String>,
+    }
+
+    impl User {
+        /// A `User` with its required properties (`Engine`, `UserId`, `UserName`).
+        pub fn new(
+            engine: impl Into<Val<Engine>>,
+            user_id: impl Into<Val<String>>,
+            user_name: impl Into<Val<String>>,
+        ) -> Self {
+            Self {
+                access_string: None,
+                authentication_mode: None,
+                engine: engine.into(),
+                no_password_required: None,
+                passwords: None,
+                tags: None,
+                user_id: user_id.into(),
+                user_name: user_name.into(),
+            }
+        }
+
+        /// Sets `AccessString`.
+        pub fn access_string(mut self, value: impl Into<Val<String>>) -> Self {
+            self.access_string = Some(value.into());
+            self
+        }
+
+        /// Sets `AuthenticationMode`.
+        pub fn authentication_mode(mut self, value: impl Into<Val<AuthenticationMode>>) -> Self {
+            self.authentication_mode = Some(value.into());
+            self
+        }
+
+        /// Sets `Engine`.
+        pub fn engine(mut self, value: impl Into<Val<Engine>>) -> Self {
+            self.engine = value.into();
+            self
+        }
+
+        /// Sets `NoPasswordRequired`.
+        pub fn no_password_required(mut self, value: impl Into<Val<bool>>) -> Self {
+            self.no_password_required = Some(value.into());
+            self
+        }
+
+        /// Sets `Passwords`.
+        pub fn passwords(mut self, value: impl Into<Val<Vec<Val<String>>>>) -> Self {
+            self.passwords = Some(value.into());
+            self
+        }
+
+        /// Sets `Tags`.
+        pub fn tags(mut self, value: impl Into<Val<Vec<Val<Tag>>>>) -> Self {
+            self.tags = Some(value.into());
+            self
+        }
+
+        /// Sets `UserId`.
+        pub fn user_id(mut self, value: impl Into<Val<String>>) -> Self {
+            self.user_id = value.into();
+            self
+        }
+
+        /// Sets `UserName`.
+        pub fn user_name(mut self, value: impl Into<Val<String>>) -> Self {
+            self.user_name = value.into();
+            self
+        }
+    }
+
+    impl crate::template::Resource for User {
+        const TYPE: &'static str = "AWS::ElastiCache::User";
+        const ATTRIBUTES: &'static [&'static str] = &["Arn", "Status"];
+        fn add_missing_tags(&mut self, tags: &[(String, String)]) {
+            let list = self.tags.get_or_insert_with(|| Val::Lit(Vec::new()));
+            let Val::Lit(list) = list else { return };
+            for (key, value) in tags {
+                let present = list.iter().any(|tag| match tag {
+                    Val::Lit(tag) => {
+                        let k: &Val<String> = &tag.key;
+                        matches!(k, Val::Lit(k) if k == key)
+                    }
+                    Val::Expr(_) => false,
+                });
+                if !present {
+                    list.push(Val::Lit(Tag::new(key.as_str()).value(value.as_str())));
+                }
+            }
+        }
+    }
+
+    impl crate::template::Handle<User> {
+        /// `Fn::GetAtt` `Arn`.
+        pub fn att_arn(&self) -> Expr {
+            Expr::get_att(self.logical_id(), "Arn")
+        }
+        /// `Fn::GetAtt` `Status`.
+        pub fn att_status(&self) -> Expr {
+            Expr::get_att(self.logical_id(), "Status")
+        }
+    }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["UserId", "UserName"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["UserId", "UserName"];
+
+    /// The `AuthenticationMode` property type of `AWS::ElastiCache::User`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct AuthenticationMode {
+        /// Passwords used for this user account. You can create up to two passwords for each user.
+        #[serde(rename = "Passwords", skip_serializing_if = "Option::is_none")]
+        pub passwords: Option<Val<Vec<Val<String>>>>,
+        /// Authentication Type Required.
+        #[serde(rename = "Type")]
+        pub r#type: Val<Type>,
+    }
+
+    impl AuthenticationMode {
+        /// A `AuthenticationMode` with its required properties (`Type`).
+        pub fn new(r#type: impl Into<Val<Type>>) -> Self {
+            Self {
+                passwords: None,
+                r#type: r#type.into(),
+            }
+        }
+
+        /// Sets `Passwords`.
+        pub fn passwords(mut self, value: impl Into<Val<Vec<Val<String>>>>) -> Self {
+            self.passwords = Some(value.into());
+            self
+        }
+
+        /// Sets `Type`.
+        pub fn r#type(mut self, value: impl Into<Val<Type>>) -> Self {
+            self.r#type = value.into();
+            self
+        }
+    }
+
+    impl From<AuthenticationMode> for Val<AuthenticationMode> {
+        fn from(value: AuthenticationMode) -> Self {
+            Val::Lit(value)
+        }
+    }
+
+    impl From<AuthenticationMode> for Val<Box<AuthenticationMode>> {
+        fn from(value: AuthenticationMode) -> Self {
+            Val::Lit(Box::new(value))
+        }
+    }
+
+    /// The target cache engine for the user.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+    pub enum Engine {
+        /// `redis`
+        #[serde(rename = "redis")]
+        Redis,
+        /// `valkey`
+        #[serde(rename = "valkey")]
+        Valkey,
+    }
+
+    impl Engine {
+        /// Every allowed value.
+        pub const ALL: &'static [Engine] = &[Engine::Redis, Engine::Valkey];
+
+        /// The value as CloudFormation spells it.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Engine::Redis => "redis",
+                Engine::Valkey => "valkey",
+            }
+        }
+    }
+
+    impl std::str::FromStr for Engine {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Engine", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Engine {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
+    impl From<Engine> for Val<Engine> {
+        fn from(value: Engine) -> Self {
+            Val::Lit(value)
+        }
+    }
+
+    /// A key-value pair to associate with a resource.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct Tag {
+        /// The key name of the tag. You can specify a value that is 1 to 128 Unicode characters in length and cannot be prefixed with 'aws:'. You can use any of the following characters: the set of Unicode letters, digits, whitespace, _, ., /, =, +, and -. Required.
+        #[serde(rename = "Key")]
+        pub key: Val<String>,
+        /// The value for the tag. You can specify a value that is 0 to 256 Unicode characters in length. You can use any of the following characters: the set of Unicode letters, digits, whitespace, _, ., /, =, +, and -.
+        #[serde(rename = "Value", skip_serializing_if = "Option::is_none")]
+        pub value: Option<Val<String>>,
+    }
+
+    impl Tag {
+        /// A `Tag` with its required properties (`Key`).
+        pub fn new(key: impl Into<Val<String>>) -> Self {
+            Self {
+                key: key.into(),
+                value: None,
+            }
+        }
+
+        /// Sets `Key`.
+        pub fn key(mut self, value: impl Into<Val<String>>) -> Self {
+            self.key = value.into();
+            self
+        }
+
+        /// Sets `Value`.
+        pub fn value(mut self, value: impl Into<Val<String>>) -> Self {
+            self.value = Some(value.into());
+            self
+        }
+    }
+
+    impl From<Tag> for Val<Tag> {
+        fn from(value: Tag) -> Self {
+            Val::Lit(value)
+        }
+    }
+
+    impl From<Tag> for Val<Box<Tag>> {
+        fn from(value: Tag) -> Self {
+            Val::Lit(Box::new(value))
+        }
+    }
+
+    /// Authentication Type
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+    pub enum Type {
+        /// `iam`
+        #[serde(rename = "iam")]
+        Iam,
+        /// `no-password-required`
+        #[serde(rename = "no-password-required")]
+        NoPasswordRequired,
+        /// `password`
+        #[serde(rename = "password")]
+        Password,
+    }
+
+    impl Type {
+        /// Every allowed value.
+        pub const ALL: &'static [Type] = &[Type::Iam, Type::NoPasswordRequired, Type::Password];
+
+        /// The value as CloudFormation spells it.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Type::Iam => "iam",
+                Type::NoPasswordRequired => "no-password-required",
+                Type::Password => "password",
+            }
+        }
+    }
+
+    impl std::str::FromStr for Type {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Type", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Type {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
+    impl From<Type> for Val<Type> {
+        fn from(value: Type) -> Self {
+            Val::Lit(value)
+        }
+    }
+}
+
+pub mod user_group {
+    #![allow(
+        clippy::too_many_arguments,
+        clippy::wrong_self_convention,
+        clippy::enum_variant_names,
+        clippy::should_implement_trait,
+        clippy::large_enum_variant
+    )]
+    //! `AWS::ElastiCache::UserGroup` and its property types.
+
+    use serde::Serialize;
+
+    #[allow(unused_imports)]
+    use crate::expr::{Expr, Json, Val};
+
+    /// `AWS::ElastiCache::UserGroup`. Resource Type definition for AWS::ElastiCache::UserGroup
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct UserGroup {
+        /// The target cache engine for the user group. Required.
+        #[serde(rename = "Engine")]
+        pub engine: Val<Engine>,
+        /// An array of key-value pairs to apply to this user.
+        #[serde(rename = "Tags", skip_serializing_if = "Option::is_none")]
+        pub tags: Option<Val<Vec<Val<Tag>>>>,
+        /// The ID of the user group. Required.
+        #[serde(rename = "UserGroupId")]
+        pub user_group_id: Val<String>,
+        /// List of users associated to this user group. Required.
+        #[serde(rename = "UserIds")]
+        pub user_ids: Val<Vec<Val<String>>>,
+    }
+
+    impl UserGroup {
+        /// A `UserGroup` with its required properties (`Engine`, `UserGroupId`, `UserIds`).
+        pub fn new(
+            engine: impl Into<Val<Engine>>,
+            user_group_id: impl Into<Val<String>>,
+            user_ids: impl Into<Val<Vec<Val<String>>>>,
+        ) -> Self {
+            Self {
+                engine: engine.into(),
+                tags: None,
+                user_group_id: user_group_id.into(),
+                user_ids: user_ids.into(),
+            }
+        }
+
+        /// Sets `Engine`.
+        pub fn engine(mut self, value: impl Into<Val<Engine>>) -> Self {
+            self.engine = value.into();
+            self
+        }
+
+        /// Sets `Tags`.
+        pub fn tags(mut self, value: impl Into<Val<Vec<Val<Tag>>>>) -> Self {
+            self.tags = Some(value.into());
+            self
+        }
+
+        /// Sets `UserGroupId`.
+        pub fn user_group_id(mut self, value: impl Into<Val<String>>) -> Self {
+            self.user_group_id = value.into();
+            self
+        }
+
+        /// Sets `UserIds`.
+        pub fn user_ids(mut self, value: impl Into<Val<Vec<Val<String>>>>) -> Self {
+            self.user_ids = value.into();
+            self
+        }
+    }
+
+    impl crate::template::Resource for UserGroup {
+        const TYPE: &'static str = "AWS::ElastiCache::UserGroup";
+        const ATTRIBUTES: &'static [&'static str] = &["Arn", "Status"];
+        fn add_missing_tags(&mut self, tags: &[(String, String)]) {
+            let list = self.tags.get_or_insert_with(|| Val::Lit(Vec::new()));
+            let Val::Lit(list) = list else { return };
+            for (key, value) in tags {
+                let present = list.iter().any(|tag| match tag {
+                    Val::Lit(tag) => {
+                        let k: &Val<String> = &tag.key;
+                        matches!(k, Val::Lit(k) if k == key)
+                    }
+                    Val::Expr(_) => false,
+                });
+                if !present {
+                    list.push(Val::Lit(Tag::new(key.as_str()).value(value.as_str())));
+                }
+            }
+        }
+    }
+
+    impl crate::template::Handle<UserGroup> {
+        /// `Fn::GetAtt` `Arn`.
+        pub fn att_arn(&self) -> Expr {
+            Expr::get_att(self.logical_id(), "Arn")
+        }
+        /// `Fn::GetAtt` `Status`.
+        pub fn att_status(&self) -> Expr {
+            Expr::get_att(self.logical_id(), "Status")
+        }
+    }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["UserGroupId"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["UserGroupId"];
+
+    /// The target cache engine for the user group.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+    pub enum Engine {
+        /// `redis`
+        #[serde(rename = "redis")]
+        Redis,
+        /// `valkey`
+        #[serde(rename = "valkey")]
+        Valkey,
+    }
+
+    impl Engine {
+        /// Every allowed value.
+        pub const ALL: &'static [Engine] = &[Engine::Redis, Engine::Valkey];
+
+        /// The value as CloudFormation spells it.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Engine::Redis => "redis",
+                Engine::Valkey => "valkey",
+            }
+        }
+    }
+
+    impl std::str::FromStr for Engine {
+        type Err = crate::UnknownValue;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            crate::parse_allowed(text, "Engine", Self::ALL, Self::as_str)
+        }
+    }
+
+    impl std::fmt::Display for Engine {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
+    impl From<Engine> for Val<Engine> {
+        fn from(value: Engine) -> Self {
+            Val::Lit(value)
+        }
+    }
+
+    /// A key-value pair to associate with a resource.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct Tag {
+        /// The key name of the tag. You can specify a value that is 1 to 128 Unicode characters in length and cannot be prefixed with 'aws:'. You can use any of the following characters: the set of Unicode letters, digits, whitespace, _, ., /, =, +, and -. Required.
+        #[serde(rename = "Key")]
+        pub key: Val<String>,
+        /// The value for the tag. You can specify a value that is 0 to 256 Unicode characters in length. You can use any of the following characters: the set of Unicode letters, digits, whitespace, _, ., /, =, +, and -.
+        #[serde(rename = "Value", skip_serializing_if = "Option::is_none")]
+        pub value: Option<Val<String>>,
+    }
+
+    impl Tag {
+        /// A `Tag` with its required properties (`Key`).
+        pub fn new(key: impl Into<Val<String>>) -> Self {
+            Self {
+                key: key.into(),
+                value: None,
+            }
+        }
+
+        /// Sets `Key`.
+        pub fn key(mut self, value: impl Into<Val<String>>) -> Self {
+            self.key = value.into();
+            self
+        }
+
+        /// Sets `Value`.
+        pub fn value(mut self, value: impl Into<Val<String>>) -> Self {
+            self.value = Some(value.into());
             self
         }
     }

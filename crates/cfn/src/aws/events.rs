@@ -161,6 +161,11 @@ pub mod rule {
         }
     }
 
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["Name"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["Name"];
+
     /// The `AppSyncParameters` property type of `AWS::Events::Rule`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct AppSyncParameters {

@@ -149,6 +149,11 @@ pub mod managed_policy {
             Expr::get_att(self.logical_id(), "UpdateDate")
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["ManagedPolicyName", "Description", "Path"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["ManagedPolicyName"];
 }
 
 pub mod role {
@@ -303,6 +308,11 @@ pub mod role {
             Expr::get_att(self.logical_id(), "RoleId")
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["Path", "RoleName"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["RoleName"];
 
     /// Contains information about an attached policy. An attached policy is a managed policy that has been attached to a user, group, or role. For more information about managed policies, refer to [Managed Policies and Inline Policies](https://docs.aws.amazon.com/IAM/latest/UserGuide/policies-managed-vs-inline.html) in the *User Guide*.
     #[derive(Clone, Debug, PartialEq, Serialize)]

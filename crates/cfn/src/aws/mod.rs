@@ -18,3 +18,105 @@ pub mod secretsmanager;
 pub mod sns;
 pub mod sqs;
 pub mod wafv2;
+
+/// The schema's `createOnlyProperties` of a generated resource type (paths below `Properties`): changing one replaces the resource. `None` for other types.
+pub fn create_only_properties(type_name: &str) -> Option<&'static [&'static str]> {
+    match type_name {
+        "AWS::AppSync::ApiCache" => Some(appsync::api_cache::CREATE_ONLY_PROPERTIES),
+        "AWS::CloudFront::CachePolicy" => Some(cloudfront::cache_policy::CREATE_ONLY_PROPERTIES),
+        "AWS::CloudFront::Distribution" => Some(cloudfront::distribution::CREATE_ONLY_PROPERTIES),
+        "AWS::CloudFront::OriginAccessControl" => {
+            Some(cloudfront::origin_access_control::CREATE_ONLY_PROPERTIES)
+        }
+        "AWS::CloudFront::ResponseHeadersPolicy" => {
+            Some(cloudfront::response_headers_policy::CREATE_ONLY_PROPERTIES)
+        }
+        "AWS::CloudWatch::Alarm" => Some(cloudwatch::alarm::CREATE_ONLY_PROPERTIES),
+        "AWS::CloudWatch::Dashboard" => Some(cloudwatch::dashboard::CREATE_ONLY_PROPERTIES),
+        "AWS::DAX::Cluster" => Some(dax::cluster::CREATE_ONLY_PROPERTIES),
+        "AWS::DAX::ParameterGroup" => Some(dax::parameter_group::CREATE_ONLY_PROPERTIES),
+        "AWS::DAX::SubnetGroup" => Some(dax::subnet_group::CREATE_ONLY_PROPERTIES),
+        "AWS::EC2::SecurityGroup" => Some(ec2::security_group::CREATE_ONLY_PROPERTIES),
+        "AWS::EC2::SecurityGroupEgress" => Some(ec2::security_group_egress::CREATE_ONLY_PROPERTIES),
+        "AWS::EC2::SecurityGroupIngress" => {
+            Some(ec2::security_group_ingress::CREATE_ONLY_PROPERTIES)
+        }
+        "AWS::ElastiCache::ParameterGroup" => {
+            Some(elasticache::parameter_group::CREATE_ONLY_PROPERTIES)
+        }
+        "AWS::ElastiCache::ReplicationGroup" => {
+            Some(elasticache::replication_group::CREATE_ONLY_PROPERTIES)
+        }
+        "AWS::ElastiCache::SubnetGroup" => Some(elasticache::subnet_group::CREATE_ONLY_PROPERTIES),
+        "AWS::ElastiCache::User" => Some(elasticache::user::CREATE_ONLY_PROPERTIES),
+        "AWS::ElastiCache::UserGroup" => Some(elasticache::user_group::CREATE_ONLY_PROPERTIES),
+        "AWS::Events::Rule" => Some(events::rule::CREATE_ONLY_PROPERTIES),
+        "AWS::IAM::ManagedPolicy" => Some(iam::managed_policy::CREATE_ONLY_PROPERTIES),
+        "AWS::IAM::Role" => Some(iam::role::CREATE_ONLY_PROPERTIES),
+        "AWS::KMS::Alias" => Some(kms::alias::CREATE_ONLY_PROPERTIES),
+        "AWS::KMS::Key" => Some(kms::key::CREATE_ONLY_PROPERTIES),
+        "AWS::Lambda::Function" => Some(lambda::function::CREATE_ONLY_PROPERTIES),
+        "AWS::Lambda::Permission" => Some(lambda::permission::CREATE_ONLY_PROPERTIES),
+        "AWS::Logs::LogGroup" => Some(logs::log_group::CREATE_ONLY_PROPERTIES),
+        "AWS::S3::Bucket" => Some(s3::bucket::CREATE_ONLY_PROPERTIES),
+        "AWS::S3::BucketPolicy" => Some(s3::bucket_policy::CREATE_ONLY_PROPERTIES),
+        "AWS::SNS::Topic" => Some(sns::topic::CREATE_ONLY_PROPERTIES),
+        "AWS::SNS::TopicPolicy" => Some(sns::topic_policy::CREATE_ONLY_PROPERTIES),
+        "AWS::SQS::Queue" => Some(sqs::queue::CREATE_ONLY_PROPERTIES),
+        "AWS::SQS::QueuePolicy" => Some(sqs::queue_policy::CREATE_ONLY_PROPERTIES),
+        "AWS::SecretsManager::Secret" => Some(secretsmanager::secret::CREATE_ONLY_PROPERTIES),
+        "AWS::WAFv2::LoggingConfiguration" => {
+            Some(wafv2::logging_configuration::CREATE_ONLY_PROPERTIES)
+        }
+        "AWS::WAFv2::WebACL" => Some(wafv2::web_acl::CREATE_ONLY_PROPERTIES),
+        _ => None,
+    }
+}
+
+/// The create-only properties that name a generated resource type's resources: CloudFormation cannot replace a resource that sets one. `None` for other types.
+pub fn name_properties(type_name: &str) -> Option<&'static [&'static str]> {
+    match type_name {
+        "AWS::AppSync::ApiCache" => Some(appsync::api_cache::NAME_PROPERTIES),
+        "AWS::CloudFront::CachePolicy" => Some(cloudfront::cache_policy::NAME_PROPERTIES),
+        "AWS::CloudFront::Distribution" => Some(cloudfront::distribution::NAME_PROPERTIES),
+        "AWS::CloudFront::OriginAccessControl" => {
+            Some(cloudfront::origin_access_control::NAME_PROPERTIES)
+        }
+        "AWS::CloudFront::ResponseHeadersPolicy" => {
+            Some(cloudfront::response_headers_policy::NAME_PROPERTIES)
+        }
+        "AWS::CloudWatch::Alarm" => Some(cloudwatch::alarm::NAME_PROPERTIES),
+        "AWS::CloudWatch::Dashboard" => Some(cloudwatch::dashboard::NAME_PROPERTIES),
+        "AWS::DAX::Cluster" => Some(dax::cluster::NAME_PROPERTIES),
+        "AWS::DAX::ParameterGroup" => Some(dax::parameter_group::NAME_PROPERTIES),
+        "AWS::DAX::SubnetGroup" => Some(dax::subnet_group::NAME_PROPERTIES),
+        "AWS::EC2::SecurityGroup" => Some(ec2::security_group::NAME_PROPERTIES),
+        "AWS::EC2::SecurityGroupEgress" => Some(ec2::security_group_egress::NAME_PROPERTIES),
+        "AWS::EC2::SecurityGroupIngress" => Some(ec2::security_group_ingress::NAME_PROPERTIES),
+        "AWS::ElastiCache::ParameterGroup" => Some(elasticache::parameter_group::NAME_PROPERTIES),
+        "AWS::ElastiCache::ReplicationGroup" => {
+            Some(elasticache::replication_group::NAME_PROPERTIES)
+        }
+        "AWS::ElastiCache::SubnetGroup" => Some(elasticache::subnet_group::NAME_PROPERTIES),
+        "AWS::ElastiCache::User" => Some(elasticache::user::NAME_PROPERTIES),
+        "AWS::ElastiCache::UserGroup" => Some(elasticache::user_group::NAME_PROPERTIES),
+        "AWS::Events::Rule" => Some(events::rule::NAME_PROPERTIES),
+        "AWS::IAM::ManagedPolicy" => Some(iam::managed_policy::NAME_PROPERTIES),
+        "AWS::IAM::Role" => Some(iam::role::NAME_PROPERTIES),
+        "AWS::KMS::Alias" => Some(kms::alias::NAME_PROPERTIES),
+        "AWS::KMS::Key" => Some(kms::key::NAME_PROPERTIES),
+        "AWS::Lambda::Function" => Some(lambda::function::NAME_PROPERTIES),
+        "AWS::Lambda::Permission" => Some(lambda::permission::NAME_PROPERTIES),
+        "AWS::Logs::LogGroup" => Some(logs::log_group::NAME_PROPERTIES),
+        "AWS::S3::Bucket" => Some(s3::bucket::NAME_PROPERTIES),
+        "AWS::S3::BucketPolicy" => Some(s3::bucket_policy::NAME_PROPERTIES),
+        "AWS::SNS::Topic" => Some(sns::topic::NAME_PROPERTIES),
+        "AWS::SNS::TopicPolicy" => Some(sns::topic_policy::NAME_PROPERTIES),
+        "AWS::SQS::Queue" => Some(sqs::queue::NAME_PROPERTIES),
+        "AWS::SQS::QueuePolicy" => Some(sqs::queue_policy::NAME_PROPERTIES),
+        "AWS::SecretsManager::Secret" => Some(secretsmanager::secret::NAME_PROPERTIES),
+        "AWS::WAFv2::LoggingConfiguration" => Some(wafv2::logging_configuration::NAME_PROPERTIES),
+        "AWS::WAFv2::WebACL" => Some(wafv2::web_acl::NAME_PROPERTIES),
+        _ => None,
+    }
+}

@@ -247,6 +247,11 @@ pub mod queue {
         }
     }
 
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &["FifoQueue", "QueueName"];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &["QueueName"];
+
     /// The `Tag` property type of `AWS::SQS::Queue`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
     pub struct Tag {
@@ -355,4 +360,9 @@ pub mod queue_policy {
             Expr::get_att(self.logical_id(), "Id")
         }
     }
+
+    /// The schema's `createOnlyProperties` (paths below `Properties`): changing one replaces the resource.
+    pub const CREATE_ONLY_PROPERTIES: &[&str] = &[];
+    /// The create-only properties that give the resource its physical name: set, they make a replacement fail.
+    pub const NAME_PROPERTIES: &[&str] = &[];
 }

@@ -28,7 +28,16 @@ pub struct CdnConfig {
     pub log_expiration_days: u32,
     /// Requests per client IP per 5 minutes before the WAF rate rule blocks it.
     pub rate_limit_per_5min: u32,
+    /// Whether the distribution may fall back to CloudFront's default certificate (and
+    /// its TLSv1 viewer minimum) when no certificate is set: refused in staging and prod;
+    /// elsewhere `stacks check` reports the default certificate as a suppressed finding
+    /// with it, and as an error (which blocks `deploy`) without it. Absent means false.
+    #[serde(default)]
+    pub allow_default_certificate: bool,
 }
+
+/// Stages whose distribution must have its own certificate and aliases.
+pub const CERTIFICATE_REQUIRED_STAGES: &[&str] = &["staging", "prod"];
 
 /// The price classes a stage may choose: the schema also allows `None`, which names no
 /// edge locations at all.
@@ -43,6 +52,44 @@ fn price_class<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Pric
 }
 
 impl CdnConfig {
+    /// Whether `stage` must have its own certificate (no conditional default one).
+    pub fn certificate_required(stage: &str) -> bool {
+        CERTIFICATE_REQUIRED_STAGES.contains(&stage)
+    }
+
+    /// The checks that depend on the stage: staging and prod need a certificate and at
+    /// least one alias, and may not opt into the default certificate. Elsewhere an empty
+    /// certificate without the opt-in still synthesizes, and `stacks check` refuses it.
+    pub fn check_stage(&self, c: &Checker, stage: &str) -> Result<(), ConfigError> {
+        let required = CERTIFICATE_REQUIRED_STAGES.contains(&stage);
+        if required && self.allow_default_certificate {
+            return Err(c.invalid(
+                "cdn.allow_default_certificate",
+                self.allow_default_certificate,
+                format!(
+                    "expected false in {stage}: CloudFront's default certificate lets viewers use TLSv1"
+                ),
+            ));
+        }
+        if required && self.certificate_arn.is_empty() {
+            return Err(c.invalid(
+                "cdn.certificate_arn",
+                &self.certificate_arn,
+                format!(
+                    "{stage} needs an ACM certificate ARN in us-east-1 (viewers get TLSv1.2_2021 only with a certificate of its own)"
+                ),
+            ));
+        }
+        if required && self.aliases.is_empty() {
+            return Err(c.invalid(
+                "cdn.aliases",
+                &self.aliases,
+                format!("{stage} needs at least one alias for its certificate"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Refuses malformed domains and certificates, aliases without a certificate (and the
     /// reverse) and
     /// limits CloudFront or WAF would refuse.

@@ -59,6 +59,10 @@ pub const MANAGED_CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f
 /// needs its own Host header, everything else is forwarded.
 pub const MANAGED_ALL_VIEWER_EXCEPT_HOST: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
 
+/// The `stacks check` rule (cloudfront.guard) a distribution on the default certificate
+/// fails.
+pub const OWN_CERTIFICATE_RULE: &str = "CLOUDFRONT_OWN_CERTIFICATE";
+
 /// Template rule: a certificate comes with at least one alias.
 pub const ALIASES_WITH_CERTIFICATE_RULE: &str = "AliasesWithCertificate";
 /// Template rule: the stack is deployed in us-east-1.
@@ -71,9 +75,15 @@ pub const STRIP_API_PREFIX_JS: &str = include_str!("strip_api_prefix.js");
 /// Logical id of the CloudFront Function that strips `/api`.
 pub const STRIP_API_PREFIX_FUNCTION: &str = "ApiPrefixFunction";
 
+/// What the `CertificateArn` parameter accepts (the empty alternative only where the
+/// stage allows the default certificate).
+const CERTIFICATE_PATTERN: &str =
+    "^$|^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+$";
+
 /// Condition: an API domain is configured.
 pub const HAS_API_DOMAIN: &str = "HasApiDomain";
-/// Condition: a certificate (and so aliases and TLS 1.2_2021) is configured.
+/// Condition: a certificate (and so aliases and TLS 1.2_2021) is configured; only in
+/// stages that allow the default certificate.
 pub const HAS_CERTIFICATE: &str = "HasCertificate";
 
 /// The distribution, its buckets and its policies.
@@ -147,16 +157,29 @@ impl Cdn {
                 "a lowercase domain name, or empty",
             ),
         )?;
+        let own_certificate_only = CdnConfig::certificate_required(stage.name());
         let certificate = t.add_parameter(
             "CertificateArn",
             Parameter::new(
                 ParameterType::String,
-                "ACM certificate in us-east-1 for the aliases (empty: default certificate)",
+                if own_certificate_only {
+                    "ACM certificate in us-east-1 for the aliases (required: viewers get TLSv1.2_2021)"
+                } else {
+                    "ACM certificate in us-east-1 for the aliases (empty: default certificate)"
+                },
             )
             .default_value(&c.certificate_arn)
             .allowed_pattern(
-                "^$|^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+$",
-                "an ACM certificate ARN in us-east-1, or empty",
+                if own_certificate_only {
+                    CERTIFICATE_PATTERN.trim_start_matches("^$|")
+                } else {
+                    CERTIFICATE_PATTERN
+                },
+                if own_certificate_only {
+                    "an ACM certificate ARN in us-east-1"
+                } else {
+                    "an ACM certificate ARN in us-east-1, or empty"
+                },
             ),
         )?;
         let aliases = t.add_parameter(
@@ -169,20 +192,35 @@ impl Cdn {
         )?;
         // With a certificate, an empty `Aliases` resolves to `[""]`, an alias CloudFront
         // refuses halfway through the deploy: refuse it before anything is created.
-        t.add_rule_when(
-            ALIASES_WITH_CERTIFICATE_RULE,
-            Expr::not(Expr::equals(certificate.clone(), "")),
-            json!({"Fn::Not": [{"Fn::Contains": [aliases.clone(), ""]}]}),
-            "A CertificateArn needs at least one alias in Aliases (CloudFront refuses the empty alias)",
-        )?;
+        let aliases_assertion = json!({"Fn::Not": [{"Fn::Contains": [aliases.clone(), ""]}]});
+        let aliases_message = "A CertificateArn needs at least one alias in Aliases (CloudFront refuses the empty alias)";
+        if own_certificate_only {
+            t.add_rule(
+                ALIASES_WITH_CERTIFICATE_RULE,
+                aliases_assertion,
+                aliases_message,
+            )?;
+        } else {
+            t.add_rule_when(
+                ALIASES_WITH_CERTIFICATE_RULE,
+                Expr::not(Expr::equals(certificate.clone(), "")),
+                aliases_assertion,
+                aliases_message,
+            )?;
+        }
         let has_api = t.add_condition(
             HAS_API_DOMAIN,
             Expr::not(Expr::equals(api_domain.clone(), "")),
         )?;
-        let has_cert = t.add_condition(
-            HAS_CERTIFICATE,
-            Expr::not(Expr::equals(certificate.clone(), "")),
-        )?;
+        // Outside dev's opt-in the certificate is required, so nothing depends on it.
+        let has_cert = if own_certificate_only {
+            None
+        } else {
+            Some(t.add_condition(
+                HAS_CERTIFICATE,
+                Expr::not(Expr::equals(certificate.clone(), "")),
+            )?)
+        };
 
         // CloudFront standard logs are delivered with ACLs, so the log bucket keeps
         // BucketOwnerPreferred ownership and SSE-S3 (CloudFront cannot write SSE-KMS).
@@ -297,16 +335,24 @@ impl Cdn {
             .origin_request_policy_id(MANAGED_ALL_VIEWER_EXCEPT_HOST)
             .response_headers_policy_id(headers.att_id())
             .compress(true);
-        let viewer_certificate = Expr::if_(
-            has_cert.clone(),
-            to_json(
-                &ViewerCertificate::new()
-                    .acm_certificate_arn(certificate.clone())
-                    .ssl_support_method(SslSupportMethod::SniOnly)
-                    .minimum_protocol_version(MinimumProtocolVersion::TLSv122021),
+        let own_certificate = ViewerCertificate::new()
+            .acm_certificate_arn(certificate.clone())
+            .ssl_support_method(SslSupportMethod::SniOnly)
+            .minimum_protocol_version(MinimumProtocolVersion::TLSv122021);
+        let (viewer_certificate, distribution_aliases): (cfn::Val<_>, cfn::Val<_>) = match &has_cert
+        {
+            None => (cfn::Val::Lit(own_certificate), aliases.clone().into()),
+            // A conditional certificate: the stage allows the default one.
+            Some(has_cert) => (
+                Expr::if_(
+                    has_cert.clone(),
+                    to_json(&own_certificate),
+                    to_json(&ViewerCertificate::new().cloud_front_default_certificate(true)),
+                )
+                .into(),
+                Expr::if_(has_cert.clone(), aliases.to_json(), Expr::no_value()).into(),
             ),
-            to_json(&ViewerCertificate::new().cloud_front_default_certificate(true)),
-        );
+        };
 
         let web_acl = self.web_acl(stage, t)?;
 
@@ -337,11 +383,7 @@ impl Cdn {
             Expr::no_value(),
         ))
         .viewer_certificate(viewer_certificate)
-        .aliases(Expr::if_(
-            has_cert.clone(),
-            aliases.to_json(),
-            Expr::no_value(),
-        ))
+        .aliases(distribution_aliases)
         .web_acl_id(web_acl.att_arn())
         .logging(
             Logging::new()
@@ -350,14 +392,16 @@ impl Cdn {
                 .include_cookies(false),
         );
         let distribution = t.add("Distribution", Distribution::new(config))?;
-        crate::check::add_suppression(
-            t,
-            "Distribution",
-            "CKV_AWS_174",
-            "Without a custom domain CloudFront serves its default *.cloudfront.net certificate, whose minimum \
-             protocol it fixes; as soon as CertificateArn is set the distribution requires TLSv1.2_2021 \
-             (enforced by the CLOUDFRONT_TLS_1_2 rule of stacks check)",
-        )?;
+        if !own_certificate_only && c.allow_default_certificate {
+            // The stage opted into the default certificate: both scanners report it as a
+            // suppressed finding instead of failing, so `stacks check` still says so.
+            // Without the opt-in, CLOUDFRONT_OWN_CERTIFICATE fails and blocks the deploy.
+            let reason = "The stage file sets cdn.allow_default_certificate = true: without CertificateArn \
+                          CloudFront serves its default *.cloudfront.net certificate, whose TLSv1 viewer \
+                          minimum it fixes; with a certificate the distribution requires TLSv1.2_2021";
+            crate::check::add_suppression(t, "Distribution", "CKV_AWS_174", reason)?;
+            crate::check::add_suppression(t, "Distribution", OWN_CERTIFICATE_RULE, reason)?;
+        }
         crate::check::add_suppression(
             t,
             "AccessLogBucket",
@@ -504,6 +548,13 @@ impl Cdn {
             .description("AWS managed protections and a per-IP rate limit in front of CloudFront")
             .rules(rules),
         )?;
+        crate::check::add_suppression(
+            t,
+            "WebAcl",
+            crate::check::native::CUSTOM_NAME_REPLACEMENT,
+            "Its only other create-only property, Scope, is CLOUDFRONT by construction (never from the stage \
+             file or a parameter), so no update needs a replacement",
+        )?;
         // WAF logs stay in this stack's region (us-east-1), so they get a key of their own.
         let key = t.add_with(
             "WafLogsKey",
@@ -525,7 +576,7 @@ impl Cdn {
                 .log_group_name(log_group_name.as_str())
                 .retention_in_days(self.config.log_expiration_days)
                 .kms_key_id(key.att_arn()),
-            ResourceOptions::default().retain_with(Policy::Delete),
+            ResourceOptions::default().retain_with(policy::log_group_policy(stage)),
         )?;
         t.add_with(
             "WafLogging",

@@ -25,7 +25,22 @@ pub struct MonitoringConfig {
     pub pool_exhausted_per_5min: u32,
 }
 
+/// Stages whose alarms must reach someone.
+pub const ALARM_EMAIL_REQUIRED_STAGES: &[&str] = &["staging", "prod"];
+
 impl MonitoringConfig {
+    /// The checks that depend on the stage: staging and prod need an alarm email.
+    pub fn check_stage(&self, c: &Checker, stage: &str) -> Result<(), ConfigError> {
+        if ALARM_EMAIL_REQUIRED_STAGES.contains(&stage) && self.alarm_email.is_empty() {
+            return Err(c.invalid(
+                "monitoring.alarm_email",
+                &self.alarm_email,
+                format!("{stage} needs the address of whoever answers its alarms"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Refuses a malformed email and thresholds that can never or always fire.
     pub fn check(&self, c: &Checker) -> Result<(), ConfigError> {
         c.pattern(

@@ -64,29 +64,24 @@ impl NetworkSecurity {
             )
             .default_value(self.private_subnet_ids.join(",")),
         )?;
-        let group = |description: &str, name: &str| {
+        // No GroupName: `VpcId` is a parameter the docs tell users to override, and a
+        // changed VPC replaces the group, which CloudFormation refuses for a named one.
+        let group = |description: &str| {
             SecurityGroup::new(description)
-                .group_name(stage.resource_name(name))
                 .vpc_id(vpc.clone())
                 .security_group_egress(vec![no_egress().into()])
         };
         let client = t.add(
             "CacheClientSecurityGroup",
-            group(
-                "Clients of the Redis and DAX caches (attach to Lambdas)",
-                "cache-client",
-            ),
+            group("Clients of the Redis and DAX caches (attach to Lambdas)"),
         )?;
         let redis = t.add(
             "RedisSecurityGroup",
-            group(
-                "ElastiCache Redis: port 6379 from cache clients only",
-                "redis",
-            ),
+            group("ElastiCache Redis: port 6379 from cache clients only"),
         )?;
         let dax = t.add(
             "DaxSecurityGroup",
-            group("DAX: TLS port 9111 from cache clients only", "dax"),
+            group("DAX: TLS port 9111 from cache clients only"),
         )?;
 
         for (id, server, port, what) in [

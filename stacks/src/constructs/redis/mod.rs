@@ -1,10 +1,15 @@
 //! `RedisCache`: an encrypted, authenticated ElastiCache for Redis replication group.
 //!
 //! Secure defaults that cannot be switched off: encryption in transit and at rest (with
-//! the stage's customer managed key, which also encrypts the secret and the slow log), an
-//! AUTH token generated in Secrets Manager and passed by dynamic reference (it never
-//! appears in the template), private subnets only, and a security group that admits
-//! port 6379 only from the cache client group.
+//! the stage's customer managed key, which also encrypts the slow log), role-based access
+//! control with IAM authentication (no password exists: a client signs a short-lived
+//! token with its role's credentials, which rotate on their own), private subnets only,
+//! and a security group that admits port 6379 only from the cache client group.
+//!
+//! The user group holds two users: the app user, which authenticates with IAM, and the
+//! `default` user every Redis user group must contain, switched off. A snapshot restored
+//! into a new group needs only this user group (or one with the same user names): there
+//! is no secret to lose with the stack.
 
 pub mod config;
 
@@ -12,14 +17,16 @@ use cfn::aws::elasticache::replication_group::{
     CloudWatchLogsDestinationDetails, DestinationDetails, DestinationType,
     LogDeliveryConfigurationRequest, LogFormat, LogType,
 };
-use cfn::aws::elasticache::{ParameterGroup, ReplicationGroup, SubnetGroup};
+use cfn::aws::elasticache::user::{AuthenticationMode, Engine as UserEngine, Type as AuthType};
+use cfn::aws::elasticache::user_group::Engine as UserGroupEngine;
+use cfn::aws::elasticache::{ParameterGroup, ReplicationGroup, SubnetGroup, User, UserGroup};
+use cfn::aws::iam::ManagedPolicy;
 use cfn::aws::logs::LogGroup;
-use cfn::aws::secretsmanager::Secret;
-use cfn::aws::secretsmanager::secret::GenerateSecretString;
-use cfn::{Expr, Handle, Policy, ResourceOptions, SecretsManagerRef, Template, TemplateError};
+use cfn::{Expr, Handle, Policy, ResourceOptions, Template, TemplateError};
 use serde_json::json;
 
 use crate::constructs::network::REDIS_PORT;
+use crate::constructs::policy;
 use crate::stage::Stage;
 use config::RedisConfig;
 
@@ -41,8 +48,10 @@ pub struct RedisCache {
 pub struct RedisHandles {
     /// The replication group.
     pub replication_group: Handle<ReplicationGroup>,
-    /// The AUTH token secret.
-    pub auth_token: Handle<Secret>,
+    /// The user group (the app user and the disabled default user).
+    pub user_group: Handle<UserGroup>,
+    /// The managed policy granting `elasticache:Connect` as the app user.
+    pub connect_policy: Handle<ManagedPolicy>,
 }
 
 impl RedisCache {
@@ -54,6 +63,12 @@ impl RedisCache {
     /// The physical id of the replication group: `roadcall-perf-<stage>`.
     pub fn replication_group_id(stage: &Stage<'_>) -> String {
         format!("{}-{}", crate::stage::PRODUCT, stage.name())
+    }
+
+    /// The app user's id and name (equal, as IAM authentication requires):
+    /// `roadcall-perf-<stage>-app`.
+    pub fn app_user(stage: &Stage<'_>) -> String {
+        stage.resource_name("app")
     }
 
     /// The ids of the shard primaries' cache clusters at creation, which CloudWatch uses as
@@ -75,25 +90,14 @@ impl RedisCache {
         t: &mut Template,
     ) -> Result<RedisHandles, TemplateError> {
         let c = &self.config;
-        let auth_token = t.add_with(
-            "RedisAuthToken",
-            Secret::new()
-                .name(format!(
-                    "{}/{}/redis-auth-token",
-                    crate::stage::PRODUCT,
-                    stage.name()
-                ))
-                .description("AUTH token of the roadcall-perf Redis replication group")
-                .kms_key_id(self.kms_key_arn.clone())
-                .generate_secret_string(
-                    // ElastiCache accepts 16-128 printable characters without / " @; letters
-                    // and digits only keeps the token safe in URLs too.
-                    GenerateSecretString::new()
-                        .password_length(64)
-                        .exclude_punctuation(true),
-                ),
-            ResourceOptions::default().retain_with(Policy::Delete),
-        )?;
+        // What the group's data gets on deletion or replacement, and so what everything
+        // else of the stack that holds state gets too.
+        let data_policy = if self.highly_available() {
+            Policy::Snapshot
+        } else {
+            Policy::Delete
+        };
+        let users = self.users(stage, t)?;
         let subnet_group = t.add(
             "RedisSubnetGroup",
             SubnetGroup::new(
@@ -115,7 +119,7 @@ impl RedisCache {
                 .log_group_name(format!("/roadcall-perf/{}/redis/slow-log", stage.name()))
                 .retention_in_days(c.slow_log_retention_days)
                 .kms_key_id(self.kms_key_arn.clone()),
-            ResourceOptions::default().retain_with(Policy::Delete),
+            ResourceOptions::default().retain_with(policy::log_group_policy(stage)),
         )?;
 
         let mut group = ReplicationGroup::new(format!("roadcall-perf {} cache", stage.name()))
@@ -130,7 +134,7 @@ impl RedisCache {
             .transit_encryption_enabled(true)
             .at_rest_encryption_enabled(true)
             .kms_key_id(self.kms_key_arn.clone())
-            .auth_token(SecretsManagerRef::new(auth_token.ref_()))
+            .user_group_ids(vec![users.user_group.ref_()])
             .multi_az_enabled(self.highly_available())
             .automatic_failover_enabled(self.highly_available() || c.cluster_mode)
             .auto_minor_version_upgrade(true)
@@ -155,16 +159,18 @@ impl RedisCache {
         } else {
             group.num_cache_clusters(1 + c.replicas_per_node_group)
         };
-        // A dev cache holds nothing worth a snapshot; elsewhere keep a final snapshot.
-        let policy = if self.highly_available() {
-            Policy::Snapshot
-        } else {
-            Policy::Delete
-        };
         let replication_group = t.add_with(
             "RedisReplicationGroup",
             group,
-            ResourceOptions::default().retain_with(policy),
+            // A dev cache holds nothing worth a snapshot; elsewhere keep a final snapshot.
+            ResourceOptions::default().retain_with(data_policy),
+        )?;
+        crate::check::add_suppression(
+            t,
+            "RedisReplicationGroup",
+            crate::check::native::CUSTOM_NAME_REPLACEMENT,
+            "The replication group id names the CloudWatch dimensions of the alarms and the dashboard; \
+             `stacks diff` and `stacks deploy` stop before a change set that would replace the group",
         )?;
 
         let (address, port) = if c.cluster_mode {
@@ -227,13 +233,36 @@ impl RedisCache {
             "redis",
             "cluster-mode",
         )?;
+        let connect_policy = t.add_with(
+            "RedisConnectPolicy",
+            ManagedPolicy::new(policy::document(vec![policy::allow(
+                &["elasticache:Connect"],
+                vec![
+                    Expr::sub(
+                        "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:replicationgroup:${RedisReplicationGroup}",
+                    )
+                    .to_json(),
+                    users.app_user.att_arn().to_json(),
+                ],
+            )]))
+            .description("Connect to the stage's Redis as the app user (IAM authentication)"),
+            ResourceOptions::default(),
+        )?;
         stage.export(
             t,
-            "RedisAuthTokenSecretArn",
-            "Secrets Manager secret holding the AUTH token",
-            auth_token.ref_(),
+            "RedisUserName",
+            "User to authenticate as (IAM authentication: sign a token with the role's credentials)",
+            Self::app_user(stage),
             "redis",
-            "auth-secret-arn",
+            "user-name",
+        )?;
+        stage.export(
+            t,
+            "RedisConnectPolicyArn",
+            "Managed policy to attach to the roles of Redis clients (elasticache:Connect)",
+            connect_policy.ref_(),
+            "redis",
+            "connect-policy-arn",
         )?;
         stage.export(
             t,
@@ -245,7 +274,54 @@ impl RedisCache {
         )?;
         Ok(RedisHandles {
             replication_group,
-            auth_token,
+            user_group: users.user_group,
+            connect_policy,
         })
     }
+
+    /// The app user (IAM authentication), the disabled default user and their group.
+    fn users(&self, stage: &Stage<'_>, t: &mut Template) -> Result<Users, TemplateError> {
+        let app = Self::app_user(stage);
+        // IAM authentication needs the user id and name to be equal. The app's keys all
+        // carry the cache crate's prefix, but its Lua scripts and the cluster client need
+        // more than plain reads and writes: everything except the dangerous commands
+        // (FLUSHALL, KEYS, CONFIG, DEBUG...), which ElastiCache keeps for itself anyway.
+        let app_user = t.add(
+            "RedisAppUser",
+            User::new(UserEngine::Redis, app.as_str(), app.as_str())
+                .access_string(APP_ACCESS_STRING)
+                .authentication_mode(AuthenticationMode::new(AuthType::Iam)),
+        )?;
+        // Every Redis user group must hold a user named `default`; this one is off, so a
+        // client that does not authenticate as the app user gets nothing.
+        let default_id = stage.resource_name("default");
+        let default_user = t.add(
+            "RedisDefaultUser",
+            User::new(UserEngine::Redis, default_id.as_str(), "default")
+                .access_string(DEFAULT_ACCESS_STRING)
+                .authentication_mode(AuthenticationMode::new(AuthType::NoPasswordRequired)),
+        )?;
+        let user_group = t.add(
+            "RedisUserGroup",
+            UserGroup::new(
+                UserGroupEngine::Redis,
+                stage.resource_name("redis"),
+                vec![default_user.ref_(), app_user.ref_()],
+            ),
+        )?;
+        Ok(Users {
+            app_user,
+            user_group,
+        })
+    }
+}
+
+/// What the app user may do: every key, every command but the dangerous ones.
+pub const APP_ACCESS_STRING: &str = "on ~* +@all -@dangerous";
+/// The mandatory `default` user, switched off.
+pub const DEFAULT_ACCESS_STRING: &str = "off -@all";
+
+struct Users {
+    app_user: Handle<User>,
+    user_group: Handle<UserGroup>,
 }

@@ -24,6 +24,10 @@ pub struct WarmerConfig {
     pub timeout_seconds: u32,
     /// Days the warmer's log group keeps entries.
     pub log_retention_days: u32,
+    /// Reserved concurrency of the warmer; absent (the default) reserves none, which
+    /// every account accepts.
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
     /// Functions to keep warm.
     #[serde(default)]
     pub targets: Vec<WarmerTargetConfig>,
@@ -69,6 +73,9 @@ impl WarmerConfig {
         c.range("warmer.memory_mb", self.memory_mb, 128, 10_240)?;
         c.range("warmer.timeout_seconds", self.timeout_seconds, 1, 900)?;
         c.retention("warmer.log_retention_days", self.log_retention_days)?;
+        if let Some(n) = self.reserved_concurrency {
+            c.range("warmer.reserved_concurrency", n, 1, 1000)?;
+        }
         let mut names = BTreeSet::new();
         for (i, t) in self.targets.iter().enumerate() {
             let key = format!("warmer.targets[{i}]");

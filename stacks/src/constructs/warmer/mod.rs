@@ -155,7 +155,7 @@ impl Warmer {
                 .log_group_name(format!("/aws/lambda/{function_name}"))
                 .retention_in_days(c.log_retention_days)
                 .kms_key_id(self.kms_key_arn.clone()),
-            ResourceOptions::default().retain_with(Policy::Delete),
+            ResourceOptions::default().retain_with(policy::log_group_policy(stage)),
         )?;
         // Failed warm-up events are diagnostics of this stack's lifetime, like its logs.
         let dead_letters = t.add_with(
@@ -222,8 +222,6 @@ impl Warmer {
                 .handler("bootstrap")
                 .memory_size(c.memory_mb)
                 .timeout(c.timeout_seconds)
-                // One warmer at a time: overlapping runs would double the pings.
-                .reserved_concurrent_executions(1)
                 .tracing_config(TracingConfig::new().mode(Mode::Active))
                 .logging_config(
                     LoggingConfig::new()
@@ -235,9 +233,13 @@ impl Warmer {
                 .environment(
                     Environment::new().variables(serde_json::json!({"STAGE": stage.name()})),
                 )
-                .kms_key_arn(self.kms_key_arn.clone()),
+                .kms_key_arn(self.kms_key_arn.clone())
+                // Reserved concurrency takes from the account's unreserved pool, and a
+                // new account's low quota refuses it: only a stage that opts in sets it.
+                .reserve(c.reserved_concurrency),
             ResourceOptions::default(),
         )?;
+        reserved_concurrency_suppressions(t, c.reserved_concurrency)?;
         let input = serde_json::to_string(&WarmerInput {
             targets: &self.targets,
         })
@@ -298,5 +300,45 @@ impl Warmer {
             rule,
             role,
         })
+    }
+}
+
+/// Sets reserved concurrency only when the stage asks for it.
+trait Reserve {
+    fn reserve(self, reserved: Option<u32>) -> Self;
+}
+
+impl Reserve for Function {
+    fn reserve(self, reserved: Option<u32>) -> Self {
+        match reserved {
+            Some(n) => self.reserved_concurrent_executions(i64::from(n)),
+            None => self,
+        }
+    }
+}
+
+/// Records why the warmer has, or lacks, reserved concurrency: the project's rule is
+/// suppressed when the stage opts in, checkov's CKV_AWS_115 when it does not.
+fn reserved_concurrency_suppressions(
+    t: &mut Template,
+    reserved: Option<u32>,
+) -> Result<(), TemplateError> {
+    match reserved {
+        Some(n) => crate::check::add_suppression(
+            t,
+            "WarmerFunction",
+            "LAMBDA_RESERVED_CONCURRENCY_OPT_IN",
+            &format!(
+                "The stage file sets warmer.reserved_concurrency = {n}: the account has the unreserved \
+                 concurrency to spare, and overlapping warm-up runs would double the pings"
+            ),
+        ),
+        None => crate::check::add_suppression(
+            t,
+            "WarmerFunction",
+            "CKV_AWS_115",
+            "Reserved concurrency is off by default (warmer.reserved_concurrency): it fails in accounts \
+             whose unreserved concurrency would drop below the minimum, and the warmer runs every few minutes",
+        ),
     }
 }
