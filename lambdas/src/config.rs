@@ -230,7 +230,10 @@ fn redis_iam_auth(
         }
     }
     let Some(redis) = redis else {
-        return Err(invalid("REDIS_IAM_AUTH", "is true but REDIS_URL is not set"));
+        return Err(invalid(
+            "REDIS_IAM_AUTH",
+            "is true but REDIS_URL is not set",
+        ));
     };
     // ElastiCache takes IAM tokens over TLS only; over plain TCP the token, which is
     // valid for 15 minutes, would cross the network readable.
@@ -361,7 +364,10 @@ mod tests {
 
     const IAM: [(&str, &str); 6] = [
         ("DATABASE_URL", "postgres://u@127.0.0.1/db"),
-        ("REDIS_URL", "rediss://master.roadcall-perf-dev.abc123.euw1.cache.amazonaws.com:6379"),
+        (
+            "REDIS_URL",
+            "rediss://master.roadcall-perf-dev.abc123.euw1.cache.amazonaws.com:6379",
+        ),
         ("REDIS_IAM_AUTH", "true"),
         ("REDIS_USERNAME", "roadcall-perf-dev-app"),
         ("REDIS_REPLICATION_GROUP_ID", "roadcall-perf-dev"),

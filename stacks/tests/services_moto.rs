@@ -43,7 +43,8 @@ const STAND_IN_IMPORTS: &str = r#"{
     "ClientGroup": {"Value": {"Fn::GetAtt": ["ClientGroup", "GroupId"]}, "Export": {"Name": "network-cache-client-sg-dev"}},
     "DatabaseGroup": {"Value": {"Fn::GetAtt": ["DatabaseGroup", "GroupId"]}},
     "RedisUrl": {"Value": "rediss://master.roadcall-perf-dev.abc123.use1.cache.amazonaws.com:6379", "Export": {"Name": "redis-url-dev"}},
-    "RedisSecret": {"Value": "arn:aws:secretsmanager:us-east-1:123456789012:secret:roadcall-perf/dev/redis-auth-token-AbCdEf", "Export": {"Name": "redis-auth-secret-arn-dev"}},
+    "RedisUser": {"Value": "roadcall-perf-dev-app", "Export": {"Name": "redis-user-name-dev"}},
+    "RedisGroup": {"Value": "roadcall-perf-dev", "Export": {"Name": "redis-replication-group-id-dev"}},
     "AlarmTopic": {"Value": "arn:aws:sns:us-east-1:123456789012:roadcall-perf-dev-alarms", "Export": {"Name": "monitoring-alarm-topic-arn-dev"}}
   }
 }"#;
@@ -278,7 +279,11 @@ fn the_services_stack_deploys_and_the_warmer_names_exactly_its_live_aliases() {
             assert_eq!(vars["DATABASE_USER"], "roadcall_app");
             assert_eq!(vars["DATABASE_PORT"], "5432");
             assert_eq!(vars["STAGE"], "dev");
-            assert!(vars["REDIS_AUTH_SECRET_ARN"].ends_with(":secret:roadcall-perf/dev/redis-auth-token-AbCdEf"));
+            assert_eq!(vars["REDIS_IAM_AUTH"], "true");
+            assert_eq!(vars["REDIS_USERNAME"], "roadcall-perf-dev-app");
+            assert_eq!(vars["REDIS_REPLICATION_GROUP_ID"], "roadcall-perf-dev");
+            assert_eq!(vars["DATABASE_CA_BUNDLE"], "/var/task/rds-global-bundle.pem");
+            assert!(!vars.contains_key("REDIS_AUTH_SECRET_ARN"), "{vars:?}");
             let vpc = got.vpc_config().unwrap();
             assert_eq!(vpc.subnet_ids().len(), 2, "{name}: {vpc:?}");
             assert_eq!(vpc.security_group_ids().len(), 2, "{name}: {vpc:?}");
