@@ -34,6 +34,20 @@ pub struct RedisAuthSecret {
     pub region: String,
 }
 
+/// ElastiCache IAM authentication (`REDIS_IAM_AUTH=true`): the cache signs a short-lived
+/// token with the function role's credentials and sends `AUTH <user> <token>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisIamAuth {
+    /// The replication group the token is signed for (`REDIS_REPLICATION_GROUP_ID`,
+    /// lowercase, as ElastiCache keeps it): the host of the presigned request.
+    pub replication_group_id: String,
+    /// The IAM-enabled user (`REDIS_USERNAME`): ElastiCache requires its id and name to
+    /// be equal, so one value is both the token's `User` and the `AUTH` user name.
+    pub user_id: String,
+    /// The signing region (`AWS_REGION`, which Lambda sets).
+    pub region: String,
+}
+
 /// Everything a service needs.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -45,6 +59,9 @@ pub struct AppConfig {
     /// Where the Redis AUTH token comes from when it is not in `REDIS_PASSWORD` or the URL
     /// (`REDIS_AUTH_SECRET_ARN`): read at start and again after Redis refuses it.
     pub redis_auth_secret: Option<RedisAuthSecret>,
+    /// ElastiCache IAM authentication (`REDIS_IAM_AUTH=true`, with `REDIS_USERNAME`,
+    /// `REDIS_REPLICATION_GROUP_ID` and `AWS_REGION`): a token signed at every connect.
+    pub redis_iam_auth: Option<RedisIamAuth>,
     /// Stage name for metrics (`STAGE`, default `local`).
     pub stage: String,
     /// Radius in which an incident is matched to a vendor (`MATCH_RADIUS_MILES`, default 50).
@@ -105,6 +122,7 @@ impl AppConfig {
                 Some(RedisAuthSecret { secret_id, region })
             }
         };
+        let redis_iam_auth = redis_iam_auth(&get, redis.as_ref(), redis_auth_secret.is_some())?;
         let match_radius_miles = match get("MATCH_RADIUS_MILES") {
             None => 50.0,
             Some(v) => v
@@ -179,6 +197,7 @@ impl AppConfig {
             database,
             redis,
             redis_auth_secret,
+            redis_iam_auth,
             vendors,
             stage: get("STAGE").unwrap_or_else(|| "local".to_owned()),
             match_radius_miles,
@@ -188,6 +207,84 @@ impl AppConfig {
             alb_oidc_identity,
         })
     }
+}
+
+/// `REDIS_IAM_AUTH` and the variables it needs; `None` when it is unset or false.
+fn redis_iam_auth(
+    get: &impl Fn(&str) -> Option<String>,
+    redis: Option<&CacheConfig>,
+    auth_secret: bool,
+) -> Result<Option<RedisIamAuth>, ConfigError> {
+    let invalid = |variable: &'static str, message: &str| ConfigError::Invalid {
+        variable,
+        message: message.to_owned(),
+    };
+    match get("REDIS_IAM_AUTH").as_deref().map(str::trim) {
+        None | Some("0" | "false" | "off") => return Ok(None),
+        Some("1" | "true" | "on") => {}
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                variable: "REDIS_IAM_AUTH",
+                message: format!("`{other}` is not one of true, false"),
+            });
+        }
+    }
+    let Some(redis) = redis else {
+        return Err(invalid(
+            "REDIS_IAM_AUTH",
+            "is true but REDIS_URL is not set",
+        ));
+    };
+    // ElastiCache takes IAM tokens over TLS only; over plain TCP the token, which is
+    // valid for 15 minutes, would cross the network readable.
+    if redis.urls.iter().any(|url| !url.starts_with("rediss://")) {
+        return Err(invalid(
+            "REDIS_URL",
+            "IAM authentication needs rediss:// (TLS) URLs",
+        ));
+    }
+    if get("REDIS_PASSWORD").is_some() || auth_secret {
+        return Err(invalid(
+            "REDIS_IAM_AUTH",
+            "set one of REDIS_PASSWORD, REDIS_AUTH_SECRET_ARN and REDIS_IAM_AUTH, not several",
+        ));
+    }
+    let user_id = get("REDIS_USERNAME").ok_or(invalid(
+        "REDIS_USERNAME",
+        "not set (REDIS_IAM_AUTH needs the IAM-enabled user's id, which is its name)",
+    ))?;
+    let replication_group_id = get("REDIS_REPLICATION_GROUP_ID").ok_or(invalid(
+        "REDIS_REPLICATION_GROUP_ID",
+        "not set (REDIS_IAM_AUTH signs its tokens for the replication group)",
+    ))?;
+    // ElastiCache's rule for the id: 1-40 lowercase letters, digits and hyphens, starting
+    // with a letter. The token's host must be that id exactly, so a capital is refused
+    // here rather than met as a refused AUTH.
+    let valid_id = replication_group_id.len() <= 40
+        && replication_group_id
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase())
+        && replication_group_id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid_id {
+        return Err(ConfigError::Invalid {
+            variable: "REDIS_REPLICATION_GROUP_ID",
+            message: format!(
+                "`{replication_group_id}` is not a replication group id (1-40 lowercase letters, digits, '-', starting with a letter)"
+            ),
+        });
+    }
+    let region = get("AWS_REGION").ok_or(invalid(
+        "AWS_REGION",
+        "not set (REDIS_IAM_AUTH signs its tokens for the region; Lambda sets it)",
+    ))?;
+    Ok(Some(RedisIamAuth {
+        replication_group_id,
+        user_id,
+        region,
+    }))
 }
 
 #[cfg(test)]
@@ -263,5 +360,90 @@ mod tests {
             no_redis.to_string().contains("REDIS_URL is not"),
             "{no_redis}"
         );
+    }
+
+    const IAM: [(&str, &str); 6] = [
+        ("DATABASE_URL", "postgres://u@127.0.0.1/db"),
+        (
+            "REDIS_URL",
+            "rediss://master.roadcall-perf-dev.abc123.euw1.cache.amazonaws.com:6379",
+        ),
+        ("REDIS_IAM_AUTH", "true"),
+        ("REDIS_USERNAME", "roadcall-perf-dev-app"),
+        ("REDIS_REPLICATION_GROUP_ID", "roadcall-perf-dev"),
+        ("AWS_REGION", "eu-west-1"),
+    ];
+
+    /// `IAM` with `name` replaced by `value` (or removed, with `None`).
+    fn iam_with(
+        name: &'static str,
+        value: Option<&'static str>,
+    ) -> Vec<(&'static str, &'static str)> {
+        let mut vars: Vec<_> = IAM.iter().copied().filter(|(k, _)| *k != name).collect();
+        vars.extend(value.map(|value| (name, value)));
+        vars
+    }
+
+    #[test]
+    fn redis_iam_auth_takes_the_user_the_group_and_the_region() {
+        let iam = config(&IAM).expect("config");
+        assert_eq!(
+            iam.redis_iam_auth,
+            Some(RedisIamAuth {
+                replication_group_id: "roadcall-perf-dev".to_owned(),
+                user_id: "roadcall-perf-dev-app".to_owned(),
+                region: "eu-west-1".to_owned(),
+            })
+        );
+        // The same user name is the one the cache sends with AUTH.
+        let redis = iam.redis.expect("redis");
+        assert_eq!(redis.username.as_deref(), Some("roadcall-perf-dev-app"));
+        assert_eq!(redis.password, None);
+        for off in ["false", "0"] {
+            let off_config = config(&iam_with("REDIS_IAM_AUTH", Some(off))).expect("config");
+            assert_eq!(off_config.redis_iam_auth, None, "REDIS_IAM_AUTH={off}");
+        }
+        assert_eq!(
+            config(&iam_with("REDIS_IAM_AUTH", None))
+                .expect("config")
+                .redis_iam_auth,
+            None
+        );
+    }
+
+    #[test]
+    fn redis_iam_auth_that_cannot_work_names_the_variable() {
+        let error = |vars: &[(&str, &str)]| config(vars).expect_err("refused").to_string();
+        for missing in ["REDIS_USERNAME", "REDIS_REPLICATION_GROUP_ID", "AWS_REGION"] {
+            let message = error(&iam_with(missing, None));
+            assert!(message.starts_with(&format!("{missing}:")), "{message}");
+        }
+        let message = error(&iam_with("REDIS_URL", None));
+        assert!(
+            message.starts_with("REDIS_IAM_AUTH:") && message.contains("REDIS_URL"),
+            "{message}"
+        );
+        let message = error(&iam_with("REDIS_URL", Some("redis://cache:6379")));
+        assert!(
+            message.starts_with("REDIS_URL:") && message.contains("rediss://"),
+            "{message}"
+        );
+        for bad in ["Roadcall-Perf-Dev", "1group", "group_one"] {
+            let message = error(&iam_with("REDIS_REPLICATION_GROUP_ID", Some(bad)));
+            assert!(
+                message.starts_with("REDIS_REPLICATION_GROUP_ID:") && message.contains(bad),
+                "{message}"
+            );
+        }
+        let message = error(&iam_with("REDIS_IAM_AUTH", Some("yes")));
+        assert!(message.starts_with("REDIS_IAM_AUTH:"), "{message}");
+        let mut with_password = IAM.to_vec();
+        with_password.push(("REDIS_PASSWORD", "token"));
+        let message = error(&with_password);
+        assert!(message.starts_with("REDIS_IAM_AUTH:"), "{message}");
+        let mut with_secret = IAM.to_vec();
+        with_secret.push(("REDIS_AUTH_SECRET_ARN", ARN));
+        let message = error(&with_secret);
+        assert!(message.starts_with("REDIS_IAM_AUTH:"), "{message}");
     }
 }

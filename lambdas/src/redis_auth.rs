@@ -1,4 +1,20 @@
-//! The Redis AUTH token from Secrets Manager (`REDIS_AUTH_SECRET_ARN`).
+//! Where the Redis AUTH password comes from: an ElastiCache IAM token signed in-process
+//! (`REDIS_IAM_AUTH=true`, what the services stack sets), or a token kept in Secrets
+//! Manager (`REDIS_AUTH_SECRET_ARN`, for deployments that use an AUTH token).
+//!
+//! ## ElastiCache IAM authentication
+//!
+//! [`ElastiCacheIamToken`] presigns `GET http://<replication group>/?Action=connect&User=<user>`
+//! for the `elasticache` service (SigV4, 900 s) with the role's credentials, and the URL
+//! without its scheme is the password that goes with `AUTH <user>`. The signing is
+//! aurora's ([`aurora::auth::presigned_token`], the AWS SDK's `aws-sigv4`): one signer in
+//! the workspace, for RDS and ElastiCache tokens. It takes no network call, so a cold start
+//! signs its first token at once. A token is accepted for 15 minutes after signing, and
+//! only when a connection authenticates: the cache asks for a new one at every connection
+//! it opens after Redis refused one (an expired token on a reconnect), and this source
+//! signs afresh each time it is asked, never handing back an old token.
+//!
+//! ## AUTH token in Secrets Manager
 //!
 //! The fetch is aurora's ([`aurora::auth::SecretPassword`] over
 //! [`aurora::auth::SecretsManagerFetcher`], the AWS SDK's `GetSecretValue`): one Secrets
@@ -13,12 +29,117 @@
 //! makes the cache fetch again.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use aurora::auth::{PasswordError, PasswordSource as _, SecretPassword, SecretsManagerFetcher};
+use aurora::auth::{
+    Credentials, EnvCredentials, PasswordError, PasswordSource as _, SecretPassword,
+    SecretsManagerFetcher, SharedCredentialsProvider,
+};
 use cache::{BoxError, BoxFuture, CacheConfig};
 
-use crate::config::RedisAuthSecret;
+use crate::config::{AppConfig, RedisAuthSecret, RedisIamAuth};
+
+/// How long an ElastiCache IAM token is valid: the most ElastiCache accepts.
+pub const IAM_TOKEN_LIFETIME: Duration = Duration::from_secs(900);
+
+/// The signing name of ElastiCache's `connect` action.
+const ELASTICACHE_SERVICE: &str = "elasticache";
+
+/// ElastiCache IAM authentication tokens for one user of one replication group, as a
+/// [`cache::PasswordSource`]: every call signs a new token.
+#[derive(Debug, Clone)]
+pub struct ElastiCacheIamToken {
+    auth: RedisIamAuth,
+    credentials: SharedCredentialsProvider,
+}
+
+impl ElastiCacheIamToken {
+    /// Tokens for `auth`, signed with `credentials`.
+    pub fn new(auth: RedisIamAuth, credentials: SharedCredentialsProvider) -> Self {
+        Self { auth, credentials }
+    }
+
+    /// Tokens signed with the credentials the Lambda runtime sets for the function's role
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), read at every
+    /// signing.
+    pub fn from_env(auth: RedisIamAuth) -> Self {
+        Self::new(auth, SharedCredentialsProvider::new(EnvCredentials))
+    }
+
+    /// A token signed now, valid for [`IAM_TOKEN_LIFETIME`].
+    pub async fn sign(&self) -> Result<String, PasswordError> {
+        let credentials = aurora::auth::credentials_from(&self.credentials).await?;
+        self.sign_at(&credentials, SystemTime::now())
+    }
+
+    /// The token `credentials` sign at `time`: the presigned
+    /// `<replication group>/?Action=connect&User=<user>&X-Amz-...` without a scheme.
+    pub fn sign_at(
+        &self,
+        credentials: &Credentials,
+        time: SystemTime,
+    ) -> Result<String, PasswordError> {
+        aurora::auth::presigned_token(
+            &self.auth.replication_group_id,
+            &[("Action", "connect"), ("User", &self.auth.user_id)],
+            ELASTICACHE_SERVICE,
+            &self.auth.region,
+            IAM_TOKEN_LIFETIME,
+            credentials,
+            time,
+        )
+    }
+}
+
+impl cache::PasswordSource for ElastiCacheIamToken {
+    fn current(&self) -> BoxFuture<'_, Result<Option<String>, BoxError>> {
+        // Asked after a refusal, which with IAM means the token expired (or the role's
+        // credentials changed): only a new signature helps.
+        Box::pin(async move { self.sign().await.map(Some).map_err(BoxError::from) })
+    }
+}
+
+/// `redis` authenticating as `auth`'s user with a token signed now, and the signer as the
+/// cache's password source for the connections it opens later. Signing fails only
+/// without credentials: `strict`, that is an error; otherwise a warning, and the cache
+/// starts without a token and signs again once Redis refuses it.
+pub async fn with_iam_token(
+    mut redis: CacheConfig,
+    auth: &RedisIamAuth,
+    strict: bool,
+) -> Result<CacheConfig, PasswordError> {
+    let token = Arc::new(ElastiCacheIamToken::from_env(auth.clone()));
+    match token.sign().await {
+        Ok(signed) => redis.password = Some(signed),
+        Err(error) if strict => return Err(error),
+        Err(error) => tracing::warn!(
+            %error,
+            "no ElastiCache IAM token could be signed at start-up; reads BYPASS the cache until one can"
+        ),
+    }
+    redis.username = Some(auth.user_id.clone());
+    redis.password_source = Some(token);
+    Ok(redis)
+}
+
+/// The Redis configuration to connect with: `config.redis`, with its password source when
+/// `REDIS_IAM_AUTH` ([`with_iam_token`]) or `REDIS_AUTH_SECRET_ARN` ([`with_auth_token`])
+/// says where the password comes from (the configuration allows at most one).
+pub async fn redis_config(
+    config: &AppConfig,
+    strict: bool,
+) -> Result<Option<CacheConfig>, PasswordError> {
+    let Some(redis) = config.redis.clone() else {
+        return Ok(None);
+    };
+    if let Some(auth) = &config.redis_iam_auth {
+        return with_iam_token(redis, auth, strict).await.map(Some);
+    }
+    match &config.redis_auth_secret {
+        None => Ok(Some(redis)),
+        Some(secret) => with_auth_token(redis, secret, strict).await.map(Some),
+    }
+}
 
 /// The longest one `GetSecretValue` may take, retries included (the SDK's operation
 /// timeout): a slow Secrets Manager costs a re-read this much, never a request.
@@ -89,4 +210,113 @@ pub async fn with_auth_token(
     }
     redis.password_source = Some(token);
     Ok(redis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer() -> ElastiCacheIamToken {
+        ElastiCacheIamToken::new(
+            RedisIamAuth {
+                replication_group_id: "roadcall-perf-dev".to_owned(),
+                user_id: "roadcall-perf-dev-app".to_owned(),
+                region: "us-east-1".to_owned(),
+            },
+            SharedCredentialsProvider::new(EnvCredentials),
+        )
+    }
+
+    fn example_credentials() -> Credentials {
+        Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            Some("SESSIONTOKEN/+=".to_owned()),
+            None,
+            "test",
+        )
+    }
+
+    /// 2024-01-02T03:04:05Z.
+    fn example_time() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_164_645)
+    }
+
+    #[test]
+    fn the_elasticache_token_matches_sigv4_computed_by_hand() {
+        // The expected value follows the SigV4 query-signing algorithm in plain Python
+        // (hashlib/hmac, no AWS library); the same script reproduces botocore's RDS token
+        // of aurora's `rds_token_matches_botocore`, which checks the script:
+        //
+        //   enc = lambda v: urllib.parse.quote(v, safe="-_.~")
+        //   scope = "20240102/us-east-1/elasticache/aws4_request"
+        //   params = {Action: connect, User: roadcall-perf-dev-app,
+        //             X-Amz-Algorithm: AWS4-HMAC-SHA256, X-Amz-Credential: AKIDEXAMPLE/<scope>,
+        //             X-Amz-Date: 20240102T030405Z, X-Amz-Expires: 900,
+        //             X-Amz-Security-Token: SESSIONTOKEN/+=, X-Amz-SignedHeaders: host}
+        //   query = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(params.items()))
+        //   canonical = "\n".join(["GET", "/", query, "host:roadcall-perf-dev", "", "host",
+        //                          sha256(b"").hexdigest()])
+        //   to_sign = "\n".join(["AWS4-HMAC-SHA256", "20240102T030405Z", scope,
+        //                        sha256(canonical).hexdigest()])
+        //   key = HMAC chain of "AWS4"+secret over 20240102, us-east-1, elasticache, aws4_request
+        //   signature = hmac(key, to_sign).hexdigest()
+        //
+        // sha256(canonical) = 83736ac69da56dc845d16c168c1f60a8ccd5653d84db0b66b3f5ca833d8a99f6
+        let expected = "roadcall-perf-dev/?Action=connect&User=roadcall-perf-dev-app\
+            &X-Amz-Algorithm=AWS4-HMAC-SHA256\
+            &X-Amz-Credential=AKIDEXAMPLE%2F20240102%2Fus-east-1%2Felasticache%2Faws4_request\
+            &X-Amz-Date=20240102T030405Z&X-Amz-Expires=900\
+            &X-Amz-Security-Token=SESSIONTOKEN%2F%2B%3D&X-Amz-SignedHeaders=host\
+            &X-Amz-Signature=2c99fdca68f989593bf244c6b7e42d82957e399e7e88dbb75f54665868db36d1";
+        let token = signer()
+            .sign_at(&example_credentials(), example_time())
+            .expect("signed");
+        assert_eq!(token, expected);
+    }
+
+    #[test]
+    fn every_token_is_signed_for_its_own_time() {
+        let signer = signer();
+        let first = signer
+            .sign_at(&example_credentials(), example_time())
+            .expect("signed");
+        let later = signer
+            .sign_at(
+                &example_credentials(),
+                example_time() + Duration::from_secs(600),
+            )
+            .expect("signed");
+        assert!(later.contains("&X-Amz-Date=20240102T031405Z&"), "{later}");
+        assert_ne!(first, later);
+    }
+
+    #[tokio::test]
+    async fn the_password_source_signs_with_the_role_credentials() {
+        let token = ElastiCacheIamToken::new(
+            signer().auth,
+            SharedCredentialsProvider::new(Credentials::new(
+                "AKIDROLE", "secret", None, None, "test",
+            )),
+        );
+        let password = cache::PasswordSource::current(&token)
+            .await
+            .expect("signed")
+            .expect("a token");
+        assert!(
+            password.starts_with("roadcall-perf-dev/?Action=connect&User=roadcall-perf-dev-app&")
+                && password.contains("&X-Amz-Credential=AKIDROLE%2F")
+                && password.contains("%2Felasticache%2Faws4_request&"),
+            "{password}"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_role_credentials_the_error_names_the_missing_variable() {
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+            return; // the environment has credentials: nothing to show here
+        }
+        let error = signer().sign().await.expect_err("no credentials");
+        assert!(error.to_string().contains("AWS_ACCESS_KEY_ID"), "{error}");
+    }
 }

@@ -64,28 +64,22 @@ pub enum StartError {
     /// The Redis client could not be built (cluster mode reads the slot map at start).
     #[error("redis: {0}")]
     Redis(#[source] cache::CacheError),
-    /// The Redis AUTH secret (`REDIS_AUTH_SECRET_ARN`) cannot be read: an unusable
-    /// endpoint, or, on a strict start ([`AppState::connect`]), no answer.
-    #[error("redis AUTH secret: {0}")]
+    /// The Redis AUTH password cannot be had: the secret (`REDIS_AUTH_SECRET_ARN`) has an
+    /// unusable endpoint or, on a strict start ([`AppState::connect`]), gave no answer; or,
+    /// on a strict start, no ElastiCache IAM token could be signed (`REDIS_IAM_AUTH`).
+    #[error("redis AUTH token: {0}")]
     RedisSecret(#[source] aurora::auth::PasswordError),
 }
 
-/// The Redis configuration to connect with: `config.redis`, plus the AUTH token from
-/// `REDIS_AUTH_SECRET_ARN` when one is named ([`crate::redis_auth::with_auth_token`]).
+/// The Redis configuration to connect with ([`crate::redis_auth::redis_config`]: an
+/// ElastiCache IAM token, or the AUTH token from `REDIS_AUTH_SECRET_ARN`).
 async fn redis_config(
     config: &AppConfig,
     strict: bool,
 ) -> Result<Option<cache::CacheConfig>, StartError> {
-    let Some(redis) = config.redis.clone() else {
-        return Ok(None);
-    };
-    match &config.redis_auth_secret {
-        None => Ok(Some(redis)),
-        Some(secret) => crate::redis_auth::with_auth_token(redis, secret, strict)
-            .await
-            .map(Some)
-            .map_err(StartError::RedisSecret),
-    }
+    crate::redis_auth::redis_config(config, strict)
+        .await
+        .map_err(StartError::RedisSecret)
 }
 
 /// The handlers' shared state (cheap to clone).

@@ -20,17 +20,17 @@ fn router_routes() -> BTreeSet<String> {
     let mut routes = BTreeSet::new();
     // `.route("/path", get(a).put(b))` possibly split over lines.
     for chunk in text.split(".route(").skip(1) {
-        // The path is a string literal, or the router's `HEALTH_PATH` constant.
-        let head = chunk.trim_start();
-        let path = if head.starts_with('"') {
-            match head.split('"').nth(1) {
-                Some(path) => path,
-                None => continue,
-            }
-        } else if head.starts_with("HEALTH_PATH") {
-            "/health"
-        } else {
-            continue;
+        // The path is a literal or the name of a `const ...: &str = "..."` of the file.
+        let argument = chunk.split(',').next().unwrap_or_default().trim();
+        let path = match argument.strip_prefix('"') {
+            Some(literal) => literal.split('"').next(),
+            None => text
+                .split(&format!("const {argument}: &str = \""))
+                .nth(1)
+                .and_then(|rest| rest.split('"').next()),
+        };
+        let Some(path) = path else {
+            panic!("router.rs: cannot read the path of `.route({argument}, ...)`");
         };
         let call: String = chunk
             .split(")\n")
@@ -148,12 +148,15 @@ fn each_function_is_arm64_in_the_vpc_with_a_live_alias_and_permission_for_this_a
         assert_eq!(
             names,
             BTreeSet::from([
+                "DATABASE_CA_BUNDLE",
                 "DATABASE_HOST",
                 "DATABASE_IAM_AUTH",
                 "DATABASE_NAME",
                 "DATABASE_PORT",
                 "DATABASE_USER",
+                "REDIS_IAM_AUTH",
                 "REDIS_MODE",
+                "REDIS_REPLICATION_GROUP_ID",
                 "REDIS_URL",
                 "REDIS_USERNAME",
                 "RUST_LOG",
@@ -165,6 +168,21 @@ fn each_function_is_arm64_in_the_vpc_with_a_live_alias_and_permission_for_this_a
             json!({"Fn::ImportValue": "redis-url-dev"})
         );
         assert_eq!(vars["STAGE"], "dev");
+        // Redis: ElastiCache IAM authentication as the redis stack's app user; no token
+        // and no secret in the environment.
+        assert_eq!(vars["REDIS_IAM_AUTH"], "true");
+        assert_eq!(
+            vars["REDIS_USERNAME"],
+            json!({"Fn::ImportValue": "redis-user-name-dev"})
+        );
+        assert_eq!(
+            vars["REDIS_REPLICATION_GROUP_ID"],
+            json!({"Fn::ImportValue": "redis-replication-group-id-dev"})
+        );
+        assert_eq!(
+            vars["DATABASE_CA_BUNDLE"],
+            "/var/task/rds-global-bundle.pem"
+        );
         let alias = &r[format!("{}LiveAlias", f.logical)]["Properties"];
         assert_eq!(
             alias["FunctionVersion"],
@@ -192,22 +210,58 @@ fn each_function_is_arm64_in_the_vpc_with_a_live_alias_and_permission_for_this_a
             connect["Resource"][0]["Fn::Sub"][0],
             "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:${Cluster}/${User}"
         );
-        // dev's database takes IAM tokens and Redis takes IAM authentication: no secret.
+        // In IAM mode the role reads no secret at all.
         assert!(
-            statements
+            !statements
                 .iter()
-                .all(|s| s["Action"] != json!(["secretsmanager:GetSecretValue"])),
+                .any(|s| s["Action"] == json!(["secretsmanager:GetSecretValue"])),
             "{statements:?}"
         );
+        // elasticache:Connect on exactly the replication group and the app user, as
+        // the redis stack exports them (and nothing else anywhere in the policy).
+        let redis: Vec<&Json> = statements
+            .iter()
+            .filter(|s| s["Action"].to_string().contains("elasticache"))
+            .collect();
         assert_eq!(
-            r[format!("{}Role", f.logical)]["Properties"]["ManagedPolicyArns"],
-            json!([{"Fn::ImportValue": "redis-connect-policy-arn-dev"}])
-        );
-        assert_eq!(
-            vars["REDIS_USERNAME"],
-            json!({"Fn::ImportValue": "redis-user-name-dev"})
+            redis,
+            [&json!({
+                "Effect": "Allow",
+                "Action": ["elasticache:Connect"],
+                "Resource": [
+                    {"Fn::Sub": [
+                        "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:replicationgroup:${Group}",
+                        {"Group": {"Fn::ImportValue": "redis-replication-group-id-dev"}}
+                    ]},
+                    {"Fn::Sub": [
+                        "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:user:${User}",
+                        {"User": {"Fn::ImportValue": "redis-user-name-dev"}}
+                    ]}
+                ]
+            })]
         );
     }
+    // The imports name what the redis stack exports: its group id and the app user
+    // (whose id is its name, so `user:<name>` is that user's ARN).
+    let redis = common::template_json("dev", "redis");
+    let outputs = &redis["Outputs"];
+    let exported = |name: &str| {
+        outputs
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|o| o["Export"]["Name"] == name)
+            .map(|o| o["Value"].clone())
+            .unwrap_or_else(|| panic!("redis exports no {name}"))
+    };
+    assert_eq!(
+        exported("redis-replication-group-id-dev"),
+        json!({"Ref": "RedisReplicationGroup"})
+    );
+    let user = &redis["Resources"]["RedisAppUser"]["Properties"];
+    assert_eq!(exported("redis-user-name-dev"), user["UserName"]);
+    assert_eq!(user["UserId"], user["UserName"]);
+    assert_eq!(user["AuthenticationMode"]["Type"], "iam");
     // prod reads the database password from a named secret instead.
     let prod = common::template_json("prod", "services");
     let vars = &prod["Resources"]["VendorFunction"]["Properties"]["Environment"]["Variables"];
@@ -216,6 +270,17 @@ fn each_function_is_arm64_in_the_vpc_with_a_live_alias_and_permission_for_this_a
         json!({"Ref": "DatabaseSecretArn"})
     );
     assert!(vars.get("DATABASE_IAM_AUTH").is_none());
+    // ... which is then the one secret its role may read.
+    let statements = prod["Resources"]["VendorRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"]
+        .as_array()
+        .unwrap();
+    let secrets: Vec<&Json> = statements
+        .iter()
+        .filter(|s| s["Action"] == json!(["secretsmanager:GetSecretValue"]))
+        .map(|s| &s["Resource"])
+        .collect();
+    assert_eq!(secrets, [&json!([{"Ref": "DatabaseSecretArn"}])]);
 }
 
 #[test]

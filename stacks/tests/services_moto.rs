@@ -45,7 +45,7 @@ const STAND_IN_IMPORTS: &str = r#"{
     "DatabaseGroup": {"Value": {"Fn::GetAtt": ["DatabaseGroup", "GroupId"]}},
     "RedisUrl": {"Value": "rediss://master.roadcall-perf-dev.abc123.use1.cache.amazonaws.com:6379", "Export": {"Name": "redis-url-dev"}},
     "RedisUser": {"Value": "roadcall-perf-dev-app", "Export": {"Name": "redis-user-name-dev"}},
-    "RedisConnect": {"Value": {"Ref": "RedisConnectPolicy"}, "Export": {"Name": "redis-connect-policy-arn-dev"}},
+    "RedisGroup": {"Value": "roadcall-perf-dev", "Export": {"Name": "redis-replication-group-id-dev"}},
     "AlarmTopic": {"Value": "arn:aws:sns:us-east-1:123456789012:roadcall-perf-dev-alarms", "Export": {"Name": "monitoring-alarm-topic-arn-dev"}}
   }
 }"#;
@@ -280,8 +280,11 @@ fn the_services_stack_deploys_and_the_warmer_names_exactly_its_live_aliases() {
             assert_eq!(vars["DATABASE_USER"], "roadcall_app");
             assert_eq!(vars["DATABASE_PORT"], "5432");
             assert_eq!(vars["STAGE"], "dev");
+            assert_eq!(vars["REDIS_IAM_AUTH"], "true");
             assert_eq!(vars["REDIS_USERNAME"], "roadcall-perf-dev-app");
-            assert!(!vars.contains_key("REDIS_AUTH_SECRET_ARN"));
+            assert_eq!(vars["REDIS_REPLICATION_GROUP_ID"], "roadcall-perf-dev");
+            assert_eq!(vars["DATABASE_CA_BUNDLE"], "/var/task/rds-global-bundle.pem");
+            assert!(!vars.contains_key("REDIS_AUTH_SECRET_ARN"), "{vars:?}");
             let vpc = got.vpc_config().unwrap();
             assert_eq!(vpc.subnet_ids().len(), 2, "{name}: {vpc:?}");
             assert_eq!(vpc.security_group_ids().len(), 2, "{name}: {vpc:?}");

@@ -30,7 +30,7 @@ use std::time::SystemTime;
 pub use aws_credential_types::Credentials;
 pub use aws_credential_types::provider::error::CredentialsError;
 pub use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-pub use rds_token::rds_auth_token;
+pub use rds_token::{presigned_token, rds_auth_token};
 pub use secrets_manager::SecretsManagerFetcher;
 
 /// A boxed, sendable future (the object-safe return type of the traits here).
@@ -60,9 +60,9 @@ pub enum PasswordError {
     /// The secret was fetched but holds no usable password.
     #[error("the secret holds no password: {0}")]
     BadSecret(#[source] SecretFormatError),
-    /// An RDS IAM token could not be signed (for example a host name that is not a valid
-    /// URI authority).
-    #[error("could not sign the RDS IAM token: {}", chain(.0.as_ref()))]
+    /// An IAM authentication token (RDS's, or another presigned one) could not be signed
+    /// (for example a host name that is not a valid URI authority).
+    #[error("could not sign the IAM token: {}", chain(.0.as_ref()))]
     Signing(#[source] BoxError),
     /// An endpoint URL for an AWS service is unusable.
     #[error("endpoint `{url}`: {reason}")]
@@ -276,7 +276,7 @@ impl ProvideCredentials for EnvCredentials {
 }
 
 /// Gets credentials from `provider`, as a [`PasswordError`] on failure.
-pub(crate) async fn credentials_from(
+pub async fn credentials_from(
     provider: &SharedCredentialsProvider,
 ) -> Result<Credentials, PasswordError> {
     provider

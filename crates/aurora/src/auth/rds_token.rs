@@ -1,5 +1,7 @@
-//! RDS IAM authentication tokens: a SigV4-presigned `connect` request, signed by the AWS
+//! IAM authentication tokens: a SigV4-presigned `connect` request, signed by the AWS
 //! SDK's own signer (`aws-sigv4`) so that this crate carries no signing code of its own.
+//! RDS's shape is [`rds_auth_token`]; [`presigned_token`] is the general form that other
+//! services' tokens (ElastiCache's `Action=connect&User=...`) are built from.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
@@ -50,14 +52,60 @@ pub fn rds_auth_token(
     credentials: &Credentials,
     time: SystemTime,
 ) -> Result<String, PasswordError> {
-    let authority = format!("{host}:{port}");
-    let query = Presign {
-        authority: &authority,
-        path: "/",
-        params: &[("Action", "connect"), ("DBUser", user)],
+    presigned_token(
+        &format!("{host}:{port}"),
+        &[("Action", "connect"), ("DBUser", user)],
+        SERVICE,
         region,
-        service: SERVICE,
-        expires_in: TOKEN_LIFETIME,
+        TOKEN_LIFETIME,
+        credentials,
+        time,
+    )
+}
+
+/// A presigned `GET {authority}/?{params}` for `service` in `region`, valid for
+/// `expires_in` from `time`, without the scheme: the shape of the IAM authentication
+/// tokens that RDS and ElastiCache accept as a password (the scheme is not signed, so
+/// `http://` and `https://` presign alike).
+///
+/// `params` are the request's own, not yet encoded; the result lists them with the
+/// `X-Amz-*` parameters, sorted, then `X-Amz-Signature`. An `authority` that is no valid
+/// URI authority (a space, say) is [`PasswordError::Signing`].
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use aurora::auth::{Credentials, presigned_token};
+///
+/// let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "example");
+/// let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_164_645);
+/// let token = presigned_token(
+///     "my-group",
+///     &[("Action", "connect"), ("User", "app")],
+///     "elasticache",
+///     "us-east-1",
+///     Duration::from_secs(900),
+///     &credentials,
+///     time,
+/// )?;
+/// assert!(token.starts_with("my-group/?Action=connect&User=app&X-Amz-Algorithm="));
+/// # Ok::<(), aurora::auth::PasswordError>(())
+/// ```
+pub fn presigned_token(
+    authority: &str,
+    params: &[(&str, &str)],
+    service: &str,
+    region: &str,
+    expires_in: Duration,
+    credentials: &Credentials,
+    time: SystemTime,
+) -> Result<String, PasswordError> {
+    let query = Presign {
+        authority,
+        path: "/",
+        params,
+        region,
+        service,
+        expires_in,
         body: SignableBody::empty(),
     }
     .query(credentials, time)?;

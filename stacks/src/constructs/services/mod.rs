@@ -39,8 +39,10 @@ use config::ServicesConfig;
 /// The alias every caller (API Gateway, the warmer, the alarms) invokes.
 pub const LIVE_ALIAS: &str = "live";
 
-/// Environment variable carrying the Redis AUTH token secret's ARN.
-pub const REDIS_AUTH_SECRET_ARN_VAR: &str = "REDIS_AUTH_SECRET_ARN";
+/// Where the functions find the RDS CA bundle that `scripts/package-lambdas` puts at the
+/// root of their zips (`DATABASE_CA_BUNDLE`): RDS certificates chain to Amazon's RDS CAs,
+/// which the Lambda base image does not trust.
+pub const DATABASE_CA_BUNDLE: &str = "/var/task/rds-global-bundle.pem";
 
 /// The variable that names the Redis (ElastiCache RBAC) user the functions connect as.
 pub const REDIS_USERNAME_VAR: &str = "REDIS_USERNAME";
@@ -275,7 +277,8 @@ impl Services {
 
         // HTTPS to AWS APIs (Secrets Manager, X-Ray) through the VPC's interface
         // endpoints, and PostgreSQL to the database's group; Redis and DAX egress come
-        // with the imported cache client group.
+        // with the imported cache client group. No GroupName: the group is replaced when
+        // the imported VPC changes, which CloudFormation refuses for a named group.
         let function_sg = t.add(
             "FunctionSecurityGroup",
             SecurityGroup::new("roadcall functions: HTTPS to AWS APIs, PostgreSQL to the database")
@@ -324,7 +327,6 @@ impl Services {
                 .log_group_name(format!("/aws/apigateway/{}", stage.resource_name("api")))
                 .retention_in_days(c.log_retention_days)
                 .kms_key_id(self.kms_key_arn.clone()),
-            // Kept in prod, like every log group (the stage decides).
             ResourceOptions::default().retain_with(policy::log_group_policy(stage)),
         )?;
         t.add(
@@ -378,7 +380,6 @@ impl Services {
                     .log_group_name(format!("/aws/lambda/{name}"))
                     .retention_in_days(c.log_retention_days)
                     .kms_key_id(self.kms_key_arn.clone()),
-                // Kept in prod, like every log group (the stage decides).
                 ResourceOptions::default().retain_with(policy::log_group_policy(stage)),
             )?;
             let mut statements = vec![
@@ -406,11 +407,29 @@ impl Services {
                 // The environment and the secrets are encrypted with the stage key.
                 policy::allow(&["kms:Decrypt"], vec![self.kms_key_arn.to_json()]),
             ];
-            // Redis takes IAM authentication (the redis stack's user and connect policy):
-            // no Redis secret exists to read.
-            let mut secrets = Vec::new();
+            // Redis: IAM authentication as the redis stack's app user, on that
+            // replication group only (its user id is its name, so the user's ARN is
+            // built from the exported name).
+            statements.push(policy::allow(
+                &["elasticache:Connect"],
+                vec![
+                    Expr::sub_with(
+                        "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:replicationgroup:${Group}",
+                        [("Group", stage.import("redis", "replication-group-id").to_json())],
+                    )
+                    .to_json(),
+                    Expr::sub_with(
+                        "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:user:${User}",
+                        [("User", stage.import("redis", "user-name").to_json())],
+                    )
+                    .to_json(),
+                ],
+            ));
             if db.auth == "secret" {
-                secrets.push(db_credential.to_json());
+                statements.push(policy::allow(
+                    &["secretsmanager:GetSecretValue"],
+                    vec![db_credential.to_json()],
+                ));
             } else {
                 statements.push(policy::allow(
                     &["rds-db:connect"],
@@ -421,14 +440,11 @@ impl Services {
                     .to_json()],
                 ));
             }
-            if !secrets.is_empty() {
-                statements.push(policy::allow(&["secretsmanager:GetSecretValue"], secrets));
-            }
             let role = t.add(
                 &format!("{}Role", f.logical),
                 Role::new(policy::trust_service("lambda.amazonaws.com"))
                     .description(format!(
-                        "{}: its logs, its secrets, its database user, its network interfaces",
+                        "{}: its logs, its Redis user, its database user or secret, its network interfaces",
                         f.slug
                     ))
                     .policies(vec![
@@ -452,10 +468,19 @@ impl Services {
                     "standalone"
                 }),
             );
+            // ElastiCache IAM authentication: the function signs a token for this user
+            // and group with its role (AWS_REGION comes from Lambda). No token or secret
+            // is in the environment.
+            set("REDIS_IAM_AUTH", json!("true"));
             set(
-                REDIS_USERNAME_VAR,
+                "REDIS_USERNAME",
                 stage.import("redis", "user-name").to_json(),
             );
+            set(
+                "REDIS_REPLICATION_GROUP_ID",
+                stage.import("redis", "replication-group-id").to_json(),
+            );
+            set("DATABASE_CA_BUNDLE", json!(DATABASE_CA_BUNDLE));
             set("DATABASE_HOST", db_host.to_json());
             set("DATABASE_PORT", json!(db.port.to_string()));
             set("DATABASE_NAME", db_name.to_json());
