@@ -146,9 +146,29 @@ pub fn build_command(workspace: &Path, lambda_dir: &Path, names: &[&str]) -> Com
     command
 }
 
+/// The functions that talk to the database, which read the RDS CA bundle from their zip.
+pub const DATABASE_FUNCTIONS: [&str; 3] = ["vendor", "incidents", "payments"];
+
+/// The database functions verify the database's certificate against
+/// `/var/task/rds-global-bundle.pem` (the services stack's `DATABASE_CA_BUNDLE`), and
+/// `cargo lambda build` does not put that file at the zip's root: a zip built that way
+/// would fail every cold start, so it is refused with the way that works.
+pub fn refuse_without_ca_bundle(names: &[&str]) -> Result<(), DeployError> {
+    match names.iter().find(|n| DATABASE_FUNCTIONS.contains(n)) {
+        Some(name) => Err(DeployError::Parameter(format!(
+            "--build-lambdas cannot package `{name}`: its zip must carry the RDS CA bundle at \
+             /var/task/rds-global-bundle.pem (DATABASE_CA_BUNDLE); save AWS's global-bundle.pem as \
+             certs/rds-global-bundle.pem, run scripts/package-lambdas and pass the zips with \
+             --lambda-zip NAME=PATH (docs/operations.md, \"The RDS CA bundle\")"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Runs [`build_command`] and returns each function's zip, or an error that says how to
 /// install cargo-lambda or fall back to `scripts/package-lambdas`.
 pub fn build_zips(workspace: &Path, names: &[&str]) -> Result<Vec<LambdaZip>, DeployError> {
+    refuse_without_ca_bundle(names)?;
     let lambda_dir = workspace.join("target").join("lambda");
     let hint = "install cargo-lambda (`pip install cargo-lambda`, and `rustup target add \
                 aarch64-unknown-linux-gnu`), or run scripts/package-lambdas and pass the zips with \
@@ -311,6 +331,15 @@ pub async fn upload_zip(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_build_of_a_database_function_is_refused_naming_the_bundle() {
+        let err = refuse_without_ca_bundle(&["warmer", "payments"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("`payments`"), "{text}");
+        assert!(text.contains("certs/rds-global-bundle.pem"), "{text}");
+        assert!(refuse_without_ca_bundle(&["warmer"]).is_ok());
+    }
 
     #[test]
     fn lambda_zip_flags_name_a_known_function_and_a_path() {

@@ -449,8 +449,7 @@ impl Services {
                     ))
                     .policies(vec![
                         RolePolicy::new(policy::document(statements), f.slug).into(),
-                    ])
-                    .managed_policy_arns(vec![stage.import("redis", "connect-policy-arn")]),
+                    ]),
             )?;
 
             let mut variables = serde_json::Map::new();
