@@ -1,15 +1,15 @@
 //! Incidents and payments end to end: matching, concurrency, idempotency, validation.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 
-use common::{TestApp, assert_error};
 use serde_json::{Value, json};
+use support::{App, assert_error};
 
 #[tokio::test]
 async fn an_incident_gets_the_nearest_capable_vendor_or_no_match() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let _far = app.vendor("Far", &["engine"], 41.90, -87.62).await;
     let near = app
         .vendor("Near", &["engine", "tow"], 41.8781, -87.6298)
@@ -72,7 +72,7 @@ async fn an_incident_gets_the_nearest_capable_vendor_or_no_match() {
 
 #[tokio::test]
 async fn concurrent_incidents_never_share_a_vendor() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let mut vendors = BTreeSet::new();
     for i in 0..6 {
         vendors.insert(
@@ -157,7 +157,7 @@ fn payment(incident: &str, vendor: &str, amount: i64) -> Value {
            "lineItems": [{"description": "tow", "amountCents": amount - 500}, {"description": "mileage", "amountCents": 500}]})
 }
 
-async fn pay(app: &TestApp, key: Option<&str>, body: &Value) -> (u16, Value) {
+async fn pay(app: &App, key: Option<&str>, body: &Value) -> (u16, Value) {
     let mut request = app.http.post(format!("{}/payments", app.base)).json(body);
     if let Some(key) = key {
         request = request.header("Idempotency-Key", key);
@@ -169,7 +169,7 @@ async fn pay(app: &TestApp, key: Option<&str>, body: &Value) -> (u16, Value) {
 
 #[tokio::test]
 async fn payments_are_idempotent_under_concurrent_retries() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let vendor = app.vendor("Pay Me", &["tow"], 33.44, -112.07).await;
     let (_, _, incident) = app
         .send(
@@ -257,7 +257,7 @@ async fn payments_are_idempotent_under_concurrent_retries() {
 
 #[tokio::test]
 async fn health_reports_database_and_redis() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let (status, _, body) = app.get("/health").await;
     assert_eq!(
         (status, body["status"].as_str()),

@@ -2,12 +2,12 @@
 //! the database is the truth, and no search offers a vendor whose committed state does not
 //! match. Each test names the finding of the vendor-wing issue it guards.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::TestApp;
 use serde_json::{Value, json};
+use support::App;
 use testkit::postgres::PostgresServer;
 
 fn ids(body: &Value) -> Vec<String> {
@@ -19,7 +19,7 @@ fn ids(body: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn db_status(app: &TestApp, id: &str) -> String {
+async fn db_status(app: &App, id: &str) -> String {
     app.state
         .db
         .query_one("SELECT availability FROM vendors WHERE id = $1", &[&id])
@@ -32,7 +32,7 @@ async fn db_status(app: &TestApp, id: &str) -> String {
 /// state in the cache. Many rounds of "entry gone, 4 reads and 1 write at once".
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refill_racing_a_write_never_leaves_the_older_state_cached() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let id = app.vendor("Racy Tow", &["tow"], 34.05, -118.24).await;
     app.load_index().await;
     let family = app
@@ -78,7 +78,7 @@ async fn a_refill_racing_a_write_never_leaves_the_older_state_cached() {
 /// deployment's index on the same Redis never makes a search trust what is not there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_index_key_or_a_neighbour_deployment_sends_searches_to_postgres() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let mut created = Vec::new();
     for i in 0..12 {
         created.push(
@@ -100,7 +100,7 @@ async fn a_lost_index_key_or_a_neighbour_deployment_sends_searches_to_postgres()
     let tag = app.state.vendors.index().unwrap().tag().to_owned();
     let status = app.state.vendors.index_status().await.expect("status");
     let generation = status.generation.expect("live generation");
-    app.redis
+    app.redis_server()
         .cli(&["DEL", &format!("{tag}:{generation}:g:available:tow")]);
     let (_, cache, body) = app.get(q).await;
     assert_eq!(
@@ -126,7 +126,7 @@ async fn a_lost_index_key_or_a_neighbour_deployment_sends_searches_to_postgres()
     // A second deployment on the same Redis with another key prefix and its own database
     // (with one vendor, and no index built): it must not read the first one's index.
     let postgres = PostgresServer::start();
-    let (db_url, redis_url) = (postgres.url(), app.redis.url());
+    let (db_url, redis_url) = (postgres.url(), app.redis_server().url());
     let config = lambdas::config::AppConfig::from_lookup(|name| match name {
         "DATABASE_URL" => Some(db_url.clone()),
         "REDIS_URL" => Some(redis_url.clone()),
@@ -178,7 +178,7 @@ async fn a_lost_index_key_or_a_neighbour_deployment_sends_searches_to_postgres()
 /// disappears: searches that could reach it go to PostgreSQL.
 #[tokio::test]
 async fn a_polar_vendor_does_not_break_the_index_and_is_still_found() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let polar = app.vendor("Polar Tow", &["tow"], 89.5, 10.0).await;
     let city = app.vendor("City Tow", &["tow"], 51.5, -0.12).await;
     app.load_index().await;
@@ -198,7 +198,7 @@ async fn a_polar_vendor_does_not_break_the_index_and_is_still_found() {
 /// Finding 8: a vendor 4 miles away across the antimeridian is found by the index too.
 #[tokio::test]
 async fn the_index_finds_vendors_across_the_antimeridian() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let east = app.vendor("Fiji Tow", &["tow"], -16.5, 179.97).await;
     app.load_index().await;
     let (_, cache, body) = app
@@ -213,7 +213,7 @@ async fn the_index_finds_vendors_across_the_antimeridian() {
 /// on one incident cannot take another.
 #[tokio::test]
 async fn illegal_availability_transitions_are_409s() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let a = app.vendor("A Tow", &["tow"], 30.0, -90.0).await;
     let b = app.vendor("B Tow", &["tow"], 30.001, -90.0).await;
     let (status, _, incident) = app
@@ -265,7 +265,7 @@ async fn illegal_availability_transitions_are_409s() {
 /// the lease is told so, and does not load the table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_rebuild_per_fleet() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     lambdas::db::vendors::insert_many(&app.state.db, &lambdas::seed::vendors(3000, 7))
         .await
         .expect("seed");
@@ -297,7 +297,7 @@ async fn one_rebuild_per_fleet() {
 /// environment's within `VENDOR_PROFILE_LOCAL_TTL_MS`, its stated bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_in_process_profile_tier_keeps_its_staleness_bound() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let id = app.vendor("Local Tow", &["tow"], 33.0, -97.0).await;
     let environment = |ttl_ms: &str| {
         let mut config = (*app.state.config).clone();
@@ -355,7 +355,7 @@ async fn concurrent_repeats_of_a_kept_search_never_outlive_a_write_that_answered
     use std::sync::atomic::{AtomicBool, Ordering};
     use tokio::time::Instant;
 
-    let app = Arc::new(TestApp::start().await);
+    let app = Arc::new(App::standalone().await);
     let id = app.vendor("Flipping Tow", &["tow"], 34.05, -118.24).await;
     for i in 0..3 {
         app.vendor(

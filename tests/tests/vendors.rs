@@ -1,14 +1,14 @@
 //! Vendor routes end to end: cache-aside HIT/MISS/BYPASS, search, writes, validation, and
 //! Redis stopped mid-test.
 
-mod common;
+mod support;
 
-use common::{TestApp, assert_error};
 use serde_json::json;
+use support::{App, assert_error};
 
 #[tokio::test]
 async fn profile_reads_are_cached_and_writes_refresh_them() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let id = app
         .vendor("Midtown Towing", &["tow", "jumpstart"], 40.7484, -73.9857)
         .await;
@@ -83,7 +83,7 @@ async fn profile_reads_are_cached_and_writes_refresh_them() {
 
 #[tokio::test]
 async fn search_finds_nearest_capable_available_vendors_and_never_busy_ones() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let near = app.vendor("Near Tow", &["tow"], 40.7130, -74.0060).await;
     let far = app.vendor("Far Tow", &["tow"], 40.9000, -74.0060).await;
     let _tire = app.vendor("Tire Only", &["tire"], 40.7131, -74.0061).await;
@@ -133,7 +133,7 @@ async fn search_finds_nearest_capable_available_vendors_and_never_busy_ones() {
 
 #[tokio::test]
 async fn redis_down_means_bypass_not_errors_and_hits_resume_after() {
-    let mut app = TestApp::start().await;
+    let mut app = App::standalone().await;
     let id = app
         .vendor("Resilient Tow", &["tow"], 34.0522, -118.2437)
         .await;
@@ -141,7 +141,7 @@ async fn redis_down_means_bypass_not_errors_and_hits_resume_after() {
     app.get(&format!("/vendors/{id}")).await;
     assert_eq!(app.get(&format!("/vendors/{id}")).await.1, "HIT");
 
-    app.redis.stop();
+    app.redis_server_mut().stop();
     let search = "/vendors/search?lat=34.05&lon=-118.24&radius=10";
     for _ in 0..5 {
         let (status, cache, body) = app.get(&format!("/vendors/{id}")).await;
@@ -162,7 +162,7 @@ async fn redis_down_means_bypass_not_errors_and_hits_resume_after() {
     let (status, _, health) = app.get("/health").await;
     assert_eq!((status, health["status"].as_str()), (200, Some("degraded")));
 
-    app.redis.restart();
+    app.redis_server_mut().restart();
     // The circuit breaker probes again after its cool-off; hits resume with fresh data.
     let mut resumed = false;
     for _ in 0..100 {
@@ -182,7 +182,7 @@ async fn redis_down_means_bypass_not_errors_and_hits_resume_after() {
 
 #[tokio::test]
 async fn every_validation_error_is_a_json_4xx_naming_the_field() {
-    let app = TestApp::start().await;
+    let app = App::standalone().await;
     let ok =
         json!({"businessName": "A", "capabilities": ["tow"], "location": {"lat": 1.0, "lon": 2.0}});
     let cases = [

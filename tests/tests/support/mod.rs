@@ -1,9 +1,7 @@
-//! Shared harness of the fault tests: the local router over real PostgreSQL and Redis
-//! (standalone or cluster) with configurable variables, an open-model load driver that
-//! records every request, and the figures each test prints.
-//!
-//! Copied in spirit from `common/mod.rs` (which other tests own) rather than shared, so
-//! the fault tests can change timeouts and Redis modes without touching it.
+//! The one harness of the end-to-end tests: the local router over real PostgreSQL and
+//! Redis (standalone or cluster) with configurable variables ([`App::start`], or
+//! [`App::standalone`] for the behaviour tests), request helpers, an open-model load driver
+//! that records every request, and the figures the fault tests print.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -42,6 +40,23 @@ pub struct App {
     pub base: String,
     /// HTTP client with a per-request timeout ([`CLIENT_TIMEOUT`]).
     pub http: reqwest::Client,
+}
+
+/// The caller every request of [`App::http`] names (the local router's identity header).
+pub const TEST_CALLER: &str = "e2e-driver";
+
+/// Asserts an API error: status, code and (optionally) field.
+pub fn assert_error(got: &(u16, String, Value), status: u16, field: Option<&str>) {
+    assert_eq!(got.0, status, "{}", got.2);
+    let error = &got.2["error"];
+    assert!(
+        error["code"].is_string() && error["message"].is_string(),
+        "{}",
+        got.2
+    );
+    if let Some(field) = field {
+        assert_eq!(error["field"], field, "{}", got.2);
+    }
 }
 
 /// Every request of the fault tests gives up after this long; a request that reaches it
@@ -101,7 +116,7 @@ impl App {
                 .default_headers(
                     [(
                         reqwest::header::HeaderName::from_static(LOCAL_CALLER_HEADER),
-                        reqwest::header::HeaderValue::from_static("fault-tests"),
+                        reqwest::header::HeaderValue::from_static(TEST_CALLER),
                     )]
                     .into_iter()
                     .collect(),
@@ -110,6 +125,55 @@ impl App {
                 .build()
                 .expect("client"),
         }
+    }
+
+    /// The behaviour tests' app: one standalone Redis, and a command timeout of 1 s, since
+    /// on a machine shared with compilers the default 25 ms would turn a HIT into a BYPASS
+    /// now and then (the fault tests choose their own).
+    pub async fn standalone() -> Self {
+        Self::start(
+            RedisKind::Standalone,
+            &[("REDIS_COMMAND_TIMEOUT_MS", "1000")],
+        )
+        .await
+    }
+
+    /// The standalone Redis.
+    pub fn redis_server(&self) -> &RedisServer {
+        self.redis.as_ref().expect("a standalone redis")
+    }
+
+    /// The standalone Redis, to stop or restart it.
+    pub fn redis_server_mut(&mut self) -> &mut RedisServer {
+        self.redis.as_mut().expect("a standalone redis")
+    }
+
+    /// `GET path`: (status, X-Cache, JSON body).
+    pub async fn get(&self, path: &str) -> (u16, String, Value) {
+        self.call("GET", path, None).await
+    }
+
+    /// `method path` with a JSON body: (status, X-Cache, JSON body).
+    pub async fn send(&self, method: &str, path: &str, body: Value) -> (u16, String, Value) {
+        self.call(method, path, Some(body)).await
+    }
+
+    /// `POST path` with raw bytes and a content type: (status, X-Cache, JSON body).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, String, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        answer(response).await
     }
 
     /// `method path` with an optional JSON body: (status, X-Cache, JSON body).
@@ -124,13 +188,7 @@ impl App {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("send");
-        let status = response.status().as_u16();
-        let cache = header(&response, "x-cache");
-        let text = response.text().await.expect("body");
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text}"));
-        (status, cache, body)
+        answer(request.send().await.expect("send")).await
     }
 
     /// Creates a vendor and returns its id.
@@ -204,6 +262,16 @@ impl App {
         });
         client
     }
+}
+
+/// (status, X-Cache, JSON body) of a response.
+async fn answer(response: reqwest::Response) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let cache = header(&response, "x-cache");
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text}"));
+    (status, cache, body)
 }
 
 fn header(response: &reqwest::Response, name: &str) -> String {
