@@ -44,9 +44,6 @@ pub const LIVE_ALIAS: &str = "live";
 /// which the Lambda base image does not trust.
 pub const DATABASE_CA_BUNDLE: &str = "/var/task/rds-global-bundle.pem";
 
-/// The variable that names the Redis (ElastiCache RBAC) user the functions connect as.
-pub const REDIS_USERNAME_VAR: &str = "REDIS_USERNAME";
-
 /// One function of the platform and the routes it serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServiceFunction {
