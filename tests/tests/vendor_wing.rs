@@ -423,3 +423,188 @@ async fn concurrent_repeats_of_a_kept_search_never_outlive_a_write_that_answered
     // The shared confirmations were in play (a kept answer reused), not only fresh searches.
     assert!(hits > 0, "no search answer was reused");
 }
+
+/// The geo sets' scopes (available vendors, and everyone whatever their status) follow
+/// every status change and move: after each of many writes, what the index finds for
+/// `availableOnly` true and false, with and without a capability, is exactly what
+/// PostgreSQL holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_scopes_of_the_index_follow_every_status_change_and_move() {
+    use vendors::{IndexAnswer, IndexQuery};
+    let app = App::standalone().await;
+    let center = cache::GeoPoint::new(34.05, -118.24);
+    let mut ids_made = Vec::new();
+    for i in 0..16 {
+        let caps: &[&str] = if i % 2 == 0 {
+            &["tow", "tire"]
+        } else {
+            &["fuel"]
+        };
+        let (dlat, dlon) = (f64::from(i % 4) * 0.01, f64::from(i / 4) * 0.012);
+        ids_made.push(
+            app.vendor(&format!("Scope {i}"), caps, 34.03 + dlat, -118.26 + dlon)
+                .await,
+        );
+    }
+    // Vendors start offline; most go available (before the index loads, and after it).
+    for (i, id) in ids_made.iter().enumerate() {
+        if i == 8 {
+            app.load_index().await;
+        }
+        if i % 5 != 4 {
+            let (status, _, body) = app
+                .send(
+                    "PATCH",
+                    &format!("/vendors/{id}/availability"),
+                    json!({"status": "available"}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    let index = app.state.vendors.index().expect("index").clone();
+    // A fixed walk of legal writes: statuses (busy -> offline included) and moves. "busy"
+    // is an incident near the vendor: the matcher makes its nearest available vendor busy.
+    let steps: [(usize, &str); 14] = [
+        (0, "busy"),
+        (1, "offline"),
+        (0, "offline"),
+        (2, "far"),
+        (4, "far"),
+        (2, "move"),
+        (3, "busy"),
+        (1, "available"),
+        (3, "move"),
+        (0, "available"),
+        (4, "offline"),
+        (4, "move"),
+        (3, "available"),
+        (5, "busy"),
+    ];
+    for (round, (who, what)) in steps.iter().enumerate() {
+        let id = &ids_made[*who];
+        let (status, _, body) = if *what == "busy" {
+            let (status, cache, body) = app
+                .send(
+                    "POST",
+                    "/incidents",
+                    json!({"driverId": "driver-1", "type": "tow",
+                           "location": {"lat": 34.04, "lon": -118.25}}),
+                )
+                .await;
+            (if status == 201 { 200 } else { status }, cache, body)
+        } else if *what == "move" || *what == "far" {
+            // "far" leaves the 20-mile circle (35 miles north); "move" stays inside.
+            let lat = if *what == "far" {
+                34.55
+            } else {
+                34.02 + (round as f64) * 0.003
+            };
+            app.send(
+                "POST",
+                &format!("/vendors/{id}/location"),
+                json!({"lat": lat, "lon": -118.23}),
+            )
+            .await
+        } else {
+            app.send(
+                "PATCH",
+                &format!("/vendors/{id}/availability"),
+                json!({ "status": what }),
+            )
+            .await
+        };
+        assert_eq!(status, 200, "round {round}: {body}");
+        let rows = app
+            .state
+            .db
+            .query(
+                "SELECT id, availability, capabilities, lat, lon FROM vendors",
+                &[],
+            )
+            .await
+            .expect("vendors");
+        for available_only in [false, true] {
+            for capability in [None, Some(vendors::Capability::Tow)] {
+                let mut truth: Vec<String> = rows
+                    .iter()
+                    .filter(|r| {
+                        let p = cache::GeoPoint::new(r.get(3), r.get(4));
+                        center.haversine_m(&p) / 1609.344 <= 20.0
+                    })
+                    .filter(|r| !available_only || r.get::<_, String>(1) == "available")
+                    .filter(|r| {
+                        capability.is_none_or(|c| {
+                            r.get::<_, Vec<String>>(2).iter().any(|x| x == c.as_str())
+                        })
+                    })
+                    .map(|r| r.get::<_, String>(0))
+                    .collect();
+                truth.sort();
+                let q = IndexQuery {
+                    center,
+                    radius_miles: 20.0,
+                    capability,
+                    available_only,
+                    limit: 100,
+                };
+                let IndexAnswer::Found { hits, .. } =
+                    index.search(&q, false, &[]).await.expect("search")
+                else {
+                    panic!("round {round}: the index is not ready");
+                };
+                let mut found: Vec<String> = hits.into_iter().map(|h| h.id).collect();
+                found.sort();
+                assert_eq!(
+                    found, truth,
+                    "round {round} ({what} {id}), availableOnly={available_only}, {capability:?}"
+                );
+            }
+        }
+    }
+}
+
+/// The cell counters that vouch for kept search answers live in their own hash: if Redis
+/// loses it, counters restart at 0. An answer kept over a lost hash (every counter 0) would
+/// then be vouched for again after a vendor arrives and the hash is lost once more. The
+/// hash's sentinel makes a loss visible, so the index does not answer over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_counters_hash_never_vouches_for_a_kept_answer() {
+    let app = App::standalone().await;
+    for i in 0..3 {
+        app.vendor(
+            &format!("Tow {i}"),
+            &["tow"],
+            40.0 + f64::from(i) * 0.01,
+            -75.0,
+        )
+        .await;
+    }
+    app.load_index().await;
+    let q = "/vendors/search?lat=40.05&lon=-75&radius=30&capability=tow&limit=100";
+    let tag = app.state.vendors.index().unwrap().tag().to_owned();
+    let lose_counters = || app.redis_server().cli(&["DEL", &format!("{tag}:cells")]);
+    lose_counters();
+    // Asked twice: kept from its second sighting, were the index to answer.
+    for _ in 0..2 {
+        let (_, _, body) = app.get(q).await;
+        assert_eq!(ids(&body).len(), 3, "{body}");
+    }
+    // A vendor arrives (its cell's counter goes to 1), then the counters are lost again.
+    let newcomer = app.vendor("Newcomer Tow", &["tow"], 39.9, -75.2).await;
+    lose_counters();
+    for round in 0..3 {
+        let (_, cache, body) = app.get(q).await;
+        assert!(
+            ids(&body).contains(&newcomer),
+            "round {round}: {cache} answer misses the newcomer: {body}"
+        );
+    }
+    // A rebuild restores the counters and the reuse of kept answers.
+    app.load_index().await;
+    for _ in 0..2 {
+        app.get(q).await;
+    }
+    let (_, cache, body) = app.get(q).await;
+    assert_eq!((cache.as_str(), ids(&body).len()), ("HIT", 4), "{body}");
+}

@@ -30,7 +30,9 @@ pub struct VendorsConfig {
     /// in this process instead of on the connection, where it would count against the
     /// per-command timeout and trip the circuit breaker.
     pub searches_in_flight: usize,
-    /// Radius of the first step of the nearest-first walk, in miles.
+    /// Radius of the first step of the nearest-first walk, in miles; each further step
+    /// doubles it. 2 miles holds ten vendors around most of central Los Angeles in the
+    /// benchmark's fleet, so most searches take one step (docs/PERFORMANCE.md, "Session 4").
     pub first_radius_miles: f64,
     /// Vendors read from the database per page during a rebuild.
     pub build_page: usize,
@@ -63,7 +65,7 @@ impl Default for VendorsConfig {
             result_ttl: Duration::from_secs(60),
             result_capacity: 4096,
             searches_in_flight: 8,
-            first_radius_miles: 1.0,
+            first_radius_miles: 2.0,
             build_page: 5000,
             build_chunk: 500,
             build_parallelism: 2,

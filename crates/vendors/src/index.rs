@@ -19,11 +19,23 @@ use crate::model::{AvailabilityStatus, Capability, Vendor};
 use crate::scripts::scripts;
 use crate::view::VendorDoc;
 
-/// The geo-set name that holds every vendor of a status, whatever its capabilities.
-pub const ANY_CAPABILITY: &str = "any";
+/// The geo-set name part meaning "whatever it is": the set `g:<scope>:any` holds every
+/// vendor of its scope whatever its capabilities, and the scope `any` every placed vendor
+/// whatever its status.
+pub const ANY: &str = "any";
+
+/// The scopes of the geo sets: the available vendors (what `availableOnly=true` and the
+/// incident matcher walk) and everyone (what `availableOnly=false` walks: one set, not one
+/// per status merged in Lua, which cost Redis about twice as much per search).
+pub(crate) fn scopes() -> [&'static str; 2] {
+    [AvailabilityStatus::Available.as_str(), ANY]
+}
 
 /// Redis cannot place latitudes beyond this (its geohash covers ±85.05112878°).
 pub const INDEX_MAX_ABS_LAT: f64 = 85.051_128_78;
+
+/// The field every counters hash holds from its first rebuild (common.lua's `SENTINEL`).
+const CELLS_SENTINEL: &str = "~";
 
 /// Size of the cells whose change counters validate cached search answers, in degrees.
 const CELL_DEGREES: f64 = 1.0;
@@ -115,6 +127,15 @@ fn text(v: &Value) -> Option<String> {
         Value::Int(i) => Some(i.to_string()),
         Value::Okay => Some("OK".to_owned()),
         _ => None,
+    }
+}
+
+/// [`text`] without a copy, for the parts of a reply that are kept.
+fn into_text(v: Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b).ok(),
+        Value::SimpleString(s) => Some(s),
+        other => text(&other),
     }
 }
 
@@ -219,6 +240,11 @@ impl GeoIndex {
         format!("{}:meta", self.tag)
     }
 
+    /// The cell change counters (common.lua's `CELLS`).
+    fn cells_key(&self) -> String {
+        format!("{}:cells", self.tag)
+    }
+
     /// Every key of generation `g` (to delete a replaced or abandoned one).
     pub(crate) fn generation_keys(&self, g: &str) -> Vec<String> {
         let mut keys = vec![
@@ -226,13 +252,9 @@ impl GeoIndex {
             format!("{}:{g}:doc", self.tag),
             format!("{}:{g}:polar", self.tag),
         ];
-        for st in AvailabilityStatus::ALL {
-            for cap in Capability::ALL
-                .iter()
-                .map(|c| c.as_str())
-                .chain([ANY_CAPABILITY])
-            {
-                keys.push(format!("{}:{g}:g:{}:{cap}", self.tag, st.as_str()));
+        for scope in scopes() {
+            for cap in Capability::ALL.iter().map(|c| c.as_str()).chain([ANY]) {
+                keys.push(format!("{}:{g}:g:{scope}:{cap}", self.tag));
             }
         }
         keys
@@ -313,16 +335,12 @@ impl GeoIndex {
         {
             return Ok(IndexAnswer::NotReady);
         }
-        let statuses = if q.available_only {
-            AvailabilityStatus::Available.as_str().to_owned()
+        let scope = if q.available_only {
+            AvailabilityStatus::Available.as_str()
         } else {
-            AvailabilityStatus::ALL
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
+            ANY
         };
-        let cap = q.capability.map_or(ANY_CAPABILITY, Capability::as_str);
+        let cap = q.capability.map_or(ANY, Capability::as_str);
         let script = &scripts().search.script;
         let mut inv = script.key(self.meta_key());
         inv.arg(&*self.tag)
@@ -330,7 +348,7 @@ impl GeoIndex {
             .arg(q.center.lat)
             .arg(q.radius_miles)
             .arg(q.limit)
-            .arg(statuses)
+            .arg(scope)
             .arg(cap)
             .arg(self.config.first_radius_miles.min(q.radius_miles))
             .arg(if with_docs { "1" } else { "0" })
@@ -339,30 +357,41 @@ impl GeoIndex {
         parse_search(reply)
     }
 
-    /// The change counters of `cells` and the live generation, in one `HMGET` (the check
-    /// behind every reuse of a cached answer).
+    /// The change counters of `cells` and the live generation, in one round trip (the
+    /// check behind every reuse of a cached answer). The two reads need not be atomic:
+    /// each happens after any write that answered before the check was sent, and that is
+    /// all a reuse must see. `None` for the generation when the index is not complete or
+    /// the counters were lost (their sentinel is gone).
     pub(crate) async fn counters(
         &self,
         cells: &[String],
     ) -> Result<(Option<String>, Vec<String>), CacheError> {
-        let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.meta_key()).arg("complete").arg("cur");
-        for c in cells {
-            cmd.arg(format!("c:{c}"));
-        }
-        let values: Vec<Option<String>> =
-            self.cache.guarded(self.cache.client().query(&cmd)).await?;
-        let mut values = values.into_iter();
-        let complete = values.next().flatten();
-        let cur = values.next().flatten();
-        let live = if complete.as_deref() == Some("1") {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HMGET")
+            .arg(self.meta_key())
+            .arg("complete")
+            .arg("cur");
+        pipe.cmd("HMGET")
+            .arg(self.cells_key())
+            .arg(CELLS_SENTINEL)
+            .arg(cells);
+        let (meta, counters): (Vec<Option<String>>, Vec<Option<String>>) = self
+            .cache
+            .guarded(self.cache.client().query_pipeline(&pipe))
+            .await?;
+        let mut meta = meta.into_iter();
+        let complete = meta.next().flatten();
+        let cur = meta.next().flatten();
+        let mut counters = counters.into_iter();
+        let sentinel = counters.next().flatten();
+        let live = if complete.as_deref() == Some("1") && sentinel.is_some() {
             cur
         } else {
             None
         };
         Ok((
             live,
-            values.map(|v| v.unwrap_or_else(|| "0".into())).collect(),
+            counters.map(|v| v.unwrap_or_else(|| "0".into())).collect(),
         ))
     }
 
@@ -397,33 +426,39 @@ fn parse_search(reply: Value) -> Result<IndexAnswer, CacheError> {
     if parts.first().and_then(int) != Some(1) {
         return Ok(IndexAnswer::NotReady);
     }
-    let [_, generation, built_at, ids, dists, docs, counters] = parts.as_slice() else {
+    // Taken apart by value: the documents are most of the reply and are moved, not copied.
+    let Ok::<[Value; 7], _>([_, generation, built_at, ids, dists, docs, counters]) =
+        parts.try_into()
+    else {
         return Err(bad_reply("search parts"));
     };
-    let list = |v: &Value| match v {
-        Value::Array(items) => Ok(items.clone()),
+    let list = |v: Value| match v {
+        Value::Array(items) => Ok(items),
         Value::Nil => Ok(Vec::new()),
         _ => Err(bad_reply("search list")),
     };
     let (ids, dists, docs) = (list(ids)?, list(dists)?, list(docs)?);
+    let mut dists = dists.into_iter();
+    let mut docs = docs.into_iter();
     let mut hits = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        let id = text(id).ok_or_else(|| bad_reply("id"))?;
+    for id in ids {
+        let id = into_text(id).ok_or_else(|| bad_reply("id"))?;
         let miles = dists
-            .get(i)
+            .next()
+            .as_ref()
             .and_then(text)
             .and_then(|d| d.parse::<f64>().ok())
             .ok_or_else(|| bad_reply("distance"))?;
-        let doc = docs.get(i).and_then(text);
+        let doc = docs.next().and_then(into_text);
         hits.push(IndexHit { id, miles, doc });
     }
     Ok(IndexAnswer::Found {
-        generation: text(generation).ok_or_else(|| bad_reply("generation"))?,
-        built_at_ms: text(built_at)
+        generation: text(&generation).ok_or_else(|| bad_reply("generation"))?,
+        built_at_ms: text(&built_at)
             .and_then(|s| s.parse::<f64>().ok())
             .map_or(0, |ms| ms as u64),
         hits,
-        cell_counters: list(counters)?.iter().filter_map(text).collect(),
+        cell_counters: list(counters)?.into_iter().filter_map(into_text).collect(),
     })
 }
 

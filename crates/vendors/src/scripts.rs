@@ -4,26 +4,30 @@
 
 use std::sync::OnceLock;
 
+use crate::index::{ANY, scopes};
 use crate::model::{AvailabilityStatus, Capability};
 
 const COMMON: &str = include_str!("lua/common.lua");
 
 /// The vocabulary as Lua: `T` (the key prefix, passed as `ARGV[1]` to every script),
-/// `STATUSES` and `CAPS` (every capability plus `any`).
+/// `AVAILABLE` (the status whose vendors have their own geo sets), `ANY`, `SCOPES` (the
+/// geo sets' scopes) and `CAPS` (every capability plus `any`).
 fn vocabulary() -> String {
-    let quoted = |names: Vec<&str>| {
+    let quoted = |names: &[&str]| {
         names
             .iter()
             .map(|n| format!("'{n}'"))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let statuses = quoted(AvailabilityStatus::ALL.iter().map(|s| s.as_str()).collect());
     let mut caps: Vec<&str> = Capability::ALL.iter().map(|c| c.as_str()).collect();
-    caps.push(crate::index::ANY_CAPABILITY);
+    caps.push(ANY);
     format!(
-        "local T = ARGV[1]\nlocal STATUSES = {{{statuses}}}\nlocal CAPS = {{{}}}\n",
-        quoted(caps)
+        "local T = ARGV[1]\nlocal AVAILABLE = '{}'\nlocal ANY = '{ANY}'\n\
+         local SCOPES = {{{}}}\nlocal CAPS = {{{}}}\n",
+        AvailabilityStatus::Available.as_str(),
+        quoted(&scopes()),
+        quoted(&caps)
     )
 }
 
@@ -63,14 +67,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_vocabulary_lists_every_status_and_capability() {
+    fn the_vocabulary_lists_every_scope_and_capability() {
         let v = vocabulary();
-        for s in AvailabilityStatus::ALL {
-            assert!(v.contains(&format!("'{}'", s.as_str())), "{v}");
-        }
+        assert!(v.contains("local AVAILABLE = 'available'"), "{v}");
+        assert!(v.contains("local SCOPES = {'available', 'any'}"), "{v}");
         for c in Capability::ALL {
             assert!(v.contains(&format!("'{}'", c.as_str())), "{v}");
         }
-        assert!(v.contains("'any'"));
     }
 }

@@ -26,24 +26,28 @@ for i = 3, #ARGV, 9 do
         newer = false
       else
         if ogeo == '1' then
-          redis.call('ZREM', gset(g, ost, 'any'), id)
-          for _, c in ipairs(split(ocaps)) do redis.call('ZREM', gset(g, ost, c), id) end
+          for _, sc in ipairs(ost == AVAILABLE and SCOPES or {ANY}) do
+            redis.call('ZREM', gset(g, sc, ANY), id)
+            for _, c in ipairs(split(ocaps)) do redis.call('ZREM', gset(g, sc, c), id) end
+          end
         else
           redis.call('SREM', gen_key(g, 'polar'), id)
         end
-        if ocell ~= cell then redis.call('HINCRBY', META, 'c:' .. ocell, 1) end
+        if ocell ~= cell then redis.call('HINCRBY', CELLS, ocell, 1) end
       end
     end
     if newer then
       redis.call('HSET', stkey, id, ver .. '|' .. st .. '|' .. caps .. '|' .. geo .. '|' .. cell)
       redis.call('HSET', gen_key(g, 'doc'), id, doc)
       if geo == '1' then
-        redis.call('GEOADD', gset(g, st, 'any'), lon, lat, id)
-        for _, c in ipairs(split(caps)) do redis.call('GEOADD', gset(g, st, c), lon, lat, id) end
+        for _, sc in ipairs(st == AVAILABLE and SCOPES or {ANY}) do
+          redis.call('GEOADD', gset(g, sc, ANY), lon, lat, id)
+          for _, c in ipairs(split(caps)) do redis.call('GEOADD', gset(g, sc, c), lon, lat, id) end
+        end
       else
         redis.call('SADD', gen_key(g, 'polar'), id)
       end
-      redis.call('HINCRBY', META, 'c:' .. cell, 1)
+      redis.call('HINCRBY', CELLS, cell, 1)
       changed = changed + 1
     end
   end

@@ -8,9 +8,10 @@ if not redis.call('SET', lease, ARGV[2], 'NX', 'PX', ARGV[3]) then return {0} en
 local abandoned = redis.call('HGET', META, 'building') or ''
 local g = tostring(redis.call('HINCRBY', META, 'next', 1))
 redis.call('HSET', META, 'building', g)
-for _, st in ipairs(STATUSES) do
-  for _, c in ipairs(CAPS) do redis.call('GEOADD', gset(g, st, c), 0, -85.05, SENTINEL) end
+for _, sc in ipairs(SCOPES) do
+  for _, c in ipairs(CAPS) do redis.call('GEOADD', gset(g, sc, c), 0, -85.05, SENTINEL) end
 end
+redis.call('HSETNX', CELLS, SENTINEL, '0')
 redis.call('HSET', gen_key(g, 'st'), SENTINEL, '0|sentinel||0|')
 redis.call('HSET', gen_key(g, 'doc'), SENTINEL, '{}')
 return {1, g, abandoned}

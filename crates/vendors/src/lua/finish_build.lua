@@ -9,11 +9,13 @@ local g = ARGV[3]
 local indexed = redis.call('HLEN', gen_key(g, 'st')) - 1
 local documents = redis.call('HLEN', gen_key(g, 'doc')) - 1
 local placed = redis.call('SCARD', gen_key(g, 'polar'))
-for _, st in ipairs(STATUSES) do
-  local n = redis.call('ZCARD', gset(g, st, 'any'))
-  if n == 0 then return {0, indexed, -1} end
-  placed = placed + n - 1
-end
+-- The cell counters must have survived too (their sentinel makes a loss visible).
+if redis.call('HEXISTS', CELLS, SENTINEL) == 0 then return {0, indexed, -1} end
+-- Every placed vendor is in the 'any' scope's set; the available set must exist too.
+if redis.call('ZCARD', gset(g, AVAILABLE, ANY)) == 0 then return {0, indexed, -1} end
+local everyone = redis.call('ZCARD', gset(g, ANY, ANY))
+if everyone == 0 then return {0, indexed, -1} end
+placed = placed + everyone - 1
 if indexed < tonumber(ARGV[4]) or documents ~= indexed or placed ~= indexed then
   return {0, indexed, placed}
 end
