@@ -162,7 +162,69 @@ fn is_auth_failure(error: &redis::RedisError) -> bool {
         || error.to_string().contains("invalid password")
 }
 
-/// Opens a connection as `cfg` says, authenticating with `password`.
+/// The redis crate's credentials provider over a [`crate::PasswordSource`] that renews
+/// ([`crate::PasswordSource::renew_every`]): each connection the crate opens (a
+/// reconnection, a cluster node) subscribes, authenticates with the first item, and the
+/// crate's per-connection task sends `AUTH` again with each later one, every `every`
+/// (that task, and so the subscription, ends when its connection is dead).
+#[derive(Clone)]
+struct FreshCredentials {
+    source: Arc<dyn crate::PasswordSource>,
+    username: String,
+    every: Duration,
+}
+
+impl FreshCredentials {
+    fn for_config(cfg: &CacheConfig) -> Option<Self> {
+        let source = cfg.password_source.clone()?;
+        let every = source.renew_every()?;
+        Some(Self {
+            source,
+            username: cfg.username.clone().unwrap_or_else(|| "default".to_owned()),
+            every,
+        })
+    }
+
+    async fn next(&self) -> redis::RedisResult<redis::BasicAuth> {
+        let failed = |detail: String| {
+            redis::RedisError::from((
+                redis::ErrorKind::AuthenticationFailed,
+                "no fresh password for redis",
+                detail,
+            ))
+        };
+        match tokio::time::timeout(PASSWORD_FETCH_TIMEOUT, self.source.fresh()).await {
+            Ok(Ok(Some(password))) => Ok(redis::BasicAuth::new(self.username.clone(), password)),
+            Ok(Ok(None)) => Err(failed("the password source has none".to_owned())),
+            Ok(Err(error)) => Err(failed(error.to_string())),
+            Err(_) => Err(failed(format!(
+                "the password source did not answer within {PASSWORD_FETCH_TIMEOUT:?}"
+            ))),
+        }
+    }
+}
+
+impl redis::StreamingCredentialsProvider for FreshCredentials {
+    fn subscribe(
+        &self,
+    ) -> std::pin::Pin<
+        Box<dyn futures::Stream<Item = redis::RedisResult<redis::BasicAuth>> + Send + 'static>,
+    > {
+        let this = self.clone();
+        Box::pin(futures::stream::unfold(true, move |first| {
+            let this = this.clone();
+            async move {
+                if !first {
+                    tokio::time::sleep(this.every).await;
+                }
+                Some((this.next().await, false))
+            }
+        }))
+    }
+}
+
+/// Opens a connection as `cfg` says, authenticating with `password` (or, for a source
+/// that renews, with what [`FreshCredentials`] gives each connection).
 async fn open(cfg: &CacheConfig, password: Option<&str>) -> Result<Conn, CacheError> {
     let first = cfg
         .urls
@@ -177,11 +239,14 @@ async fn open(cfg: &CacheConfig, password: Option<&str>) -> Result<Conn, CacheEr
                 None => redis::Client::open(info),
             }
             .map_err(|e| ConfigError::new("REDIS_URL", e.to_string()))?;
-            let manager_cfg = ConnectionManagerConfig::new()
+            let mut manager_cfg = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(cfg.connect_timeout))
                 .set_response_timeout(Some(cfg.command_timeout))
                 .set_number_of_retries(2)
                 .set_max_delay(Duration::from_millis(500));
+            if let Some(credentials) = FreshCredentials::for_config(cfg) {
+                manager_cfg = manager_cfg.set_credentials_provider(credentials);
+            }
             let manager = ConnectionManager::new_lazy_with_config(client, manager_cfg)
                 .map_err(CacheError::from)?;
             Conn::Standalone(manager)
@@ -210,6 +275,9 @@ async fn open(cfg: &CacheConfig, password: Option<&str>) -> Result<Conn, CacheEr
             }
             if let Some(pw) = password {
                 builder = builder.password(pw);
+            }
+            if let Some(credentials) = FreshCredentials::for_config(cfg) {
+                builder = builder.set_credentials_provider(credentials);
             }
             let client = builder
                 .build()

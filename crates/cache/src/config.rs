@@ -56,6 +56,25 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub trait PasswordSource: Send + Sync + fmt::Debug {
     /// The password to use from now on (`None`: the URL's, or none).
     fn current(&self) -> BoxFuture<'_, Result<Option<String>, BoxError>>;
+
+    /// For a source whose passwords expire (ElastiCache IAM tokens are accepted for 15
+    /// minutes after signing): how often a password must be renewed. `Some(interval)`:
+    /// every connection the client opens, its own reconnections and each cluster node's
+    /// included, takes its password from [`PasswordSource::fresh`] rather than reusing
+    /// the one in use, and every open connection authenticates again with a fresh one
+    /// each `interval` (as the first connection's `AUTH` did; a dead connection's renewal
+    /// ends with it). Needs [`CacheConfig::username`] (else `default`). `None` (the
+    /// default): the password in use is kept, and re-read only after a refusal.
+    fn renew_every(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// A password for a connection about to authenticate: one that stays valid for at
+    /// least the rest of a [`PasswordSource::renew_every`] interval, which may be the one
+    /// handed out last. The default asks [`PasswordSource::current`].
+    fn fresh(&self) -> BoxFuture<'_, Result<Option<String>, BoxError>> {
+        self.current()
+    }
 }
 
 /// Everything the cache needs to connect and to behave.
