@@ -13,6 +13,25 @@
 //! Locally (`local`, [`crate::router::app`]) it comes from the [`LOCAL_CALLER_HEADER`]
 //! header, which no Lambda router reads. Every route but `/health` answers 401 without an
 //! identity ([`crate::router::finish`]).
+//!
+//! ## Acting for a vendor
+//!
+//! `PATCH /vendors/{id}/availability` and `POST /vendors/{id}/location` are the vendor's
+//! own ([`Caller::may_act_for_vendor`]): a caller may make them for vendor `id` when
+//!
+//! - its token's [`VENDOR_CLAIM`] (`custom:vendorId`, a Cognito custom attribute; ID
+//!   tokens carry it, access tokens only through a pre-token-generation trigger) is `id`;
+//! - or its [`GROUPS_CLAIM`] (`cognito:groups`) names [`ADMIN_GROUP`] (`admins`): the
+//!   HTTP API passes the list as `[a b]`, the REST API's Cognito authorizer as `a,b`;
+//! - or it is an IAM principal (IAM authorization, a function URL with `AWS_IAM`): IAM
+//!   decides per route who may call (`execute-api:Invoke` on
+//!   `.../PATCH/vendors/*/availability`), so the function does not judge again;
+//! - or, locally, its [`LOCAL_CALLER_HEADER`] comes without [`LOCAL_VENDOR_HEADER`] and
+//!   [`LOCAL_GROUPS_HEADER`]: an operator (the load suite, the bench scripts). With either
+//!   header, the local caller has exactly those claims.
+//!
+//! ALB callers carry no claims the function can trust (`x-amzn-oidc-data` is a token the
+//! function would have to verify), so they may not.
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -24,27 +43,121 @@ use crate::error::ApiError;
 /// The header `local` takes the caller from (ignored on Lambda).
 pub const LOCAL_CALLER_HEADER: &str = "x-roadcall-caller";
 
+/// The header `local` takes the caller's vendor from (its `custom:vendorId`; ignored on
+/// Lambda).
+pub const LOCAL_VENDOR_HEADER: &str = "x-roadcall-vendor-id";
+
+/// The header `local` takes the caller's groups from, comma-separated (its
+/// `cognito:groups`; ignored on Lambda).
+pub const LOCAL_GROUPS_HEADER: &str = "x-roadcall-groups";
+
+/// The claim naming the vendor a user acts for: a Cognito custom attribute.
+pub const VENDOR_CLAIM: &str = "custom:vendorId";
+
+/// The claim listing a Cognito user's groups.
+pub const GROUPS_CLAIM: &str = "cognito:groups";
+
+/// The group whose members may act for every vendor.
+pub const ADMIN_GROUP: &str = "admins";
+
 /// Longest caller id accepted (an IAM role session ARN fits).
 pub const MAX_CALLER_CHARS: usize = 256;
 
-/// The authenticated caller (a JWT `sub`, an IAM ARN, or the local header's value), as a
-/// request extension and an extractor that answers 401 when there is none.
+/// The authenticated caller (a JWT `sub`, an IAM ARN, or the local header's value), with
+/// what it may do for vendors, as a request extension and an extractor that answers 401
+/// when there is none.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Caller(String);
+pub struct Caller {
+    id: String,
+    vendor: Option<String>,
+    any_vendor: bool,
+}
+
+fn bounded(text: &str) -> Option<&str> {
+    let text = text.trim();
+    let ok = !text.is_empty()
+        && text.chars().count() <= MAX_CALLER_CHARS
+        && !text.chars().any(char::is_control);
+    ok.then_some(text)
+}
 
 impl Caller {
     /// A caller id: 1 to [`MAX_CALLER_CHARS`] printable characters, no control characters.
+    /// It acts for no vendor.
     pub fn new(id: &str) -> Option<Self> {
-        let id = id.trim();
-        let ok = !id.is_empty()
-            && id.chars().count() <= MAX_CALLER_CHARS
-            && !id.chars().any(char::is_control);
-        ok.then(|| Self(id.to_owned()))
+        Some(Self {
+            id: bounded(id)?.to_owned(),
+            vendor: None,
+            any_vendor: false,
+        })
+    }
+
+    /// The same caller, acting for `vendor` (its [`VENDOR_CLAIM`]; an empty or
+    /// unprintable value is none).
+    pub fn with_vendor(mut self, vendor: Option<&str>) -> Self {
+        self.vendor = vendor.and_then(bounded).map(str::to_owned);
+        self
+    }
+
+    /// The same caller, acting for every vendor (an admin, an IAM principal, the local
+    /// operator).
+    pub fn with_any_vendor(mut self) -> Self {
+        self.any_vendor = true;
+        self
+    }
+
+    /// The same caller, acting for every vendor when `groups` (a [`GROUPS_CLAIM`] value,
+    /// `[a b]` or `a,b`) names [`ADMIN_GROUP`].
+    pub fn with_groups(self, groups: Option<&str>) -> Self {
+        if groups.is_some_and(|g| group_names(g).any(|name| name == ADMIN_GROUP)) {
+            self.with_any_vendor()
+        } else {
+            self
+        }
     }
 
     /// The id.
     pub fn id(&self) -> &str {
-        &self.0
+        &self.id
+    }
+
+    /// The vendor this caller acts for, if one.
+    pub fn vendor_id(&self) -> Option<&str> {
+        self.vendor.as_deref()
+    }
+
+    /// Whether this caller may change vendor `vendor_id`'s availability and location.
+    pub fn may_act_for_vendor(&self, vendor_id: &str) -> bool {
+        self.any_vendor || self.vendor.as_deref() == Some(vendor_id)
+    }
+}
+
+/// The names in a `cognito:groups` value as API Gateway passes it: `[a b]` (HTTP API),
+/// `a,b` (REST API), or one name.
+pub fn group_names(value: &str) -> impl Iterator<Item = &str> {
+    let value = value.trim();
+    let inner = value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(value);
+    inner
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+}
+
+/// 403 for a caller that may not act for vendor `id` ([`Caller::may_act_for_vendor`]).
+/// Not 404: vendors are public (`GET /vendors/{id}` answers any caller), so their
+/// existence hides nothing.
+pub fn forbidden_for_vendor(id: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::FORBIDDEN,
+        code: "forbidden",
+        message: format!(
+            "only vendor {id} itself (`{VENDOR_CLAIM}`) or a member of `{ADMIN_GROUP}` may change it"
+        ),
+        field: None,
+        detail: None,
     }
 }
 
@@ -84,27 +197,43 @@ pub fn from_context(
     match context {
         RequestContext::ApiGatewayV2(ctx) => {
             let authorizer = ctx.authorizer.as_ref()?;
-            let jwt = authorizer
-                .jwt
-                .as_ref()
-                .and_then(|jwt| jwt.claims.get("sub"))
-                .and_then(|sub| Caller::new(sub));
+            let jwt = authorizer.jwt.as_ref().and_then(|jwt| {
+                let claim = |name: &str| jwt.claims.get(name).map(String::as_str);
+                Some(
+                    Caller::new(claim("sub")?)?
+                        .with_vendor(claim(VENDOR_CLAIM))
+                        .with_groups(claim(GROUPS_CLAIM)),
+                )
+            });
             jwt.or_else(|| {
                 let iam = authorizer.iam.as_ref()?;
-                Caller::new(iam.user_arn.as_deref()?)
+                Some(Caller::new(iam.user_arn.as_deref()?)?.with_any_vendor())
             })
         }
         RequestContext::ApiGatewayV1(ctx) => {
-            let claims = ctx
-                .authorizer
-                .fields
-                .get("claims")
-                .and_then(|claims| claims.get("sub"))
-                .and_then(|sub| sub.as_str())
-                .and_then(Caller::new);
+            let claims = ctx.authorizer.fields.get("claims").and_then(|claims| {
+                let claim = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+                // A Lambda authorizer's context may pass the groups as a JSON array.
+                let groups = match claims.get(GROUPS_CLAIM) {
+                    Some(serde_json::Value::Array(names)) => Some(
+                        names
+                            .iter()
+                            .filter_map(serde_json::Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ),
+                    other => other.and_then(serde_json::Value::as_str).map(str::to_owned),
+                };
+                Some(
+                    Caller::new(claim("sub")?)?
+                        .with_vendor(claim(VENDOR_CLAIM))
+                        .with_groups(groups.as_deref()),
+                )
+            });
             // IAM authorization fills `identity.userArn`; without it API Gateway leaves it
             // null (the other identity fields describe the client, not a verified caller).
-            claims.or_else(|| Caller::new(ctx.identity.user_arn.as_deref()?))
+            claims
+                .or_else(|| Some(Caller::new(ctx.identity.user_arn.as_deref()?)?.with_any_vendor()))
         }
         RequestContext::Alb(_) if trust_alb_oidc => headers
             .get("x-amzn-oidc-identity")
@@ -117,6 +246,34 @@ pub fn from_context(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_caller_acts_for_its_own_vendor_or_every_vendor_as_an_admin() {
+        let driver = Caller::new("driver-1").unwrap();
+        assert!(!driver.may_act_for_vendor("v1"));
+        let vendor = driver.clone().with_vendor(Some("v1"));
+        assert_eq!(vendor.vendor_id(), Some("v1"));
+        assert!(vendor.may_act_for_vendor("v1") && !vendor.may_act_for_vendor("v2"));
+        assert!(driver.clone().with_vendor(Some("  ")).vendor_id().is_none());
+        for admin in ["admins", "[vendors admins]", "vendors,admins", " [admins] "] {
+            let caller = driver.clone().with_groups(Some(admin));
+            assert!(caller.may_act_for_vendor("v2"), "{admin}");
+        }
+        for not_admin in [
+            "[vendors]",
+            "admin",
+            "administrators",
+            "vendors, drivers",
+            "",
+        ] {
+            let caller = driver.clone().with_groups(Some(not_admin));
+            assert!(!caller.may_act_for_vendor("v2"), "{not_admin}");
+        }
+        assert_eq!(
+            group_names("[a b]").collect::<Vec<_>>(),
+            group_names("a,b").collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn caller_ids_are_bounded_and_printable() {

@@ -10,9 +10,13 @@
 //! aurora's ([`aurora::auth::presigned_token`], the AWS SDK's `aws-sigv4`): one signer in
 //! the workspace, for RDS and ElastiCache tokens. It takes no network call, so a cold start
 //! signs its first token at once. A token is accepted for 15 minutes after signing, and
-//! only when a connection authenticates: the cache asks for a new one at every connection
-//! it opens after Redis refused one (an expired token on a reconnect), and this source
-//! signs afresh each time it is asked, never handing back an old token.
+//! only when a connection authenticates, so no connection may offer an old one: every
+//! connection the cache opens (its reconnections and each cluster node included) asks
+//! [`cache::PasswordSource::fresh`], which hands out the last token while it is younger
+//! than [`IAM_TOKEN_RENEW_AGE`] (10 minutes) and signs a new one otherwise; open
+//! connections authenticate again with a fresh token every [`IAM_TOKEN_RENEW_AGE`]
+//! (which also keeps ElastiCache's 12-hour limit on IAM connections away). After a
+//! refusal ([`cache::PasswordSource::current`]) it always signs anew.
 //!
 //! ## AUTH token in Secrets Manager
 //!
@@ -28,7 +32,7 @@
 //! Redis answers `NOAUTH`, reads answer `BYPASS` from PostgreSQL, and that refusal is what
 //! makes the cache fetch again.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use aurora::auth::{
@@ -45,18 +49,49 @@ pub const IAM_TOKEN_LIFETIME: Duration = Duration::from_secs(900);
 /// The signing name of ElastiCache's `connect` action.
 const ELASTICACHE_SERVICE: &str = "elasticache";
 
+/// The oldest token a connection is given ([`ElastiCacheIamToken::fresh`]), and how often
+/// open connections authenticate again: 10 minutes, a third of a token's
+/// [`IAM_TOKEN_LIFETIME`] to spare.
+pub const IAM_TOKEN_RENEW_AGE: Duration = Duration::from_secs(600);
+
+/// The wall clock tokens are signed by ([`ElastiCacheIamToken::with_clock`]).
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
 /// ElastiCache IAM authentication tokens for one user of one replication group, as a
-/// [`cache::PasswordSource`]: every call signs a new token.
-#[derive(Debug, Clone)]
+/// [`cache::PasswordSource`]: a token younger than [`IAM_TOKEN_RENEW_AGE`] for each new
+/// connection, a new one after a refusal.
+#[derive(Clone)]
 pub struct ElastiCacheIamToken {
     auth: RedisIamAuth,
     credentials: SharedCredentialsProvider,
+    clock: Clock,
+    /// The last token signed, and the time it was signed for.
+    last: Arc<Mutex<Option<(String, SystemTime)>>>,
+}
+
+impl std::fmt::Debug for ElastiCacheIamToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElastiCacheIamToken")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ElastiCacheIamToken {
-    /// Tokens for `auth`, signed with `credentials`.
+    /// Tokens for `auth`, signed with `credentials` at the system time.
     pub fn new(auth: RedisIamAuth, credentials: SharedCredentialsProvider) -> Self {
-        Self { auth, credentials }
+        Self {
+            auth,
+            credentials,
+            clock: Arc::new(SystemTime::now),
+            last: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The same source reading the time from `clock` (tests move it by hand).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Tokens signed with the credentials the Lambda runtime sets for the function's role
@@ -66,10 +101,35 @@ impl ElastiCacheIamToken {
         Self::new(auth, SharedCredentialsProvider::new(EnvCredentials))
     }
 
-    /// A token signed now, valid for [`IAM_TOKEN_LIFETIME`].
+    /// A token signed now, valid for [`IAM_TOKEN_LIFETIME`] (and kept for
+    /// [`ElastiCacheIamToken::fresh`]).
     pub async fn sign(&self) -> Result<String, PasswordError> {
         let credentials = aurora::auth::credentials_from(&self.credentials).await?;
-        self.sign_at(&credentials, SystemTime::now())
+        let now = (self.clock)();
+        let token = self.sign_at(&credentials, now)?;
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some((token.clone(), now));
+        Ok(token)
+    }
+
+    /// A token for a new connection: the last one signed while it is younger than
+    /// [`IAM_TOKEN_RENEW_AGE`], else one signed now ([`ElastiCacheIamToken::sign`]). A
+    /// clock that went back also gets a new one.
+    pub async fn fresh(&self) -> Result<String, PasswordError> {
+        let now = (self.clock)();
+        let young = self
+            .last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|(_, signed)| {
+                now.duration_since(*signed)
+                    .is_ok_and(|age| age < IAM_TOKEN_RENEW_AGE)
+            })
+            .map(|(token, _)| token.clone());
+        match young {
+            Some(token) => Ok(token),
+            None => self.sign().await,
+        }
     }
 
     /// The token `credentials` sign at `time`: the presigned
@@ -97,10 +157,24 @@ impl cache::PasswordSource for ElastiCacheIamToken {
         // credentials changed): only a new signature helps.
         Box::pin(async move { self.sign().await.map(Some).map_err(BoxError::from) })
     }
+
+    fn renew_every(&self) -> Option<Duration> {
+        Some(IAM_TOKEN_RENEW_AGE)
+    }
+
+    fn fresh(&self) -> BoxFuture<'_, Result<Option<String>, BoxError>> {
+        Box::pin(async move {
+            ElastiCacheIamToken::fresh(self)
+                .await
+                .map(Some)
+                .map_err(BoxError::from)
+        })
+    }
 }
 
 /// `redis` authenticating as `auth`'s user with a token signed now, and the signer as the
-/// cache's password source for the connections it opens later. Signing fails only
+/// cache's password source for the connections it opens later (each takes a token younger
+/// than [`IAM_TOKEN_RENEW_AGE`]). Signing fails only
 /// without credentials: `strict`, that is an error; otherwise a warning, and the cache
 /// starts without a token and signs again once Redis refuses it.
 pub async fn with_iam_token(
@@ -308,6 +382,64 @@ mod tests {
                 && password.contains("&X-Amz-Credential=AKIDROLE%2F")
                 && password.contains("%2Felasticache%2Faws4_request&"),
             "{password}"
+        );
+    }
+
+    /// A clock the test moves by hand.
+    fn hand_clock(start: SystemTime) -> (Arc<Mutex<SystemTime>>, Clock) {
+        let time = Arc::new(Mutex::new(start));
+        let read = Arc::clone(&time);
+        (time, Arc::new(move || *read.lock().unwrap()))
+    }
+
+    fn date_of(token: &str) -> &str {
+        let at = token.find("&X-Amz-Date=").expect("a date") + "&X-Amz-Date=".len();
+        &token[at..at + 16]
+    }
+
+    #[tokio::test]
+    async fn new_connections_get_a_token_younger_than_ten_minutes() {
+        let (time, clock) = hand_clock(example_time());
+        let token = ElastiCacheIamToken::new(
+            signer().auth,
+            SharedCredentialsProvider::new(example_credentials()),
+        )
+        .with_clock(clock);
+        let set = |offset: i64| {
+            let at = if offset >= 0 {
+                example_time() + Duration::from_secs(offset as u64)
+            } else {
+                example_time() - Duration::from_secs(offset.unsigned_abs())
+            };
+            *time.lock().unwrap() = at;
+        };
+        assert_eq!(
+            cache::PasswordSource::renew_every(&token),
+            Some(IAM_TOKEN_RENEW_AGE)
+        );
+        let first = token.fresh().await.expect("signed");
+        assert_eq!(date_of(&first), "20240102T030405Z");
+        // Younger than ten minutes: the same token for every new connection.
+        set(599);
+        assert_eq!(token.fresh().await.expect("signed"), first);
+        // Ten minutes old: a new one, signed for now, five minutes before the first expires.
+        set(600);
+        let second = token.fresh().await.expect("signed");
+        assert_eq!(date_of(&second), "20240102T031405Z");
+        assert_eq!(token.fresh().await.expect("signed"), second);
+        // After a refusal: signed anew even though the last one is young, and kept.
+        set(660);
+        let refused = cache::PasswordSource::current(&token)
+            .await
+            .expect("signed")
+            .expect("a token");
+        assert_eq!(date_of(&refused), "20240102T031505Z");
+        assert_eq!(token.fresh().await.expect("signed"), refused);
+        // A clock that went back never makes an old token look young.
+        set(-3600);
+        assert_eq!(
+            date_of(&token.fresh().await.expect("signed")),
+            "20240102T020405Z"
         );
     }
 

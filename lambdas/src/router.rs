@@ -75,11 +75,28 @@ pub fn app(state: AppState) -> Router {
     .layer(middleware::from_fn(local_caller))
 }
 
-/// The local server's identity: the [`LOCAL_CALLER_HEADER`] header as the caller.
+/// The local server's identity: the [`LOCAL_CALLER_HEADER`] header as the caller, with
+/// the claims of [`identity::LOCAL_VENDOR_HEADER`] and [`identity::LOCAL_GROUPS_HEADER`];
+/// with neither, an operator who acts for every vendor (see [`crate::identity`]).
 async fn local_caller(mut request: Request, next: Next) -> Response {
     if let Some(value) = request.headers().get(LOCAL_CALLER_HEADER) {
         match value.to_str().ok().and_then(Caller::new) {
             Some(caller) => {
+                let header = |name: &str| {
+                    request
+                        .headers()
+                        .get(name)
+                        .map(|v| v.to_str().unwrap_or_default().to_owned())
+                };
+                let vendor = header(identity::LOCAL_VENDOR_HEADER);
+                let groups = header(identity::LOCAL_GROUPS_HEADER);
+                let caller = if vendor.is_none() && groups.is_none() {
+                    caller.with_any_vendor()
+                } else {
+                    caller
+                        .with_vendor(vendor.as_deref())
+                        .with_groups(groups.as_deref())
+                };
                 request.extensions_mut().insert(caller);
             }
             None => {

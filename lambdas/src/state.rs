@@ -61,7 +61,8 @@ pub enum StartError {
     /// The database pool could not be built.
     #[error("database: {0}")]
     Database(#[source] aurora::AuroraError),
-    /// The Redis client could not be built (cluster mode reads the slot map at start).
+    /// The Redis client could not be built (on a strict start, [`AppState::connect`],
+    /// cluster mode reads the slot map at start).
     #[error("redis: {0}")]
     Redis(#[source] cache::CacheError),
     /// The Redis AUTH password cannot be had: the secret (`REDIS_AUTH_SECRET_ARN`) has an
@@ -121,7 +122,8 @@ impl AppState {
     /// without needing PostgreSQL to answer, opens the warm connections only if it does
     /// (within [`WARM_UP_BUDGET`]), and builds the cache client without needing Redis
     /// (standalone clients connect lazily; a cluster client that cannot read the slot map
-    /// leaves this environment without a cache, every read `BYPASS`). The Redis AUTH secret
+    /// answers every read `BYPASS` and reads it in the background, at most once per
+    /// `REDIS_CLUSTER_CONNECT_RETRY_MS`, until it can: [`Cache::connect_lazy`]). The Redis AUTH secret
     /// (`REDIS_AUTH_SECRET_ARN`) is fetched meanwhile, within the same budget; without an
     /// answer the cache starts without it and fetches again when Redis refuses. Only a
     /// configuration the pool (or the secret's client) cannot be built from is an error. Requests meet a database that is down
@@ -143,10 +145,10 @@ impl AppState {
             Err(_) => tracing::warn!("database warm-up took too long; connections open on demand"),
         }
         let cache = match redis? {
-            Some(redis) => match Cache::connect(redis).await {
+            Some(redis) => match Cache::connect_lazy(redis).await {
                 Ok(cache) => Some(cache),
                 Err(e) => {
-                    tracing::warn!(error = %e, "redis not reachable at start-up; this environment reads from the database (BYPASS)");
+                    tracing::warn!(error = %e, "redis client not usable; this environment reads from the database (BYPASS)");
                     None
                 }
             },

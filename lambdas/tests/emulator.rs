@@ -3,7 +3,9 @@
 //! starts the binary against them, `cargo lambda invoke --data-file` sends the events in
 //! `tests/events/`). Real PostgreSQL and Redis from testkit, stopped and started again to
 //! show that a cold start with a dependency down initialises, answers 503 (or `BYPASS`),
-//! and recovers by itself.
+//! and recovers by itself. The vendor binary runs as the emulator's default function; the
+//! incidents and payments binaries run side by side in one session under their own names
+//! (`AWS_LAMBDA_RUNTIME_API=.../.rt/<name>`, `cargo lambda invoke <name>`).
 //!
 //! cargo-lambda comes from PyPI (`requirements/cargo-lambda.txt`, which `scripts/test`
 //! installs into `.venv-cargo-lambda` and puts on `PATH`); without it the tests print why
@@ -63,12 +65,15 @@ impl Drop for Process {
     }
 }
 
-/// cargo-lambda's emulator on a free port, and the function binary running against it.
+/// cargo-lambda's emulator on a free port, and the function binaries running against it:
+/// one as its default function, others under their binary's name (one watch session
+/// serves them all).
 struct Emulator {
     tool: PathBuf,
     port: u16,
     _server: Process,
     function: Option<Process>,
+    named: Vec<(String, Process)>,
 }
 
 impl Emulator {
@@ -94,6 +99,7 @@ impl Emulator {
             port,
             _server: Process(server),
             function: None,
+            named: Vec::new(),
         }
     }
 
@@ -101,16 +107,33 @@ impl Emulator {
     /// It must stay up: init succeeds even with a dependency down.
     fn run_function(&mut self, binary: &str, env: &[(&str, String)]) {
         self.function = None;
+        self.function = Some(self.spawn("_", "/.rt", binary, env));
+    }
+
+    /// Starts `binary` as the emulator's function `name` (the binary's own name, which
+    /// `cargo lambda invoke NAME` routes to), next to the default one.
+    fn run_named(&mut self, name: &str, binary: &str, env: &[(&str, String)]) {
+        let process = self.spawn(name, &format!("/.rt/{name}"), binary, env);
+        self.named.push((name.to_owned(), process));
+    }
+
+    fn spawn(
+        &self,
+        name: &str,
+        runtime_path: &str,
+        binary: &str,
+        env: &[(&str, String)],
+    ) -> Process {
         let mut command = Command::new(binary);
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
             .env(
                 "AWS_LAMBDA_RUNTIME_API",
-                format!("http://127.0.0.1:{}/.rt", self.port),
+                format!("http://127.0.0.1:{}{runtime_path}", self.port),
             )
             .env("STAGE", "test")
             .env("EMF_METRICS", "false")
@@ -123,13 +146,14 @@ impl Emulator {
         let mut child = command.spawn().expect("function binary");
         // Its log goes to this test's output (what an operator would read in CloudWatch).
         if let Some(stderr) = child.stderr.take() {
+            let name = name.to_owned();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    eprintln!("[function] {line}");
+                    eprintln!("[function {name}] {line}");
                 }
             });
         }
-        self.function = Some(Process(child));
+        Process(child)
     }
 
     /// Whether the function process is still running (an init failure exits it).
@@ -140,12 +164,27 @@ impl Emulator {
         }
     }
 
+    /// Whether the function started as `name` is still running.
+    fn named_alive(&mut self, name: &str) -> bool {
+        self.named
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .is_some_and(|(_, Process(child))| matches!(child.try_wait(), Ok(None)))
+    }
+
     /// `cargo lambda invoke --data-file` with `event`; the function's JSON answer.
     fn invoke(&self, event: &Value) -> Value {
+        self.invoke_on(None, event)
+    }
+
+    /// [`Emulator::invoke`] of the function started as `name` (`None`: the default one).
+    fn invoke_on(&self, name: Option<&str>, event: &Value) -> Value {
         let file = tempfile::NamedTempFile::new().expect("event file");
         std::fs::write(file.path(), event.to_string()).expect("write event");
         let output = Command::new(&self.tool)
-            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
+            .args(["lambda", "invoke"])
+            .args(name)
+            .args(["--invoke-address", "127.0.0.1"])
             .arg("--invoke-port")
             .arg(self.port.to_string())
             .arg("--data-file")
@@ -165,7 +204,12 @@ impl Emulator {
 
     /// An HTTP event: (status, X-Cache, JSON body).
     fn http(&self, event: &Value) -> (u16, Option<String>, Value) {
-        let out = self.invoke(event);
+        self.http_on(None, event)
+    }
+
+    /// [`Emulator::http`] to the function started as `name` (`None`: the default one).
+    fn http_on(&self, name: Option<&str>, event: &Value) -> (u16, Option<String>, Value) {
+        let out = self.invoke_on(name, event);
         let header = |name: &str| {
             out["headers"][name]
                 .as_str()
@@ -201,6 +245,20 @@ fn http_api(method: &str, path: &str, caller: Option<&str>) -> Value {
                 .remove("authorizer");
         }
     }
+    e
+}
+
+/// [`http_api`] with a JSON `body` (and an `Idempotency-Key` when given), the way API
+/// Gateway passes a client's `POST`.
+fn http_api_post(path: &str, caller: &str, body: &Value, idempotency_key: Option<&str>) -> Value {
+    let mut e = http_api("POST", path, Some(caller));
+    let text = body.to_string();
+    e["headers"]["content-type"] = json!("application/json");
+    e["headers"]["content-length"] = json!(text.len().to_string());
+    if let Some(key) = idempotency_key {
+        e["headers"]["idempotency-key"] = json!(key);
+    }
+    e["body"] = json!(text);
     e
 }
 
@@ -241,13 +299,23 @@ fn eventually(
     event: &Value,
     done: impl Fn(&(u16, Option<String>, Value)) -> bool,
 ) -> (u16, Option<String>, Value) {
-    let mut last = emulator.http(event);
+    eventually_on(emulator, None, event, done)
+}
+
+/// [`eventually`] for the function started as `name`.
+fn eventually_on(
+    emulator: &Emulator,
+    name: Option<&str>,
+    event: &Value,
+    done: impl Fn(&(u16, Option<String>, Value)) -> bool,
+) -> (u16, Option<String>, Value) {
+    let mut last = emulator.http_on(name, event);
     for _ in 0..30 {
         if done(&last) {
             return last;
         }
         std::thread::sleep(Duration::from_millis(200));
-        last = emulator.http(event);
+        last = emulator.http_on(name, event);
     }
     last
 }
@@ -315,6 +383,122 @@ async fn a_cold_start_with_postgres_down_initialises_and_recovers() {
     assert_eq!(status, 200, "recovered without a new environment: {body}");
     assert_eq!(body["businessName"], "Emulated Tow");
     assert!(emulator.function_alive());
+}
+
+/// The incidents and payments binaries in one emulator session, both cold-started while
+/// PostgreSQL is down: 503 JSON (and `/health` 503) while it is, then, once it is started,
+/// the same environments serve their routes for the caller in the claims, and nobody
+/// else's.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_incidents_and_payments_binaries_start_without_postgres_and_serve_their_routes() {
+    let Some(tool) = cargo_lambda() else { return };
+    let mut postgres = seeded_postgres().await;
+    let redis = RedisServer::start();
+    postgres.stop_fast();
+    let mut emulator = Emulator::start(tool);
+    let env = [("DATABASE_URL", postgres.url()), ("REDIS_URL", redis.url())];
+    emulator.run_named("incidents", env!("CARGO_BIN_EXE_incidents"), &env);
+    emulator.run_named("payments", env!("CARGO_BIN_EXE_payments"), &env);
+    let (incidents, payments) = (Some("incidents"), Some("payments"));
+    let driver = "driver-7";
+
+    for (name, path) in [
+        (incidents, "/incidents/inc-1"),
+        (payments, "/payments/pay-1"),
+    ] {
+        let (status, _, body) = emulator.http_on(name, &http_api("GET", path, Some(driver)));
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (503, &json!("service_unavailable")),
+            "{name:?} {body}"
+        );
+        let (status, _, health) = emulator.http_on(name, &http_api("GET", "/health", None));
+        assert_eq!(
+            (status, &health["status"]),
+            (503, &json!("unavailable")),
+            "{name:?}"
+        );
+    }
+    assert!(emulator.named_alive("incidents") && emulator.named_alive("payments"));
+
+    postgres.start_again();
+    // The incident, in the same environment once the database answers: matched to the
+    // seeded vendor next to it, and owned by the caller in the claims.
+    let report = json!({"driverId": driver, "type": "tow",
+                        "location": {"lat": 34.001, "lon": -118.0}, "description": "flat tire"});
+    let create = http_api_post("/incidents", driver, &report, Some("inc-key-1"));
+    let (status, _, created) = eventually_on(&emulator, incidents, &create, |(s, _, _)| *s != 503);
+    assert_eq!(
+        status, 201,
+        "recovered without a new environment: {created}"
+    );
+    assert_eq!(created["match"]["vendorId"], "v1", "{created}");
+    let incident_id = created["incidentId"]
+        .as_str()
+        .expect("incidentId")
+        .to_owned();
+    let read = http_api("GET", &format!("/incidents/{incident_id}"), Some(driver));
+    let (status, _, incident) = emulator.http_on(incidents, &read);
+    assert_eq!(
+        (status, &incident["driverId"]),
+        (200, &json!(driver)),
+        "{incident}"
+    );
+    let theirs = http_api(
+        "GET",
+        &format!("/incidents/{incident_id}"),
+        Some("driver-8"),
+    );
+    let (status, _, body) = emulator.http_on(incidents, &theirs);
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
+    let (status, _, body) = emulator.http_on(
+        incidents,
+        &http_api("GET", &format!("/incidents/{incident_id}"), None),
+    );
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (401, &json!("unauthenticated"))
+    );
+
+    // The payment for it, from the payments function, and its idempotent replay.
+    let payment = json!({"incidentId": incident_id, "vendorId": "v1", "amountCents": 12500,
+                         "currency": "USD", "lineItems": [
+                             {"description": "tow", "amountCents": 10000},
+                             {"description": "mileage", "amountCents": 2500}]});
+    let pay = http_api_post("/payments", driver, &payment, Some("pay-key-1"));
+    let (status, _, paid) = eventually_on(&emulator, payments, &pay, |(s, _, _)| *s != 503);
+    assert_eq!(status, 201, "recovered without a new environment: {paid}");
+    assert_eq!(
+        (&paid["amountCents"], &paid["vendorId"]),
+        (&json!(12500), &json!("v1")),
+        "{paid}"
+    );
+    let payment_id = paid["paymentId"].as_str().expect("paymentId").to_owned();
+    let (status, _, again) = emulator.http_on(payments, &pay);
+    assert_eq!(
+        (status, &again["paymentId"]),
+        (201, &json!(payment_id)),
+        "replayed: {again}"
+    );
+    let read = http_api("GET", &format!("/payments/{payment_id}"), Some(driver));
+    let (status, _, body) = emulator.http_on(payments, &read);
+    assert_eq!(
+        (status, &body["paymentId"]),
+        (200, &json!(payment_id)),
+        "{body}"
+    );
+    let theirs = http_api("GET", &format!("/payments/{payment_id}"), Some("driver-8"));
+    let (status, _, body) = emulator.http_on(payments, &theirs);
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
+    // Someone else paying for this driver's incident: as if it did not exist.
+    let other = http_api_post("/payments", "driver-8", &payment, Some("pay-key-1"));
+    let (status, _, body) = emulator.http_on(payments, &other);
+    assert_eq!(
+        (status, &body["error"]["code"], &body["error"]["field"]),
+        (422, &json!("unknown_reference"), &json!("incidentId")),
+        "{body}"
+    );
+    assert!(emulator.named_alive("incidents") && emulator.named_alive("payments"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

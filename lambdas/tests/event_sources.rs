@@ -57,6 +57,8 @@ struct Req {
     body: Option<Value>,
     headers: Vec<(&'static str, String)>,
     caller: Option<String>,
+    /// More claims of the caller's token (JWT and REST Cognito authorizers only).
+    claims: Vec<(&'static str, String)>,
 }
 
 impl Req {
@@ -72,7 +74,13 @@ impl Req {
             body: None,
             headers: Vec::new(),
             caller: Some(DRIVER.to_owned()),
+            claims: Vec::new(),
         }
+    }
+
+    fn claim(mut self, name: &'static str, value: &str) -> Self {
+        self.claims.push((name, value.to_owned()));
+        self
     }
 
     fn body(mut self, body: Value) -> Self {
@@ -142,7 +150,12 @@ impl Req {
                 }
                 e["body"] = json!(body);
                 match &self.caller {
-                    Some(c) => e["requestContext"]["authorizer"]["claims"]["sub"] = json!(c),
+                    Some(c) => {
+                        e["requestContext"]["authorizer"]["claims"]["sub"] = json!(c);
+                        for (name, value) in &self.claims {
+                            e["requestContext"]["authorizer"]["claims"][*name] = json!(value);
+                        }
+                    }
                     None => remove(&mut e["requestContext"], "authorizer"),
                 }
             }
@@ -167,7 +180,11 @@ impl Req {
                         e["requestContext"]["authorizer"]["iam"]["userArn"] = json!(c)
                     }
                     (Some(c), _) => {
-                        e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!(c)
+                        e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!(c);
+                        for (name, value) in &self.claims {
+                            e["requestContext"]["authorizer"]["jwt"]["claims"][*name] =
+                                json!(value);
+                        }
                     }
                     (None, _) => remove(&mut e["requestContext"], "authorizer"),
                 }
@@ -400,6 +417,108 @@ async fn every_route_answers_the_same_on_every_event_source() {
                 "{source:?}"
             );
         }
+    }
+}
+
+/// `PATCH /vendors/{id}/availability` and `POST /vendors/{id}/location` for the vendor
+/// itself or an admin only: the right claims, another vendor's, a driver's, none; the
+/// HTTP API's `[a b]` groups and the REST API's `a,b`; IAM principals; the local headers.
+#[tokio::test]
+async fn vendor_writes_are_the_vendors_own_or_an_admins() {
+    let db = Db::start().await;
+    let functions = Functions::start(&db).await;
+    db.vendor("v1", &["tow"], 34.0, -118.0).await;
+    db.vendor("v2", &["tow"], 34.01, -118.0).await;
+    let writes = |id: &str| {
+        [
+            Req::new("PATCH", &format!("/vendors/{id}/availability"))
+                .body(json!({"status": "offline"})),
+            Req::new("POST", &format!("/vendors/{id}/location"))
+                .body(json!({"lat": 34.001, "lon": -118.0})),
+        ]
+    };
+    let jwt_sources = [Source::RestV1, Source::HttpV2Default, Source::HttpV2Named];
+    let groups = |source: Source, names: &str| match source {
+        Source::RestV1 => names.replace(' ', ","),
+        _ => format!("[{names}]"),
+    };
+    for source in jwt_sources {
+        for req in writes("v1") {
+            let own = req
+                .clone()
+                .caller(Some("user-v1"))
+                .claim("custom:vendorId", "v1");
+            let answer = functions.lambda(source, &own).await;
+            assert_eq!(answer.status, 200, "{source:?} {own:?}: {answer:?}");
+            assert_eq!(answer.body["vendorId"], "v1");
+
+            let admin = req
+                .clone()
+                .caller(Some("ops-1"))
+                .claim("cognito:groups", &groups(source, "vendors admins"));
+            let answer = functions.lambda(source, &admin).await;
+            assert_eq!(answer.status, 200, "{source:?} {admin:?}: {answer:?}");
+
+            let refused = [
+                req.clone()
+                    .caller(Some("user-v2"))
+                    .claim("custom:vendorId", "v2"),
+                req.clone().caller(Some(DRIVER)),
+                req.clone()
+                    .caller(Some("user-v2"))
+                    .claim("custom:vendorId", "v2")
+                    .claim("cognito:groups", &groups(source, "vendors drivers")),
+            ];
+            for other in refused {
+                let answer = functions.lambda(source, &other).await;
+                assert_eq!(
+                    (answer.status, &answer.body["error"]["code"]),
+                    (403, &json!("forbidden")),
+                    "{source:?} {other:?}: {answer:?}"
+                );
+            }
+            let anonymous = functions.lambda(source, &req.clone().caller(None)).await;
+            assert_eq!(anonymous.status, 401, "{source:?}");
+        }
+    }
+    // Vendors are public: a vendor that does not exist is 403 for others, 404 for an admin.
+    let missing = Req::new("POST", "/vendors/v-none/location").body(json!({"lat": 1, "lon": 1}));
+    let answer = functions
+        .lambda(
+            Source::HttpV2Default,
+            &missing.clone().claim("custom:vendorId", "v1"),
+        )
+        .await;
+    assert_eq!(answer.status, 403, "{answer:?}");
+    let answer = functions
+        .lambda(
+            Source::HttpV2Default,
+            &missing.claim("cognito:groups", "[admins]"),
+        )
+        .await;
+    assert_eq!(answer.status, 404, "{answer:?}");
+    // An IAM principal (a function URL with AWS_IAM): IAM decides per route.
+    for req in writes("v2") {
+        let answer = functions.lambda(Source::FunctionUrl, &req).await;
+        assert_eq!(answer.status, 200, "{req:?}: {answer:?}");
+    }
+    // ALB: no claims the function can trust.
+    for req in writes("v2") {
+        let answer = functions.lambda(Source::Alb, &req).await;
+        assert_eq!(answer.status, 403, "{req:?}: {answer:?}");
+    }
+    // Locally: the caller header alone is an operator; with the claim headers, exactly
+    // those claims.
+    for req in writes("v2") {
+        assert_eq!(functions.local(&req).await.status, 200, "{req:?}");
+        let other = req.clone().header("x-roadcall-vendor-id", "v1");
+        assert_eq!(functions.local(&other).await.status, 403, "{other:?}");
+        let driver = req.clone().header("x-roadcall-groups", "drivers");
+        assert_eq!(functions.local(&driver).await.status, 403, "{driver:?}");
+        let own = req.clone().header("x-roadcall-vendor-id", "v2");
+        assert_eq!(functions.local(&own).await.status, 200, "{own:?}");
+        let admin = req.header("x-roadcall-groups", "vendors,admins");
+        assert_eq!(functions.local(&admin).await.status, 200, "{admin:?}");
     }
 }
 

@@ -118,6 +118,14 @@ impl Cache {
         Ok(Self::with_client(client, config))
     }
 
+    /// Like [`Cache::connect`], but a Redis Cluster that cannot be reached yet is not an
+    /// error: reads answer `BYPASS` until a background attempt reads its slot map
+    /// ([`RedisClient::connect_lazy`]). What a Lambda cold start uses.
+    pub async fn connect_lazy(config: CacheConfig) -> Result<Self, CacheError> {
+        let client = RedisClient::connect_lazy(&config).await?;
+        Ok(Self::with_client(client, config))
+    }
+
     /// Wraps an existing client.
     pub fn with_client(client: RedisClient, config: CacheConfig) -> Self {
         Self {

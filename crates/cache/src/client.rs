@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::codec::Codec;
 use crate::config::{CacheConfig, ConfigError, Mode};
-use crate::error::CacheError;
+use crate::error::{CacheError, RedisFailure};
 use crate::geo::{GeoMatch, GeoPoint, GeoQuery, GeoUnit, parse_matches, value_to_f64};
 
 /// When a `SET` may write.
@@ -33,6 +33,9 @@ pub enum SetCondition {
 enum Conn {
     Standalone(ConnectionManager),
     Cluster(ClusterConnection),
+    /// A cluster whose slot map could not be read yet ([`RedisClient::connect_lazy`]):
+    /// commands fail at once and start another attempt in the background.
+    ClusterPending,
 }
 
 /// Longest wait for a [`crate::PasswordSource`] during one re-read, so that a hung secret
@@ -49,9 +52,43 @@ struct Inner {
     cfg: CacheConfig,
     /// The password of the current `conn`.
     password: Mutex<Option<String>>,
-    /// When the password source was last consulted.
-    last_password_read: Mutex<Option<Instant>>,
-    password_read_running: AtomicBool,
+    /// Re-reads of the password source.
+    password_reads: Throttle,
+    /// Attempts to read a pending cluster's slot map.
+    cluster_attempts: Throttle,
+}
+
+/// One background job at a time, started at most once per interval.
+struct Throttle {
+    last: Mutex<Option<Instant>>,
+    running: AtomicBool,
+}
+
+impl Throttle {
+    fn new(last: Option<Instant>) -> Self {
+        Self {
+            last: Mutex::new(last),
+            running: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a job may start now (none ran within `interval`, none is running); if so
+    /// it counts as started, and [`Throttle::finish`] must follow.
+    fn try_start(&self, interval: Duration) -> bool {
+        let mut last = lock(&self.last);
+        if last.is_some_and(|at| at.elapsed() < interval) {
+            return false;
+        }
+        if self.running.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+
+    fn finish(&self) {
+        self.running.store(false, Ordering::Release);
+    }
 }
 
 /// A cheap-to-clone handle to Redis (standalone or cluster), reconnecting on its own.
@@ -67,7 +104,9 @@ pub struct RedisClient {
 
 impl std::fmt::Debug for RedisClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mode = if self.inner.cluster {
+        let mode = if self.inner.cluster && self.is_pending() {
+            "cluster (slot map not read yet)"
+        } else if self.inner.cluster {
             "cluster"
         } else {
             "standalone"
@@ -123,7 +162,69 @@ fn is_auth_failure(error: &redis::RedisError) -> bool {
         || error.to_string().contains("invalid password")
 }
 
-/// Opens a connection as `cfg` says, authenticating with `password`.
+/// The redis crate's credentials provider over a [`crate::PasswordSource`] that renews
+/// ([`crate::PasswordSource::renew_every`]): each connection the crate opens (a
+/// reconnection, a cluster node) subscribes, authenticates with the first item, and the
+/// crate's per-connection task sends `AUTH` again with each later one, every `every`
+/// (that task, and so the subscription, ends when its connection is dead).
+#[derive(Clone)]
+struct FreshCredentials {
+    source: Arc<dyn crate::PasswordSource>,
+    username: String,
+    every: Duration,
+}
+
+impl FreshCredentials {
+    fn for_config(cfg: &CacheConfig) -> Option<Self> {
+        let source = cfg.password_source.clone()?;
+        let every = source.renew_every()?;
+        Some(Self {
+            source,
+            username: cfg.username.clone().unwrap_or_else(|| "default".to_owned()),
+            every,
+        })
+    }
+
+    async fn next(&self) -> redis::RedisResult<redis::BasicAuth> {
+        let failed = |detail: String| {
+            redis::RedisError::from((
+                redis::ErrorKind::AuthenticationFailed,
+                "no fresh password for redis",
+                detail,
+            ))
+        };
+        match tokio::time::timeout(PASSWORD_FETCH_TIMEOUT, self.source.fresh()).await {
+            Ok(Ok(Some(password))) => Ok(redis::BasicAuth::new(self.username.clone(), password)),
+            Ok(Ok(None)) => Err(failed("the password source has none".to_owned())),
+            Ok(Err(error)) => Err(failed(error.to_string())),
+            Err(_) => Err(failed(format!(
+                "the password source did not answer within {PASSWORD_FETCH_TIMEOUT:?}"
+            ))),
+        }
+    }
+}
+
+impl redis::StreamingCredentialsProvider for FreshCredentials {
+    fn subscribe(
+        &self,
+    ) -> std::pin::Pin<
+        Box<dyn futures::Stream<Item = redis::RedisResult<redis::BasicAuth>> + Send + 'static>,
+    > {
+        let this = self.clone();
+        Box::pin(futures::stream::unfold(true, move |first| {
+            let this = this.clone();
+            async move {
+                if !first {
+                    tokio::time::sleep(this.every).await;
+                }
+                Some((this.next().await, false))
+            }
+        }))
+    }
+}
+
+/// Opens a connection as `cfg` says, authenticating with `password` (or, for a source
+/// that renews, with what [`FreshCredentials`] gives each connection).
 async fn open(cfg: &CacheConfig, password: Option<&str>) -> Result<Conn, CacheError> {
     let first = cfg
         .urls
@@ -138,11 +239,14 @@ async fn open(cfg: &CacheConfig, password: Option<&str>) -> Result<Conn, CacheEr
                 None => redis::Client::open(info),
             }
             .map_err(|e| ConfigError::new("REDIS_URL", e.to_string()))?;
-            let manager_cfg = ConnectionManagerConfig::new()
+            let mut manager_cfg = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(cfg.connect_timeout))
                 .set_response_timeout(Some(cfg.command_timeout))
                 .set_number_of_retries(2)
                 .set_max_delay(Duration::from_millis(500));
+            if let Some(credentials) = FreshCredentials::for_config(cfg) {
+                manager_cfg = manager_cfg.set_credentials_provider(credentials);
+            }
             let manager = ConnectionManager::new_lazy_with_config(client, manager_cfg)
                 .map_err(CacheError::from)?;
             Conn::Standalone(manager)
@@ -172,6 +276,9 @@ async fn open(cfg: &CacheConfig, password: Option<&str>) -> Result<Conn, CacheEr
             if let Some(pw) = password {
                 builder = builder.password(pw);
             }
+            if let Some(credentials) = FreshCredentials::for_config(cfg) {
+                builder = builder.set_credentials_provider(credentials);
+            }
             let client = builder
                 .build()
                 .map_err(|e| ConfigError::new("REDIS_URL", e.to_string()))?;
@@ -198,26 +305,104 @@ impl RedisClient {
     pub async fn connect(cfg: &CacheConfig) -> Result<Self, CacheError> {
         install_crypto_provider();
         let conn = open(cfg, cfg.password.as_deref()).await?;
-        Ok(Self {
+        Ok(Self::with_conn(cfg, conn, None))
+    }
+
+    /// Like [`RedisClient::connect`], but a cluster whose slot map cannot be read (no
+    /// seed answers within the connect timeout) is not an error: the client starts
+    /// without a connection, every command fails at once with
+    /// [`CacheError::Connection`] (a cache-aside read answers `BYPASS`) and starts one
+    /// more attempt in the background, at most once per
+    /// [`CacheConfig::cluster_connect_retry`]; the commands after a successful attempt
+    /// use the cluster. No command waits for an attempt. Only a configuration that no
+    /// client can be built from is an error. Standalone clients are lazy anyway.
+    pub async fn connect_lazy(cfg: &CacheConfig) -> Result<Self, CacheError> {
+        install_crypto_provider();
+        match open(cfg, cfg.password.as_deref()).await {
+            Ok(conn) => Ok(Self::with_conn(cfg, conn, None)),
+            Err(CacheError::Config(e)) => Err(CacheError::Config(e)),
+            Err(error) if cfg.mode == Mode::Cluster => {
+                tracing::warn!(%error, retry_every = ?cfg.cluster_connect_retry, "redis cluster slot map not readable; commands fail (BYPASS) until a background attempt reads it");
+                Ok(Self::with_conn(
+                    cfg,
+                    Conn::ClusterPending,
+                    Some(Instant::now()),
+                ))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn with_conn(cfg: &CacheConfig, conn: Conn, last_cluster_attempt: Option<Instant>) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                cluster: matches!(conn, Conn::Cluster(_)),
+                cluster: cfg.mode == Mode::Cluster,
                 conn: RwLock::new(conn),
                 command_timeout: cfg.command_timeout,
                 codec: cfg.codec,
                 password: Mutex::new(cfg.password.clone()),
                 cfg: cfg.clone(),
-                last_password_read: Mutex::new(None),
-                password_read_running: AtomicBool::new(false),
+                password_reads: Throttle::new(None),
+                cluster_attempts: Throttle::new(last_cluster_attempt),
             }),
-        })
+        }
     }
 
-    fn conn(&self) -> Conn {
+    fn current(&self) -> Conn {
         self.inner
             .conn
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The connection for one command; while a cluster's slot map is unread, an error at
+    /// once and (unless one ran within the retry interval or is running) one more
+    /// attempt in the background.
+    fn conn(&self) -> Result<Conn, CacheError> {
+        match self.current() {
+            Conn::ClusterPending => {
+                self.attempt_cluster_connection();
+                Err(CacheError::Connection(RedisFailure::from(
+                    "redis cluster slot map not read yet (retrying in the background)".to_owned(),
+                )))
+            }
+            conn => Ok(conn),
+        }
+    }
+
+    /// Whether this is a cluster client still waiting for its first slot map
+    /// ([`RedisClient::connect_lazy`]).
+    pub fn is_pending(&self) -> bool {
+        matches!(self.current(), Conn::ClusterPending)
+    }
+
+    fn attempt_cluster_connection(&self) {
+        if !self
+            .inner
+            .cluster_attempts
+            .try_start(self.inner.cfg.cluster_connect_retry)
+        {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        tokio::spawn(async move {
+            let password = lock(&inner.password).clone();
+            match open(&inner.cfg, password.as_deref()).await {
+                Ok(conn) => {
+                    let mut current = inner.conn.write().unwrap_or_else(PoisonError::into_inner);
+                    // A new password's reconnection may have got there first.
+                    if matches!(*current, Conn::ClusterPending) {
+                        *current = conn;
+                        tracing::info!("redis cluster slot map read; the cache is in use again");
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, retry_after = ?inner.cfg.cluster_connect_retry, "redis cluster still not reachable");
+                }
+            }
+            inner.cluster_attempts.finish();
+        });
     }
 
     /// Redis refused the password: re-read it from the source in the background and
@@ -226,24 +411,17 @@ impl RedisClient {
         let Some(source) = self.inner.cfg.password_source.clone() else {
             return;
         };
+        if !self
+            .inner
+            .password_reads
+            .try_start(self.inner.cfg.password_retry_interval)
         {
-            let mut last = lock(&self.inner.last_password_read);
-            if last.is_some_and(|at| at.elapsed() < self.inner.cfg.password_retry_interval) {
-                return;
-            }
-            if self
-                .inner
-                .password_read_running
-                .swap(true, Ordering::AcqRel)
-            {
-                return;
-            }
-            *last = Some(Instant::now());
+            return;
         }
         let inner = Arc::clone(&self.inner);
         tokio::spawn(async move {
             reconnect_with_new_password(&inner, source.as_ref()).await;
-            inner.password_read_running.store(false, Ordering::Release);
+            inner.password_reads.finish();
         });
     }
 
@@ -279,9 +457,10 @@ impl RedisClient {
 
     /// Runs any command (escape hatch for what the typed methods do not cover).
     pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, CacheError> {
-        match self.conn() {
+        match self.conn()? {
             Conn::Standalone(mut c) => self.bounded(cmd.query_async(&mut c)).await,
             Conn::Cluster(mut c) => self.bounded(cmd.query_async(&mut c)).await,
+            Conn::ClusterPending => unreachable!("conn() answers an error instead"),
         }
     }
 
@@ -291,9 +470,10 @@ impl RedisClient {
         &self,
         pipe: &Pipeline,
     ) -> Result<T, CacheError> {
-        match self.conn() {
+        match self.conn()? {
             Conn::Standalone(mut c) => self.bounded(pipe.query_async(&mut c)).await,
             Conn::Cluster(mut c) => self.bounded(pipe.query_async(&mut c)).await,
+            Conn::ClusterPending => unreachable!("conn() answers an error instead"),
         }
     }
 
@@ -303,9 +483,10 @@ impl RedisClient {
         &self,
         inv: &redis::ScriptInvocation<'_>,
     ) -> Result<T, CacheError> {
-        match self.conn() {
+        match self.conn()? {
             Conn::Standalone(c) => self.bounded(invoke_on(inv, c)).await,
             Conn::Cluster(c) => self.bounded(invoke_on(inv, c)).await,
+            Conn::ClusterPending => unreachable!("conn() answers an error instead"),
         }
     }
 

@@ -56,6 +56,25 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub trait PasswordSource: Send + Sync + fmt::Debug {
     /// The password to use from now on (`None`: the URL's, or none).
     fn current(&self) -> BoxFuture<'_, Result<Option<String>, BoxError>>;
+
+    /// For a source whose passwords expire (ElastiCache IAM tokens are accepted for 15
+    /// minutes after signing): how often a password must be renewed. `Some(interval)`:
+    /// every connection the client opens, its own reconnections and each cluster node's
+    /// included, takes its password from [`PasswordSource::fresh`] rather than reusing
+    /// the one in use, and every open connection authenticates again with a fresh one
+    /// each `interval` (as the first connection's `AUTH` did; a dead connection's renewal
+    /// ends with it). Needs [`CacheConfig::username`] (else `default`). `None` (the
+    /// default): the password in use is kept, and re-read only after a refusal.
+    fn renew_every(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// A password for a connection about to authenticate: one that stays valid for at
+    /// least the rest of a [`PasswordSource::renew_every`] interval, which may be the one
+    /// handed out last. The default asks [`PasswordSource::current`].
+    fn fresh(&self) -> BoxFuture<'_, Result<Option<String>, BoxError>> {
+        self.current()
+    }
 }
 
 /// Everything the cache needs to connect and to behave.
@@ -105,6 +124,9 @@ pub struct CacheConfig {
     pub generation_refresh: Duration,
     /// How many times a cluster command is retried across redirections.
     pub cluster_retries: u32,
+    /// The shortest time between two attempts to read the slot map of a cluster that
+    /// could not be reached at start ([`crate::RedisClient::connect_lazy`]).
+    pub cluster_connect_retry: Duration,
 }
 
 impl Default for CacheConfig {
@@ -127,6 +149,7 @@ impl Default for CacheConfig {
             ttl_jitter: 0.1,
             generation_refresh: Duration::from_secs(1),
             cluster_retries: 3,
+            cluster_connect_retry: Duration::from_secs(1),
         }
     }
 }
@@ -150,6 +173,7 @@ impl CacheConfig {
     /// | `REDIS_AUTH_RETRY_MS` | least time between two reads of the password source | 5000 |
     /// | `REDIS_TLS_CA_FILE` | extra CA (PEM) for `rediss://` | |
     /// | `REDIS_CONNECT_TIMEOUT_MS` / `REDIS_COMMAND_TIMEOUT_MS` | timeouts | 1000 / 25 |
+    /// | `REDIS_CLUSTER_CONNECT_RETRY_MS` | least time between two attempts to read an unreachable cluster's slot map | 1000 |
     /// | `REDIS_KEY_PREFIX` | key prefix | `rc` |
     /// | `CACHE_CODEC` | `json` or `msgpack` | `json` |
     /// | `CACHE_BREAKER_FAILURES` / `CACHE_BREAKER_COOL_OFF_MS` | circuit breaker | 5 / 5000 |
@@ -205,6 +229,9 @@ impl CacheConfig {
         }
         if let Some(ms) = parse_num::<u64>(&get, "REDIS_COMMAND_TIMEOUT_MS")? {
             cfg.command_timeout = Duration::from_millis(ms.max(1));
+        }
+        if let Some(ms) = parse_num::<u64>(&get, "REDIS_CLUSTER_CONNECT_RETRY_MS")? {
+            cfg.cluster_connect_retry = Duration::from_millis(ms.max(1));
         }
         if let Some(prefix) = get("REDIS_KEY_PREFIX") {
             if prefix.contains(['{', '}', ' ']) {
@@ -291,8 +318,10 @@ mod tests {
             ("REDIS_PASSWORD", "tok"),
             ("CACHE_CODEC", "msgpack"),
             ("REDIS_COMMAND_TIMEOUT_MS", "7"),
+            ("REDIS_CLUSTER_CONNECT_RETRY_MS", "250"),
         ]))
         .unwrap();
+        assert_eq!(cfg.cluster_connect_retry, Duration::from_millis(250));
         assert_eq!(cfg.urls, vec!["rediss://a:1", "rediss://b:2"]);
         assert_eq!(cfg.mode, Mode::Cluster);
         assert_eq!(cfg.password.as_deref(), Some("tok"));

@@ -116,3 +116,54 @@ async fn killed_master_degrades_to_bypass() {
     }
     assert!(bypassed > 0, "the dead node's keys were bypassed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_down_at_start_is_used_once_it_answers() {
+    let mut cluster = RedisCluster::start(3, 0);
+    for node in 0..3 {
+        cluster.kill_node(node);
+    }
+    let cfg = CacheConfig {
+        urls: cluster.urls(),
+        mode: Mode::Cluster,
+        cluster_connect_retry: Duration::from_millis(50),
+        breaker_cool_off: Duration::from_millis(50),
+        ..common::test_config("redis://unused")
+    };
+    // The strict constructor needs the slot map; the lazy one starts without it.
+    assert!(Cache::connect(cfg.clone()).await.is_err());
+    let cache = Cache::connect_lazy(cfg).await.expect("a lazy client");
+    assert!(cache.client().is_cluster() && cache.client().is_pending());
+    let fam = cache.family("lazy");
+    let read = || async {
+        fam.get_or_load("x", Duration::from_secs(60), || async {
+            Ok::<_, std::convert::Infallible>(Some(7u32))
+        })
+        .await
+        .unwrap()
+    };
+    let first = read().await;
+    assert_eq!(
+        (first.outcome, first.value),
+        (CacheOutcome::Bypass, Some(7))
+    );
+
+    for node in 0..3 {
+        cluster.restart_node(node);
+    }
+    cluster.wait_until_ok(Duration::from_secs(30));
+    // Found by the reads themselves (each one may start a background attempt); the
+    // bound only stops a broken build from hanging.
+    let hit = common::eventually(Duration::from_secs(30), || async {
+        read().await.outcome == CacheOutcome::Hit
+    })
+    .await;
+    assert!(hit, "the same client reached the cluster and filled it");
+    assert!(!cache.client().is_pending());
+    let keys: usize = cluster
+        .nodes()
+        .iter()
+        .map(|n| n.cli(&["DBSIZE"]).trim().parse::<usize>().unwrap())
+        .sum();
+    assert!(keys >= 1, "the fill is in the cluster");
+}

@@ -186,3 +186,114 @@ async fn a_source_that_was_down_is_asked_again_after_the_interval() {
     assert!(recovered, "never reached Redis once the store answered");
     assert!(store.reads() >= 2, "the store was not asked again");
 }
+
+/// A source whose passwords expire (like ElastiCache IAM tokens): it hands out whatever
+/// the test set, counting `fresh` (a new connection) and `current` (after a refusal)
+/// apart.
+#[derive(Debug)]
+struct Expiring {
+    password: Mutex<String>,
+    fresh: AtomicUsize,
+    refused: AtomicUsize,
+}
+
+impl PasswordSource for Expiring {
+    fn current(&self) -> BoxFuture<'_, Result<Option<String>, BoxError>> {
+        self.refused.fetch_add(1, Ordering::SeqCst);
+        let password = self.password.lock().unwrap().clone();
+        Box::pin(async move { Ok(Some(password)) })
+    }
+
+    fn renew_every(&self) -> Option<Duration> {
+        // Longer than the test: no renewal of a live connection happens meanwhile.
+        Some(Duration::from_secs(3600))
+    }
+
+    fn fresh(&self) -> BoxFuture<'_, Result<Option<String>, BoxError>> {
+        self.fresh.fetch_add(1, Ordering::SeqCst);
+        let password = self.password.lock().unwrap().clone();
+        Box::pin(async move { Ok(Some(password)) })
+    }
+}
+
+/// How many refused `AUTH`s Redis logged (`ACL LOG` entries whose reason is `auth`).
+fn auth_denials(server: &RedisServer) -> usize {
+    let log = server.cli(&["ACL", "LOG"]);
+    let lines: Vec<&str> = log.lines().map(str::trim).collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0] == "reason" && w[1] == "auth")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_expiring_passwords_every_new_connection_takes_a_fresh_one() {
+    // `default` needs a password (what testkit's cli uses); the cache is user `app`.
+    let server = RedisServer::start_with(
+        Vec::new(),
+        None,
+        Some("admin-0123456789".into()),
+        testkit::free_port(),
+    );
+    let ok = server.cli(&[
+        "ACL", "SETUSER", "app", "on", ">token-1", "~*", "&*", "+@all",
+    ]);
+    assert!(ok.contains("OK"), "{ok}");
+    let source = Arc::new(Expiring {
+        password: Mutex::new("token-1".to_owned()),
+        fresh: AtomicUsize::new(0),
+        refused: AtomicUsize::new(0),
+    });
+    let cfg = CacheConfig {
+        urls: vec![format!("redis://127.0.0.1:{}", server.port())],
+        username: Some("app".to_owned()),
+        // What the first connection would use without the source: the first token.
+        password: Some("token-1".to_owned()),
+        password_source: Some(Arc::clone(&source) as Arc<dyn PasswordSource>),
+        password_retry_interval: Duration::from_millis(100),
+        ..common::test_config("redis://unused")
+    };
+    // The check itself: a refused AUTH is logged.
+    let refused = server.cli(&[
+        "--user",
+        "app",
+        "--pass",
+        "not-the-token",
+        "--no-auth-warning",
+        "PING",
+    ]);
+    assert!(!refused.contains("PONG"), "{refused}");
+    assert_eq!(auth_denials(&server), 1);
+    server.cli(&["ACL", "LOG", "RESET"]);
+
+    let cache = Cache::connect(cfg).await.expect("connect");
+    assert_eq!(read(&cache).await, CacheOutcome::Miss);
+    assert_eq!(read(&cache).await, CacheOutcome::Hit);
+    assert!(
+        source.fresh.load(Ordering::SeqCst) >= 1,
+        "the first connection asked"
+    );
+
+    // The first token expires (Redis stops taking it) while the source already signs
+    // another; then the connection drops, and the client's own reconnection must not
+    // offer the expired one.
+    let ok = server.cli(&["ACL", "SETUSER", "app", "resetpass", ">token-2"]);
+    assert!(ok.contains("OK"), "{ok}");
+    *source.password.lock().unwrap() = "token-2".to_owned();
+    let killed = server.cli(&["CLIENT", "KILL", "USER", "app"]);
+    assert!(killed.trim().parse::<u64>().unwrap_or(0) >= 1, "{killed}");
+    let recovered = common::eventually(Duration::from_secs(20), || async {
+        read(&cache).await == CacheOutcome::Hit
+    })
+    .await;
+    assert!(recovered, "never hit again after the reconnection");
+    assert_eq!(
+        (auth_denials(&server), source.refused.load(Ordering::SeqCst)),
+        (0, 0),
+        "the reconnection authenticated with the fresh token, never with the expired one"
+    );
+    assert!(
+        source.fresh.load(Ordering::SeqCst) >= 2,
+        "the reconnection asked"
+    );
+}

@@ -404,4 +404,13 @@ impl RedisCluster {
             node.stop();
         }
     }
+
+    /// Starts node `index` again on its port (after [`RedisCluster::kill_node`]), from
+    /// its cluster configuration file: it rejoins with the slots it had, and no data.
+    /// Follow with [`RedisCluster::wait_until_ok`] once the nodes wanted are back.
+    pub fn restart_node(&mut self, index: usize) {
+        if let Some(node) = self.nodes.get_mut(index) {
+            node.restart();
+        }
+    }
 }

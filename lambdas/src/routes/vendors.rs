@@ -13,6 +13,7 @@ use super::{rendered_json, write_vendors};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::identity::{self, Caller};
 use crate::model::{
     self, AvailabilityInput, Location, VendorInput, VendorView, check_id, check_lat, check_lon,
     parse_capability,
@@ -217,13 +218,18 @@ pub async fn update(
     Ok(Json(VendorView::from(&vendor)).into_response())
 }
 
-/// `PATCH /vendors/{id}/availability`.
+/// `PATCH /vendors/{id}/availability`: the vendor's own, or an admin's
+/// ([`Caller::may_act_for_vendor`]; 403 for anyone else).
 pub async fn set_availability(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<AvailabilityInput>,
 ) -> ApiResult<Response> {
     check_id(&id, "id")?;
+    if !caller.may_act_for_vendor(&id) {
+        return Err(identity::forbidden_for_vendor(&id));
+    }
     let availability = input.validate()?;
     use db::vendors::AvailabilityChange as Change;
     let owned = id.clone();
@@ -265,13 +271,18 @@ pub async fn set_availability(
     Ok(Json(VendorView::from(&vendor)).into_response())
 }
 
-/// `POST /vendors/{id}/location`.
+/// `POST /vendors/{id}/location`: the vendor's own, or an admin's
+/// ([`Caller::may_act_for_vendor`]; 403 for anyone else).
 pub async fn set_location(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<Location>,
 ) -> ApiResult<Response> {
     check_id(&id, "id")?;
+    if !caller.may_act_for_vendor(&id) {
+        return Err(identity::forbidden_for_vendor(&id));
+    }
     let point = input.validate("")?;
     let owned = id.clone();
     let vendor = write_vendors(&state, move |db| async move {

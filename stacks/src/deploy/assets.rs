@@ -3,7 +3,8 @@
 //! uploaded again nor redeployed, and a changed one always gets a new key (CloudFormation
 //! only updates code, and the services stack only publishes a new version, when the key
 //! changes). The zips come from `--lambda-zip NAME=PATH` or from `cargo lambda build`
-//! ([`build_command`]).
+//! ([`build_zips`]), which also adds the RDS CA bundle to the database functions' zips
+//! ([`add_ca_bundle`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,6 +19,7 @@ use aws_sdk_s3::types::{
 
 use crate::deploy::DeployError;
 use crate::deploy::error::from_sdk;
+use crate::deploy::zipfile;
 use crate::stage::Part;
 
 /// A function whose zip `stacks deploy` can upload, and where its location goes.
@@ -149,55 +151,130 @@ pub fn build_command(workspace: &Path, lambda_dir: &Path, names: &[&str]) -> Com
 /// The functions that talk to the database, which read the RDS CA bundle from their zip.
 pub const DATABASE_FUNCTIONS: [&str; 3] = ["vendor", "incidents", "payments"];
 
-/// The database functions verify the database's certificate against
-/// `/var/task/rds-global-bundle.pem` (the services stack's `DATABASE_CA_BUNDLE`), and
-/// `cargo lambda build` does not put that file at the zip's root: a zip built that way
-/// would fail every cold start, so it is refused with the way that works.
-pub fn refuse_without_ca_bundle(names: &[&str]) -> Result<(), DeployError> {
-    match names.iter().find(|n| DATABASE_FUNCTIONS.contains(n)) {
-        Some(name) => Err(DeployError::Parameter(format!(
-            "--build-lambdas cannot package `{name}`: its zip must carry the RDS CA bundle at \
-             /var/task/rds-global-bundle.pem (DATABASE_CA_BUNDLE); save AWS's global-bundle.pem as \
-             certs/rds-global-bundle.pem, run scripts/package-lambdas and pass the zips with \
-             --lambda-zip NAME=PATH (docs/operations.md, \"The RDS CA bundle\")"
-        ))),
-        None => Ok(()),
-    }
+/// The name of the RDS CA bundle at the root of a database function's zip: the services
+/// stack sets `DATABASE_CA_BUNDLE=/var/task/rds-global-bundle.pem`.
+pub const CA_BUNDLE_ENTRY: &str = "rds-global-bundle.pem";
+
+/// Where the workspace keeps AWS's RDS CA bundle (`global-bundle.pem`, saved by hand: it
+/// is not in the repository), the file `scripts/package-lambdas` and `--build-lambdas`
+/// add to the database functions' zips.
+pub fn ca_bundle_path(workspace: &Path) -> PathBuf {
+    workspace.join("certs").join(CA_BUNDLE_ENTRY)
 }
 
-/// Runs [`build_command`] and returns each function's zip, or an error that says how to
-/// install cargo-lambda or fall back to `scripts/package-lambdas`.
+/// The RDS CA bundle `names` need, read from [`ca_bundle_path`]: `None` when none of
+/// them is a database function. Checked before anything is built, so a missing file
+/// costs no build: without it every cold start of those functions would fail, so it is
+/// refused with the path and the runbook section, as is a file that holds no PEM
+/// certificate (a saved error page, say).
+pub fn read_ca_bundle(workspace: &Path, names: &[&str]) -> Result<Option<Vec<u8>>, DeployError> {
+    let Some(name) = names.iter().find(|n| DATABASE_FUNCTIONS.contains(n)) else {
+        return Ok(None);
+    };
+    let path = ca_bundle_path(workspace);
+    let advice = format!(
+        "--build-lambdas cannot package `{name}`: its zip must carry the RDS CA bundle \
+         (DATABASE_CA_BUNDLE=/var/task/{CA_BUNDLE_ENTRY}); download AWS's global-bundle.pem \
+         and save it as {} (docs/operations.md, \"The RDS CA bundle\")",
+        path.display()
+    );
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(DeployError::Package(format!(
+                "{advice}; the file is absent"
+            )));
+        }
+        Err(source) => {
+            return Err(DeployError::Io {
+                path: path.display().to_string(),
+                source,
+            });
+        }
+    };
+    if !bytes
+        .windows(CERTIFICATE_MARKER.len())
+        .any(|w| w == CERTIFICATE_MARKER)
+    {
+        return Err(DeployError::Package(format!(
+            "{advice}; the file holds no PEM certificate"
+        )));
+    }
+    Ok(Some(bytes))
+}
+
+const CERTIFICATE_MARKER: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
+/// Adds `bundle` as [`CA_BUNDLE_ENTRY`] at the root of each database function's zip
+/// among `zips` (next to `bootstrap`), the way `scripts/package-lambdas` does; the
+/// warmer's zip is left alone. A zip that already holds the same bundle is unchanged.
+pub fn add_ca_bundle(zips: &[LambdaZip], bundle: &[u8]) -> Result<(), DeployError> {
+    for zip in zips
+        .iter()
+        .filter(|z| DATABASE_FUNCTIONS.contains(&z.asset.name))
+    {
+        let entries = zipfile::entries(&zip.path).map_err(package_error)?;
+        if !entries.iter().any(|e| e.name == "bootstrap") {
+            return Err(DeployError::Package(format!(
+                "{} has no `bootstrap` at its root: not a provided.al2023 Lambda zip",
+                zip.path.display()
+            )));
+        }
+        zipfile::add_entry(&zip.path, CA_BUNDLE_ENTRY, bundle).map_err(package_error)?;
+    }
+    Ok(())
+}
+
+fn package_error(error: zipfile::ZipError) -> DeployError {
+    DeployError::Package(error.to_string())
+}
+
+/// Runs [`build_command`], adds the RDS CA bundle to the database functions' zips
+/// ([`add_ca_bundle`]) and returns each function's zip, or an error that says how to
+/// install cargo-lambda or fall back to `scripts/package-lambdas`. The bundle is read
+/// first ([`read_ca_bundle`]), so a missing one is reported before the build.
 pub fn build_zips(workspace: &Path, names: &[&str]) -> Result<Vec<LambdaZip>, DeployError> {
-    refuse_without_ca_bundle(names)?;
+    build_zips_with(workspace, names, |mut command| command.status())
+}
+
+/// [`build_zips`] with the build run by `run` (given [`build_command`]'s command).
+pub fn build_zips_with(
+    workspace: &Path,
+    names: &[&str],
+    run: impl FnOnce(Command) -> std::io::Result<std::process::ExitStatus>,
+) -> Result<Vec<LambdaZip>, DeployError> {
+    let bundle = read_ca_bundle(workspace, names)?;
     let lambda_dir = workspace.join("target").join("lambda");
     let hint = "install cargo-lambda (`pip install cargo-lambda`, and `rustup target add \
                 aarch64-unknown-linux-gnu`), or run scripts/package-lambdas and pass the zips with \
                 --lambda-zip NAME=PATH";
-    let status = build_command(workspace, &lambda_dir, names)
-        .status()
-        .map_err(|e| {
-            DeployError::Parameter(format!("cannot run cargo lambda build ({e}): {hint}"))
-        })?;
+    let status = run(build_command(workspace, &lambda_dir, names)).map_err(|e| {
+        DeployError::Package(format!("cannot run cargo lambda build ({e}): {hint}"))
+    })?;
     if !status.success() {
-        return Err(DeployError::Parameter(format!(
+        return Err(DeployError::Package(format!(
             "cargo lambda build failed ({status}): {hint}"
         )));
     }
-    names
+    let zips = names
         .iter()
         .map(|name| {
             let asset = lambda_asset(name)
-                .ok_or_else(|| DeployError::Parameter(format!("unknown function `{name}`")))?;
+                .ok_or_else(|| DeployError::Package(format!("unknown function `{name}`")))?;
             let path = built_zip(&lambda_dir, name);
             if !path.is_file() {
-                return Err(DeployError::Parameter(format!(
+                return Err(DeployError::Package(format!(
                     "cargo lambda build left no {}: {hint}",
                     path.display()
                 )));
             }
             Ok(LambdaZip { asset, path })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(bundle) = bundle {
+        add_ca_bundle(&zips, &bundle)?;
+    }
+    Ok(zips)
 }
 
 /// The staging bucket used when `--assets-bucket` is not given.
@@ -332,13 +409,233 @@ pub async fn upload_zip(
 mod tests {
     use super::*;
 
+    /// A fake but well-formed RDS bundle (two certificates' worth of PEM armour).
+    const BUNDLE: &[u8] = b"-----BEGIN CERTIFICATE-----\nMIIEBjCCAu6gAwIBAgIJAMc0ZzaSUK51\n-----END CERTIFICATE-----\n\
+        -----BEGIN CERTIFICATE-----\nMIIGCDCCA/CgAwIBAgIQBu9mzEaGqLK0hoEtLXJSpTANBgkqhkiG9w0B\n-----END CERTIFICATE-----\n";
+
+    /// Writes a zip the way cargo-lambda lays one out (an executable `bootstrap`,
+    /// deflated), with Python's zipfile: an implementation independent of ours.
+    fn python_zip(path: &Path, bootstrap: &[u8]) {
+        let script = "import sys, zipfile\n\
+            z = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED)\n\
+            info = zipfile.ZipInfo('bootstrap', (2026, 12, 1, 12, 0, 0))\n\
+            info.external_attr = 0o100755 << 16\n\
+            info.compress_type = zipfile.ZIP_DEFLATED\n\
+            z.writestr(info, sys.stdin.buffer.read())\n\
+            z.close()\n";
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(path)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 (a prerequisite of scripts/test)");
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), bootstrap).unwrap();
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+    }
+
+    /// Python's zipfile on `path`: `testzip()` (every CRC checked) and each entry as
+    /// `name mode size sha256`.
+    fn python_listing(path: &Path) -> String {
+        let script = "import sys, zipfile, hashlib\n\
+            z = zipfile.ZipFile(sys.argv[1])\n\
+            assert z.testzip() is None\n\
+            for i in z.infolist():\n\
+            \x20   print(i.filename, oct(i.external_attr >> 16), i.file_size, hashlib.sha256(z.read(i)).hexdigest())\n";
+        let output = Command::new("python3")
+            .args(["-c", script])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn sha256_hex(bytes: &[u8]) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn zip_of(name: &str, path: PathBuf) -> LambdaZip {
+        LambdaZip {
+            asset: lambda_asset(name).unwrap(),
+            path,
+        }
+    }
+
     #[test]
-    fn a_build_of_a_database_function_is_refused_naming_the_bundle() {
-        let err = refuse_without_ca_bundle(&["warmer", "payments"]).unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("`payments`"), "{text}");
-        assert!(text.contains("certs/rds-global-bundle.pem"), "{text}");
-        assert!(refuse_without_ca_bundle(&["warmer"]).is_ok());
+    fn the_bundle_is_required_only_for_the_database_functions() {
+        let workspace = tempfile::tempdir().unwrap();
+        assert_eq!(read_ca_bundle(workspace.path(), &["warmer"]).unwrap(), None);
+        let path = workspace.path().join("certs").join("rds-global-bundle.pem");
+        let absent = read_ca_bundle(workspace.path(), &["warmer", "payments"])
+            .unwrap_err()
+            .to_string();
+        for needle in [
+            "`payments`",
+            path.to_str().unwrap(),
+            "absent",
+            "docs/operations.md, \"The RDS CA bundle\"",
+        ] {
+            assert!(absent.contains(needle), "{needle}: {absent}");
+        }
+        std::fs::create_dir(workspace.path().join("certs")).unwrap();
+        std::fs::write(&path, b"<html>404 Not Found</html>").unwrap();
+        let not_pem = read_ca_bundle(workspace.path(), &["vendor"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            not_pem.contains("no PEM certificate") && not_pem.contains(path.to_str().unwrap()),
+            "{not_pem}"
+        );
+        std::fs::write(&path, BUNDLE).unwrap();
+        assert_eq!(
+            read_ca_bundle(workspace.path(), &["vendor", "warmer"]).unwrap(),
+            Some(BUNDLE.to_vec())
+        );
+    }
+
+    #[test]
+    fn the_bundle_goes_to_the_root_of_each_database_zip_and_nowhere_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let bootstrap: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let vendor = dir.path().join("vendor.zip");
+        let payments = dir.path().join("payments.zip");
+        let warmer = dir.path().join("warmer.zip");
+        for path in [&vendor, &payments, &warmer] {
+            python_zip(path, &bootstrap);
+        }
+        let warmer_before = std::fs::read(&warmer).unwrap();
+        let zips = [
+            zip_of("vendor", vendor.clone()),
+            zip_of("warmer", warmer.clone()),
+            zip_of("payments", payments.clone()),
+        ];
+        add_ca_bundle(&zips, BUNDLE).unwrap();
+
+        let expected = format!(
+            "bootstrap 0o100755 {} {}\nrds-global-bundle.pem 0o100644 {} {}\n",
+            bootstrap.len(),
+            sha256_hex(&bootstrap),
+            BUNDLE.len(),
+            sha256_hex(BUNDLE)
+        );
+        for path in [&vendor, &payments] {
+            assert_eq!(python_listing(path), expected, "{}", path.display());
+            assert_eq!(
+                zipfile::read_entry(path, CA_BUNDLE_ENTRY)
+                    .unwrap()
+                    .as_deref(),
+                Some(BUNDLE)
+            );
+            assert_eq!(
+                zipfile::read_entry(path, "bootstrap").unwrap(),
+                Some(bootstrap.clone())
+            );
+        }
+        assert_eq!(std::fs::read(&warmer).unwrap(), warmer_before);
+
+        // Again with the same bundle: nothing changes, so the content-hash key holds.
+        let vendor_once = std::fs::read(&vendor).unwrap();
+        add_ca_bundle(&zips, BUNDLE).unwrap();
+        assert_eq!(std::fs::read(&vendor).unwrap(), vendor_once);
+
+        // Another bundle over a zip that has one: refused, the zip untouched.
+        let mut other = BUNDLE.to_vec();
+        other.extend_from_slice(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+        let conflict = add_ca_bundle(&zips[..1], &other).unwrap_err().to_string();
+        assert!(
+            conflict.contains("already holds a different rds-global-bundle.pem"),
+            "{conflict}"
+        );
+        assert_eq!(std::fs::read(&vendor).unwrap(), vendor_once);
+    }
+
+    #[test]
+    fn a_build_adds_the_bundle_and_a_missing_bundle_stops_it_before_it_starts() {
+        let workspace = tempfile::tempdir().unwrap();
+        let names = ["vendor", "incidents", "warmer"];
+        // Without the bundle: refused, and the build never runs.
+        let mut ran = false;
+        let err = build_zips_with(workspace.path(), &names, |_| {
+            ran = true;
+            unreachable!("no build without the bundle")
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(!ran && err.contains("rds-global-bundle.pem"), "{err}");
+        // The warmer alone needs none.
+        let lambda_dir = workspace.path().join("target").join("lambda");
+        let fake_build = |command: Command| {
+            // What `cargo lambda build --output-format zip` leaves: one zip per --bin.
+            let args: Vec<String> = command
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            for pair in args.windows(2).filter(|w| w[0] == "--bin") {
+                let zip = built_zip(&lambda_dir, &pair[1]);
+                std::fs::create_dir_all(zip.parent().unwrap()).unwrap();
+                python_zip(&zip, pair[1].as_bytes());
+            }
+            Command::new("true").status()
+        };
+        let warmer = build_zips_with(workspace.path(), &["warmer"], fake_build).unwrap();
+        assert!(
+            !python_listing(&warmer[0].path).contains(CA_BUNDLE_ENTRY),
+            "the warmer has no database"
+        );
+        // With the bundle: every database zip carries it, next to `bootstrap`.
+        std::fs::create_dir(workspace.path().join("certs")).unwrap();
+        std::fs::write(ca_bundle_path(workspace.path()), BUNDLE).unwrap();
+        let zips = build_zips_with(workspace.path(), &names, fake_build).unwrap();
+        let carried: Vec<(&str, bool)> = zips
+            .iter()
+            .map(|z| {
+                let bundle = zipfile::read_entry(&z.path, CA_BUNDLE_ENTRY).unwrap();
+                (z.asset.name, bundle.as_deref() == Some(BUNDLE))
+            })
+            .collect();
+        assert_eq!(
+            carried,
+            [("vendor", true), ("incidents", true), ("warmer", false)]
+        );
+        assert!(
+            python_listing(&zips[1].path).starts_with("bootstrap 0o100755 9 "),
+            "the build's own entry is intact"
+        );
+    }
+
+    #[test]
+    fn a_zip_without_bootstrap_or_not_a_zip_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("incidents.zip");
+        std::fs::write(&fake, b"PK fake incidents zip").unwrap();
+        let err = add_ca_bundle(&[zip_of("incidents", fake.clone())], BUNDLE)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(fake.to_str().unwrap()) && err.contains("not a zip"),
+            "{err}"
+        );
+        let empty = dir.path().join("vendor.zip");
+        let script =
+            "import sys, zipfile\nzipfile.ZipFile(sys.argv[1], 'w').writestr('README', 'x')\n";
+        assert!(
+            Command::new("python3")
+                .args(["-c", script])
+                .arg(&empty)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let err = add_ca_bundle(&[zip_of("vendor", empty)], BUNDLE)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no `bootstrap`"), "{err}");
     }
 
     #[test]

@@ -135,6 +135,9 @@ pub enum DeployError {
         /// What is wrong.
         message: String,
     },
+    /// A Lambda zip could not be built or completed (`--build-lambdas`).
+    #[error("{0}")]
+    Package(String),
     /// A local file could not be read.
     #[error("reading {path}: {source}")]
     Io {

@@ -7,7 +7,9 @@
 //! - [`error`]: [`DeployError`], and the mapping of AWS error codes to it.
 //! - [`select`]: which stacks a command acts on, in which order.
 //! - [`params`]: `--parameter` overrides.
-//! - [`assets`]: the warmer zip uploaded to a staging bucket under a content-hash key.
+//! - [`assets`]: the functions' zips, built (with the RDS CA bundle added to the database
+//!   functions' zips) or given, uploaded to a staging bucket under a content-hash key.
+//! - [`zipfile`]: the bit of the ZIP format that adding that bundle needs.
 //! - [`changeset`]: change sets (create, describe, execute) and the deploy of one stack.
 //! - [`events`]: following stack events to a terminal state, with a progress display;
 //!   [`events::run_operation`] runs one stack operation (execute a change set, delete) and
@@ -30,6 +32,7 @@ pub mod outputs;
 pub mod params;
 pub mod select;
 pub mod status;
+pub mod zipfile;
 
 pub use client::{AwsContext, ClientOptions};
 pub use error::DeployError;

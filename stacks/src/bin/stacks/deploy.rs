@@ -59,7 +59,8 @@ pub struct DeployArgs {
     #[arg(long = "lambda-zip", value_name = "NAME=PATH")]
     lambda_zips: Vec<assets::LambdaZip>,
     /// Build the zips of the selected stacks' functions first (`cargo lambda build
-    /// --release --arm64`), except those given with --lambda-zip.
+    /// --release --arm64`), except those given with --lambda-zip; the vendor, incidents
+    /// and payments zips get certs/rds-global-bundle.pem at their root.
     #[arg(long)]
     build_lambdas: bool,
     /// Bucket for uploaded assets (default: roadcall-perf-assets-<account>-<region>,
@@ -303,6 +304,20 @@ fn lambda_zips(
                 .context("--build-lambdas: run it inside the roadcall-perf workspace")?;
             writeln!(out, "building {} with cargo lambda", missing.join(", "))?;
             zips.extend(assets::build_zips(&workspace, &missing)?);
+            let database: Vec<&str> = missing
+                .iter()
+                .copied()
+                .filter(|n| assets::DATABASE_FUNCTIONS.contains(n))
+                .collect();
+            if !database.is_empty() {
+                writeln!(
+                    out,
+                    "added {} to the {} zip(s) as {}",
+                    assets::ca_bundle_path(&workspace).display(),
+                    database.join(", "),
+                    assets::CA_BUNDLE_ENTRY
+                )?;
+            }
         }
     }
     Ok(zips)
