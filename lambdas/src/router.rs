@@ -144,9 +144,10 @@ async fn method_not_allowed(request: Request) -> Response {
 async fn invocation(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let cold = state.environment.take_cold_start();
     state.environment.count_invocation();
-    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    // Kept for the error log; a `Uri` clone shares its bytes (no copy of the path).
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     let anonymous = request.extensions().get::<Caller>().is_none();
-    let response = if anonymous && path != HEALTH_PATH {
+    let response = if anonymous && uri.path() != HEALTH_PATH {
         identity::unauthenticated().into_response()
     } else {
         next.run(request).await
@@ -159,7 +160,7 @@ async fn invocation(State(state): State<AppState>, request: Request, next: Next)
         if response.status().is_server_error() {
             tracing::error!(
                 %method,
-                %path,
+                path = uri.path(),
                 status = response.status().as_u16(),
                 code = report.code,
                 detail = report.detail.as_deref().unwrap_or(""),
