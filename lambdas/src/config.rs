@@ -79,7 +79,9 @@ pub struct AppConfig {
     pub alb_oidc_identity: bool,
     /// The vendor wing (`VENDOR_REGION` names the index's region,
     /// `VENDOR_PROFILE_LOCAL_TTL_MS` the in-process profile tier's staleness bound, default
-    /// 250, 0 = off; the rest are defaults).
+    /// 250, 0 = off; `VENDOR_INDEX_BATCH_MAX` the most candidate searches or cache updates
+    /// of concurrent incidents in one Redis round trip, default 16, 1 = each alone; the
+    /// rest are defaults).
     pub vendors: vendors::VendorsConfig,
 }
 
@@ -180,6 +182,16 @@ impl AppConfig {
                         message: format!("`{v}` is not a number of milliseconds in [0, 60000]"),
                     })?,
             );
+        }
+        if let Some(v) = get("VENDOR_INDEX_BATCH_MAX") {
+            vendors.index_batch_max = v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    variable: "VENDOR_INDEX_BATCH_MAX",
+                    message: format!("`{v}` is not a whole number in [1, 1000]"),
+                })?;
         }
         if let Some(region) = get("VENDOR_REGION") {
             if !region
@@ -445,5 +457,18 @@ mod tests {
         with_secret.push(("REDIS_AUTH_SECRET_ARN", ARN));
         let message = error(&with_secret);
         assert!(message.starts_with("REDIS_IAM_AUTH:"), "{message}");
+    }
+
+    #[test]
+    fn the_index_batch_size_is_read_and_checked() {
+        let base = [("DATABASE_URL", "postgres://u@127.0.0.1/db")];
+        assert_eq!(config(&base).expect("config").vendors.index_batch_max, 16);
+        let mut one = base.to_vec();
+        one.push(("VENDOR_INDEX_BATCH_MAX", "1"));
+        assert_eq!(config(&one).expect("config").vendors.index_batch_max, 1);
+        let mut zero = base.to_vec();
+        zero.push(("VENDOR_INDEX_BATCH_MAX", "0"));
+        let error = config(&zero).expect_err("0 is refused").to_string();
+        assert!(error.contains("VENDOR_INDEX_BATCH_MAX"), "{error}");
     }
 }

@@ -30,6 +30,10 @@ pub struct VendorsConfig {
     /// in this process instead of on the connection, where it would count against the
     /// per-command timeout and trip the circuit breaker.
     pub searches_in_flight: usize,
+    /// Candidate searches (or cache updates after writes) of concurrent incidents sent in
+    /// one round trip at most: calls that arrive while earlier ones are in flight share a
+    /// pipeline, which holds one of the `searches_in_flight` turns. 1 sends each alone.
+    pub index_batch_max: usize,
     /// Radius of the first step of the nearest-first walk, in miles.
     pub first_radius_miles: f64,
     /// Vendors read from the database per page during a rebuild.
@@ -63,6 +67,7 @@ impl Default for VendorsConfig {
             result_ttl: Duration::from_secs(60),
             result_capacity: 4096,
             searches_in_flight: 8,
+            index_batch_max: 16,
             first_radius_miles: 1.0,
             build_page: 5000,
             build_chunk: 500,
