@@ -69,6 +69,9 @@ pub struct AppConfig {
     /// The most incidents one claim transaction creates (`INCIDENT_BATCH_MAX`, default
     /// 1000; 1 turns batching off).
     pub incident_batch_max: usize,
+    /// Where an incident's claim gets its candidate vendors (`INCIDENT_CANDIDATES`, default
+    /// `auto`): see [`CandidateSource`].
+    pub incident_candidates: CandidateSource,
     /// How long a warmer ping holds its execution environment (`WARMER_HOLD_MS`, default 75).
     pub warmer_hold: Duration,
     /// Emit CloudWatch EMF metric lines on stdout (`EMF_METRICS`, default on under Lambda).
@@ -83,6 +86,22 @@ pub struct AppConfig {
     /// of concurrent incidents in one Redis round trip, default 16, 1 = each alone; the
     /// rest are defaults).
     pub vendors: vendors::VendorsConfig,
+}
+
+/// Where the claim of an incident gets the vendors it tries first. The claim statement
+/// always decides (free, capable, in range, nearest first) and searches the table when no
+/// candidate is free; candidates only save it that search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidateSource {
+    /// The geo index when the database has no nearest-neighbour index (no PostGIS): there
+    /// the table search reads a latitude band. With PostGIS the claim's own index-ordered
+    /// search is as cheap as the candidates' lookup, and the Redis round trip before the
+    /// claim is skipped.
+    Auto,
+    /// Always the geo index (when Redis is configured).
+    Index,
+    /// Never the index: the claim always searches the table.
+    Database,
 }
 
 impl AppConfig {
@@ -159,6 +178,17 @@ impl AppConfig {
                     message: format!("`{v}` is not a whole number in [1, 10000]"),
                 })?,
         };
+        let incident_candidates = match get("INCIDENT_CANDIDATES").as_deref() {
+            None | Some("auto") => CandidateSource::Auto,
+            Some("index") => CandidateSource::Index,
+            Some("database") => CandidateSource::Database,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: "INCIDENT_CANDIDATES",
+                    message: format!("`{other}` is not one of auto, index, database"),
+                });
+            }
+        };
         let on_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
         let flag = |variable: &'static str, default: bool| match get(variable).as_deref() {
             None => Ok(default),
@@ -214,6 +244,7 @@ impl AppConfig {
             stage: get("STAGE").unwrap_or_else(|| "local".to_owned()),
             match_radius_miles,
             incident_batch_max,
+            incident_candidates,
             warmer_hold,
             emf_metrics,
             alb_oidc_identity,

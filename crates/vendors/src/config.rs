@@ -25,7 +25,8 @@ pub struct VendorsConfig {
     pub result_ttl: Duration,
     /// Search answers kept in this process at most.
     pub result_capacity: usize,
-    /// Index searches this process sends to Redis at once; more wait here for a turn. The
+    /// Index searches (or pipelined batches of the incident path's index calls, one turn
+    /// each) this process sends to Redis at once; more wait here for a turn. The
     /// wait happens before the command is sent, so a burst of concurrent requests queues
     /// in this process instead of on the connection, where it would count against the
     /// per-command timeout and trip the circuit breaker.

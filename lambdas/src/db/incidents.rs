@@ -21,7 +21,7 @@
 //! vendor can be claimed twice, by this batch (it sees its own writes) or by another
 //! process (row locks).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use aurora::tokio_postgres::Row;
@@ -135,7 +135,7 @@ pub struct StoredAnswerMissing;
 /// The statement that inserts one incident and claims its vendor. Parameters: `$1` id,
 /// `$2` driver, `$3` type, `$4`/`$5` lat/lon, `$6` description, `$7` candidate ids, `$8`
 /// caller, then the [`Nearby`] parameters from `$9`.
-fn claim_sql(path: GeoPath) -> String {
+pub(crate) fn claim_sql(path: GeoPath) -> String {
     let NearbySql {
         narrow,
         order,
@@ -144,10 +144,16 @@ fn claim_sql(path: GeoPath) -> String {
     } = NearbySql::new(path, 9);
     // COALESCE evaluates its second argument only when the first is NULL: the table is
     // searched (and a row locked there) only when no listed candidate is free.
+    //
+    // The candidates are read by primary key alone. Their availability is tested as
+    // `(...) IS TRUE` (the same for a NOT NULL column) so that the planner cannot prove the
+    // partial indexes' predicate from it: without statistics (the minute after a bulk
+    // load) the generic plan otherwise ANDs the primary key with a bitmap of the whole
+    // partial index of available vendors, every vendor of the fleet read per claim.
     format!(
         "WITH candidate AS (SELECT COALESCE( \
              (SELECT id FROM vendors \
-              WHERE id = ANY($7::text[]) AND availability = 'available' \
+              WHERE id = ANY($7::text[]) AND (availability = 'available') IS TRUE \
                 AND $3::text = ANY(capabilities) AND {within} \
               ORDER BY {distance}, id LIMIT 1 FOR UPDATE SKIP LOCKED), \
              (SELECT id FROM (SELECT id, lat, lon FROM vendors \
@@ -313,9 +319,30 @@ async fn create_in(
     tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
         .await?;
     let statement = tx.prepare_cached(&claim_sql(path)).await?;
+    // The index's candidates were found before this batch: incidents close to each other
+    // share them. Each claim is offered the candidates that no earlier claim of the batch is
+    // expected to take (an earlier one takes its first offered candidate when it is still
+    // free), so that a later claim does not look up vendors the batch has just made busy.
+    // A wrong guess only sends a claim to the table search, which decides anyway.
+    let mut expected_taken: HashSet<&str> = HashSet::new();
     let owned: Vec<ClaimParams<'_>> = to_create
         .iter()
-        .map(|&i| ClaimParams::new(&batch[i], path))
+        .map(|&i| {
+            let offered: Vec<String> = batch[i]
+                .candidates
+                .iter()
+                .filter(|c| !expected_taken.contains(c.as_str()))
+                .cloned()
+                .collect();
+            if let Some(first) = batch[i]
+                .candidates
+                .iter()
+                .find(|c| !expected_taken.contains(c.as_str()))
+            {
+                expected_taken.insert(first);
+            }
+            ClaimParams::new(&batch[i], path, offered)
+        })
         .collect();
     let params: Vec<Vec<&(dyn ToSql + Sync)>> = owned.iter().map(ClaimParams::refs).collect();
     let rows =
@@ -373,15 +400,18 @@ async fn create_in(
 struct ClaimParams<'a> {
     request: &'a NewIncident,
     kind: &'static str,
+    /// The request's candidates that this claim tries first.
+    candidates: Vec<String>,
     nearby: Nearby,
 }
 
 impl<'a> ClaimParams<'a> {
-    fn new(request: &'a NewIncident, path: GeoPath) -> Self {
+    fn new(request: &'a NewIncident, path: GeoPath, candidates: Vec<String>) -> Self {
         let incident = &request.incident;
         Self {
             request,
             kind: incident.kind.as_str(),
+            candidates,
             nearby: Nearby::new(path, incident.location, miles_to_m(request.radius_miles)),
         }
     }
@@ -395,7 +425,7 @@ impl<'a> ClaimParams<'a> {
             &i.location.lat,
             &i.location.lon,
             &i.description,
-            &self.request.candidates,
+            &self.candidates,
             &self.request.caller,
         ];
         refs.extend(self.nearby.params());
@@ -517,5 +547,91 @@ async fn answer_part(pool: &AuroraPool, part: &[NewIncident], replies: Vec<Reply
                 let _ = reply.send(create(pool, request).await);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::geo::BoundingBox;
+    use cache::GeoPoint;
+
+    /// The claim's generic plan right after a bulk load (no statistics yet): free
+    /// candidates are read by primary key, never through a bitmap of the whole partial
+    /// index of available vendors.
+    #[tokio::test]
+    async fn candidates_are_claimed_by_primary_key_without_statistics() {
+        let server = testkit::postgres::PostgresServer::start();
+        let mut config = aurora::AuroraConfig::from_url(&server.url()).expect("url");
+        config.max_size = 2;
+        let pool = AuroraPool::connect(config).await.expect("connect");
+        pool.migrate().await.expect("migrate");
+        pool.execute("ALTER TABLE vendors SET (autovacuum_enabled = off)", &[])
+            .await
+            .expect("no autovacuum");
+        pool.execute(
+            "INSERT INTO vendors (id, business_name, capabilities, lat, lon, availability) \
+             SELECT 'v' || g, 'v' || g, ARRAY['tow'], 34 + (g % 100) * 0.01, \
+                    -118 + (g / 100) * 0.01, 'available' \
+             FROM generate_series(1, 20000) AS g",
+            &[],
+        )
+        .await
+        .expect("bulk load");
+        let path = geo::path(&pool).await.expect("path");
+        let center = GeoPoint::new(34.0, -118.0);
+        let radius_m = miles_to_m(25.0);
+        let mut values = vec![center.lat, center.lon, radius_m];
+        if path == GeoPath::BoundingBox {
+            let b = BoundingBox::around(center, radius_m);
+            values.extend([
+                b.lat_min, b.lat_max, b.lon[0].0, b.lon[0].1, b.lon[1].0, b.lon[1].1,
+            ]);
+        }
+        let types = [
+            "text", "text", "text", "float8", "float8", "text", "text[]", "text",
+        ]
+        .into_iter()
+        .chain(std::iter::repeat_n("float8", values.len()))
+        .collect::<Vec<_>>()
+        .join(", ");
+        let args = values
+            .iter()
+            .map(|v| format!("{v:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = claim_sql(path);
+        let plan: Vec<String> = pool
+            .transaction(move |tx| {
+                let (types, args, sql) = (types.clone(), args.clone(), sql.clone());
+                Box::pin(async move {
+                    tx.batch_execute(&format!(
+                        "SET LOCAL plan_cache_mode = force_generic_plan; \
+                         PREPARE claim({types}) AS {sql}"
+                    ))
+                    .await?;
+                    let rows = tx
+                        .query(
+                            &format!(
+                                "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE claim('inc-1', 'd', 'tow', \
+                                 34.0, -118.0, '', ARRAY['v1', 'v101', 'v2'], 'c', {args})"
+                            ),
+                            &[],
+                        )
+                        .await?;
+                    tx.batch_execute("DEALLOCATE claim").await?;
+                    rows.iter()
+                        .map(|r| r.try_get::<_, String>(0).map_err(AuroraError::from))
+                        .collect::<Result<Vec<String>, _>>()
+                })
+            })
+            .await
+            .expect("explain");
+        let plan = plan.join("\n");
+        assert!(plan.contains("vendors_pkey"), "{plan}");
+        assert!(
+            !plan.contains("BitmapAnd") && !plan.contains("Bitmap Index Scan on vendors_available"),
+            "the candidates' lookup reads the partial index:\n{plan}"
+        );
     }
 }

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::payments::{optional_idempotency_key, replayed, request_hash};
+use crate::config::CandidateSource;
 use crate::db;
 use crate::db::incidents::{Created, IdempotencyKey, MatchError, NewIncident};
 use crate::error::{ApiError, ApiResult};
@@ -16,18 +17,27 @@ use crate::model::{IncidentInput, ValidIncident, check_id};
 use crate::state::AppState;
 
 /// The nearest available vendors with the capability, from the geo index when it holds
-/// every vendor. Only a hint: the claim tries them first and then the whole table, so an
-/// empty or stale list never leaves an incident unmatched.
+/// every vendor and [`CandidateSource`] asks for it. Only a hint: the claim tries them
+/// first and then the whole table, so an empty or stale list never leaves an incident
+/// unmatched.
 async fn nearest_candidates(
     state: &AppState,
     incident: &ValidIncident,
     radius: f64,
-) -> Vec<String> {
-    state
+) -> ApiResult<Vec<String>> {
+    let from_index = match state.config.incident_candidates {
+        CandidateSource::Index => true,
+        CandidateSource::Database => false,
+        CandidateSource::Auto => db::geo::path(&state.db).await? == db::geo::GeoPath::BoundingBox,
+    };
+    if !from_index {
+        return Ok(Vec::new());
+    }
+    Ok(state
         .vendors
         .nearest_available(incident.location, radius, incident.kind, 8)
         .await
-        .unwrap_or_default()
+        .unwrap_or_default())
 }
 
 /// What the idempotency hash covers: the validated request, field by field.
@@ -66,7 +76,7 @@ pub async fn create(
     let key = optional_idempotency_key(&headers)?;
     let incident = input.validate()?;
     let radius = state.config.match_radius_miles;
-    let candidates = nearest_candidates(&state, &incident, radius).await;
+    let candidates = nearest_candidates(&state, &incident, radius).await?;
     let request = NewIncident {
         id: format!("inc-{}", uuid::Uuid::new_v4().simple()),
         caller: caller.id().to_owned(),
