@@ -15,7 +15,7 @@
 //!
 //! Under a burst, one transaction per incident means one commit (one WAL flush) and one
 //! round trip per incident. [`IncidentMatcher`] instead takes every request that arrived
-//! while the previous batch ran and creates them all in one transaction: the claim
+//! while its transactions were busy and creates them all in one transaction: the claim
 //! statements are pipelined on one connection (one round trip) and run in arrival order,
 //! so each sees the vendors the earlier ones made busy and takes the next nearest; no
 //! vendor can be claimed twice, by this batch (it sees its own writes) or by another
@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use aurora::tokio_postgres::Row;
 use aurora::tokio_postgres::types::ToSql;
 use aurora::{AuroraError, AuroraPool, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use vendors::Vendor;
 
 use super::geo::{self, GeoPath, Nearby, NearbySql};
@@ -486,35 +486,62 @@ impl IncidentMatcher {
     }
 }
 
-/// The worker: one batch at a time, of everything queued.
+/// The worker: every request queued when a transaction is free makes the next batch.
+///
+/// At most [`PARALLEL_PARTS`] transactions run at once, and a new batch starts as soon as
+/// one of them ends, not when the whole previous batch has: a slow small batch (the first
+/// request of a burst, alone) does not hold up the rest. A large batch is split over
+/// [`SPLIT_PARTS`] transactions, each on its own connection (one PostgreSQL backend, one
+/// core each). Row locks keep concurrent transactions apart: a vendor one is claiming is
+/// skipped by the others.
 async fn run(
     pool: AuroraPool,
     max_batch: usize,
     mut queue: mpsc::UnboundedReceiver<(NewIncident, Reply)>,
 ) {
+    let free = Arc::new(Semaphore::new(PARALLEL_PARTS));
     let mut jobs = Vec::new();
     while queue.recv_many(&mut jobs, max_batch).await > 0 {
+        let Ok(first) = free.clone().acquire_owned().await else {
+            return;
+        };
+        // A batch worth splitting waits for a second transaction (the small batches that
+        // hold the others end soon); what arrives meanwhile joins it.
+        let queued = (jobs.len() + queue.len()).min(max_batch);
+        let wanted = queued.div_ceil(MIN_PARALLEL_PART).clamp(1, SPLIT_PARTS);
+        let mut slots = vec![first];
+        while slots.len() < wanted {
+            let Ok(slot) = free.clone().acquire_owned().await else {
+                return;
+            };
+            slots.push(slot);
+        }
+        while jobs.len() < max_batch {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
         let (batch, replies): (Vec<NewIncident>, Vec<Reply>) = jobs.drain(..).unzip();
-        // A large batch is split into a few transactions that run at once, each on its
-        // own connection (one PostgreSQL backend, one core each). Row locks keep them
-        // apart: a vendor one is claiming is skipped by the others.
-        let parts = batch
-            .len()
-            .div_ceil(MIN_PARALLEL_PART)
-            .clamp(1, PARALLEL_PARTS);
-        let size = batch.len().div_ceil(parts);
+        let size = batch.len().div_ceil(slots.len());
         let mut replies = replies.into_iter();
-        let work = batch.chunks(size).map(|part| {
+        for (part, slot) in batch.chunks(size).zip(slots) {
+            let part = part.to_vec();
             let replies: Vec<Reply> = replies.by_ref().take(part.len()).collect();
-            answer_part(&pool, part, replies)
-        });
-        futures::future::join_all(work).await;
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                answer_part(&pool, &part, replies).await;
+                drop(slot);
+            });
+        }
         idempotency::prune_now_and_then(&pool);
     }
 }
 
-/// Transactions one batch is split into at most.
-const PARALLEL_PARTS: usize = 2;
+/// Transactions of the matcher running at once at most.
+const PARALLEL_PARTS: usize = 3;
+/// Transactions one batch is split into at most (about one per core of the database).
+const SPLIT_PARTS: usize = 2;
 /// The least incidents worth a transaction of their own.
 const MIN_PARALLEL_PART: usize = 64;
 
