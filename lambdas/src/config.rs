@@ -70,7 +70,7 @@ pub struct AppConfig {
     /// 1000; 1 turns batching off).
     pub incident_batch_max: usize,
     /// Where an incident's claim gets its candidate vendors (`INCIDENT_CANDIDATES`, default
-    /// `auto`): see [`CandidateSource`].
+    /// `index`): see [`CandidateSource`].
     pub incident_candidates: CandidateSource,
     /// How long a warmer ping holds its execution environment (`WARMER_HOLD_MS`, default 75).
     pub warmer_hold: Duration,
@@ -93,14 +93,12 @@ pub struct AppConfig {
 /// candidate is free; candidates only save it that search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CandidateSource {
-    /// The geo index when the database has no nearest-neighbour index (no PostGIS): there
-    /// the table search reads a latitude band. With PostGIS the claim's own index-ordered
-    /// search is as cheap as the candidates' lookup, and the Redis round trip before the
-    /// claim is skipped.
-    Auto,
-    /// Always the geo index (when Redis is configured).
+    /// The geo index, when Redis is configured (`index`, the default). Without PostGIS the
+    /// table search reads a latitude band; with it the search is index-ordered and about
+    /// as cheap as the candidates' lookup, but the index searches before the claims
+    /// measured as the better feed for a burst (docs/PERFORMANCE.md, "Session 4").
     Index,
-    /// Never the index: the claim always searches the table.
+    /// Never the index (`database`): every claim searches the table.
     Database,
 }
 
@@ -179,13 +177,12 @@ impl AppConfig {
                 })?,
         };
         let incident_candidates = match get("INCIDENT_CANDIDATES").as_deref() {
-            None | Some("auto") => CandidateSource::Auto,
-            Some("index") => CandidateSource::Index,
+            None | Some("index") => CandidateSource::Index,
             Some("database") => CandidateSource::Database,
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     variable: "INCIDENT_CANDIDATES",
-                    message: format!("`{other}` is not one of auto, index, database"),
+                    message: format!("`{other}` is not one of index, database"),
                 });
             }
         };
@@ -501,5 +498,25 @@ mod tests {
         zero.push(("VENDOR_INDEX_BATCH_MAX", "0"));
         let error = config(&zero).expect_err("0 is refused").to_string();
         assert!(error.contains("VENDOR_INDEX_BATCH_MAX"), "{error}");
+    }
+
+    #[test]
+    fn the_candidate_source_is_read_and_checked() {
+        let base = [("DATABASE_URL", "postgres://u@127.0.0.1/db")];
+        let source = |v: &'static str| {
+            let mut vars = base.to_vec();
+            vars.push(("INCIDENT_CANDIDATES", v));
+            config(&vars).map(|c| c.incident_candidates)
+        };
+        assert_eq!(
+            config(&base).expect("config").incident_candidates,
+            CandidateSource::Index
+        );
+        assert_eq!(
+            source("database").expect("config"),
+            CandidateSource::Database
+        );
+        let error = source("redis").expect_err("refused").to_string();
+        assert!(error.contains("INCIDENT_CANDIDATES"), "{error}");
     }
 }

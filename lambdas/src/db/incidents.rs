@@ -316,8 +316,6 @@ async fn create_in(
     // The claim's plan does not depend on its values (an index-ordered scan from a point,
     // primary-key lookups): planning it once per connection instead of once per incident
     // halves its cost.
-    tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        .await?;
     let statement = tx.prepare_cached(&claim_sql(path)).await?;
     // The index's candidates were found before this batch: incidents close to each other
     // share them. Each claim is offered the candidates that no earlier claim of the batch is
@@ -345,8 +343,12 @@ async fn create_in(
         })
         .collect();
     let params: Vec<Vec<&(dyn ToSql + Sync)>> = owned.iter().map(ClaimParams::refs).collect();
-    let rows =
-        futures::future::try_join_all(params.iter().map(|p| tx.query_one(&statement, p))).await?;
+    // The setting goes out in the same round trip as the claims, ahead of them (requests
+    // are sent in the order they are first polled): a burst's server is busy, and every
+    // round trip of a batch waits for its turn on the runtime.
+    let generic = tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan");
+    let claims = futures::future::try_join_all(params.iter().map(|p| tx.query_one(&statement, p)));
+    let ((), rows) = futures::future::try_join(generic, claims).await?;
     let mut answers: Vec<Option<Created>> = vec![None; batch.len()];
     for (&i, row) in to_create.iter().zip(&rows) {
         answers[i] = Some(created_from_row(row, &batch[i].incident)?);

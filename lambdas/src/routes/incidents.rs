@@ -24,20 +24,15 @@ async fn nearest_candidates(
     state: &AppState,
     incident: &ValidIncident,
     radius: f64,
-) -> ApiResult<Vec<String>> {
-    let from_index = match state.config.incident_candidates {
-        CandidateSource::Index => true,
-        CandidateSource::Database => false,
-        CandidateSource::Auto => db::geo::path(&state.db).await? == db::geo::GeoPath::BoundingBox,
-    };
-    if !from_index {
-        return Ok(Vec::new());
+) -> Vec<String> {
+    if state.config.incident_candidates == CandidateSource::Database {
+        return Vec::new();
     }
-    Ok(state
+    state
         .vendors
         .nearest_available(incident.location, radius, incident.kind, 8)
         .await
-        .unwrap_or_default())
+        .unwrap_or_default()
 }
 
 /// What the idempotency hash covers: the validated request, field by field.
@@ -76,7 +71,7 @@ pub async fn create(
     let key = optional_idempotency_key(&headers)?;
     let incident = input.validate()?;
     let radius = state.config.match_radius_miles;
-    let candidates = nearest_candidates(&state, &incident, radius).await?;
+    let candidates = nearest_candidates(&state, &incident, radius).await;
     let request = NewIncident {
         id: format!("inc-{}", uuid::Uuid::new_v4().simple()),
         caller: caller.id().to_owned(),
