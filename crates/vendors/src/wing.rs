@@ -561,7 +561,7 @@ mod tests {
             command_timeout: timeout,
             connect_timeout: Duration::from_secs(2),
             breaker_failure_threshold: 1,
-            ..CacheConfig::with_url(&server.url())
+            ..CacheConfig::with_url(server.url())
         })
         .await
         .expect("connect");

@@ -19,7 +19,7 @@ async fn wing_over(server: &RedisServer, table: &Table, batch: usize) -> Vendors
     let cache = Cache::connect(CacheConfig {
         command_timeout: Duration::from_secs(2),
         connect_timeout: Duration::from_secs(2),
-        ..CacheConfig::with_url(&server.url())
+        ..CacheConfig::with_url(server.url())
     })
     .await
     .expect("connect");
