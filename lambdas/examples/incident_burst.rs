@@ -29,10 +29,13 @@ struct Answer {
     vendor: Option<String>,
 }
 
-fn request(host: &str, body: &str) -> Vec<u8> {
+/// A `POST /incidents` on behalf of `caller` (the local server takes the authenticated
+/// caller from its `x-roadcall-caller` header).
+fn request(host: &str, caller: &str, body: &str) -> Vec<u8> {
     format!(
         "POST /incidents HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
+         {}: {caller}\r\nContent-Length: {}\r\n\r\n{body}",
+        lambdas::identity::LOCAL_CALLER_HEADER,
         body.len()
     )
     .into_bytes()
@@ -97,8 +100,9 @@ async fn main() -> anyhow::Result<()> {
         let metro = lambdas::seed::pick_metro(&mut rng, &metros, total);
         let at = lambdas::seed::scatter(&mut rng, metro.center, 20.0);
         let kind = vendors::Capability::ALL[rng.random_range(0..vendors::Capability::ALL.len())];
+        let driver = format!("burst-{seed}-{i}");
         let body = serde_json::json!({
-            "driverId": format!("burst-{seed}-{i}"),
+            "driverId": driver,
             "type": kind.as_str(),
             "location": {"lat": at.lat, "lon": at.lon},
         })
@@ -107,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("connect {addr}"))?;
         stream.set_nodelay(true)?;
-        let bytes = request(&addr, &body);
+        let bytes = request(&addr, &driver, &body);
         let (head, last) = bytes.split_at(bytes.len() - 1);
         stream.write_all(head).await?;
         streams.push((stream, last.to_vec()));

@@ -69,6 +69,9 @@ pub struct AppConfig {
     /// The most incidents one claim transaction creates (`INCIDENT_BATCH_MAX`, default
     /// 1000; 1 turns batching off).
     pub incident_batch_max: usize,
+    /// Where an incident's claim gets its candidate vendors (`INCIDENT_CANDIDATES`, default
+    /// `index`): see [`CandidateSource`].
+    pub incident_candidates: CandidateSource,
     /// How long a warmer ping holds its execution environment (`WARMER_HOLD_MS`, default 75).
     pub warmer_hold: Duration,
     /// Emit CloudWatch EMF metric lines on stdout (`EMF_METRICS`, default on under Lambda).
@@ -79,8 +82,24 @@ pub struct AppConfig {
     pub alb_oidc_identity: bool,
     /// The vendor wing (`VENDOR_REGION` names the index's region,
     /// `VENDOR_PROFILE_LOCAL_TTL_MS` the in-process profile tier's staleness bound, default
-    /// 250, 0 = off; the rest are defaults).
+    /// 250, 0 = off; `VENDOR_INDEX_BATCH_MAX` the most candidate searches or cache updates
+    /// of concurrent incidents in one Redis round trip, default 16, 1 = each alone; the
+    /// rest are defaults).
     pub vendors: vendors::VendorsConfig,
+}
+
+/// Where the claim of an incident gets the vendors it tries first. The claim statement
+/// always decides (free, capable, in range, nearest first) and searches the table when no
+/// candidate is free; candidates only save it that search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidateSource {
+    /// The geo index, when Redis is configured (`index`, the default). Without PostGIS the
+    /// table search reads a latitude band; with it the search is index-ordered and about
+    /// as cheap as the candidates' lookup, but the index searches before the claims
+    /// measured as the better feed for a burst (docs/PERFORMANCE.md, "Session 4").
+    Index,
+    /// Never the index (`database`): every claim searches the table.
+    Database,
 }
 
 impl AppConfig {
@@ -157,6 +176,16 @@ impl AppConfig {
                     message: format!("`{v}` is not a whole number in [1, 10000]"),
                 })?,
         };
+        let incident_candidates = match get("INCIDENT_CANDIDATES").as_deref() {
+            None | Some("index") => CandidateSource::Index,
+            Some("database") => CandidateSource::Database,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: "INCIDENT_CANDIDATES",
+                    message: format!("`{other}` is not one of index, database"),
+                });
+            }
+        };
         let on_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
         let flag = |variable: &'static str, default: bool| match get(variable).as_deref() {
             None => Ok(default),
@@ -181,6 +210,16 @@ impl AppConfig {
                     })?,
             );
         }
+        if let Some(v) = get("VENDOR_INDEX_BATCH_MAX") {
+            vendors.index_batch_max = v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    variable: "VENDOR_INDEX_BATCH_MAX",
+                    message: format!("`{v}` is not a whole number in [1, 1000]"),
+                })?;
+        }
         if let Some(region) = get("VENDOR_REGION") {
             if !region
                 .bytes()
@@ -202,6 +241,7 @@ impl AppConfig {
             stage: get("STAGE").unwrap_or_else(|| "local".to_owned()),
             match_radius_miles,
             incident_batch_max,
+            incident_candidates,
             warmer_hold,
             emf_metrics,
             alb_oidc_identity,
@@ -445,5 +485,38 @@ mod tests {
         with_secret.push(("REDIS_AUTH_SECRET_ARN", ARN));
         let message = error(&with_secret);
         assert!(message.starts_with("REDIS_IAM_AUTH:"), "{message}");
+    }
+
+    #[test]
+    fn the_index_batch_size_is_read_and_checked() {
+        let base = [("DATABASE_URL", "postgres://u@127.0.0.1/db")];
+        assert_eq!(config(&base).expect("config").vendors.index_batch_max, 16);
+        let mut one = base.to_vec();
+        one.push(("VENDOR_INDEX_BATCH_MAX", "1"));
+        assert_eq!(config(&one).expect("config").vendors.index_batch_max, 1);
+        let mut zero = base.to_vec();
+        zero.push(("VENDOR_INDEX_BATCH_MAX", "0"));
+        let error = config(&zero).expect_err("0 is refused").to_string();
+        assert!(error.contains("VENDOR_INDEX_BATCH_MAX"), "{error}");
+    }
+
+    #[test]
+    fn the_candidate_source_is_read_and_checked() {
+        let base = [("DATABASE_URL", "postgres://u@127.0.0.1/db")];
+        let source = |v: &'static str| {
+            let mut vars = base.to_vec();
+            vars.push(("INCIDENT_CANDIDATES", v));
+            config(&vars).map(|c| c.incident_candidates)
+        };
+        assert_eq!(
+            config(&base).expect("config").incident_candidates,
+            CandidateSource::Index
+        );
+        assert_eq!(
+            source("database").expect("config"),
+            CandidateSource::Database
+        );
+        let error = source("redis").expect_err("refused").to_string();
+        assert!(error.contains("INCIDENT_CANDIDATES"), "{error}");
     }
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -607,4 +608,86 @@ async fn a_lost_counters_hash_never_vouches_for_a_kept_answer() {
     }
     let (_, cache, body) = app.get(q).await;
     assert_eq!((cache.as_str(), ids(&body).len()), ("HIT", 4), "{body}");
+}
+
+/// Issue 15's burst path: simultaneous incidents get their candidates from pipelined index
+/// searches and their vendors' cache updates coalesced. More incidents than vendors: by
+/// the answers and by PostgreSQL, every vendor goes to one incident at most and every
+/// vendor is taken; afterwards the index offers none of them and every cached profile shows
+/// the vendor busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_through_pipelined_candidates_gives_no_vendor_twice_and_the_index_learns_every_claim()
+ {
+    let app = App::standalone().await;
+    let mut created = BTreeSet::new();
+    for i in 0..60 {
+        let lat = 39.95 + f64::from(i) * 0.003;
+        created.insert(
+            app.vendor(&format!("Burst Tow {i}"), &["tow"], lat, -75.16)
+                .await,
+        );
+    }
+    app.load_index().await;
+    for id in &created {
+        app.warm_profile(id).await;
+    }
+    let sends = (0..90).map(|i| {
+        let lat = 39.95 + f64::from(i % 60) * 0.003;
+        app.send(
+            "POST",
+            "/incidents",
+            json!({"driverId": format!("burst-{i}"), "type": "tow", "location": {"lat": lat, "lon": -75.16}}),
+        )
+    });
+    let answers = futures::future::join_all(sends).await;
+    let mut matched = Vec::new();
+    for (status, _, body) in &answers {
+        assert_eq!(*status, 201, "{body}");
+        if let Some(v) = body["match"]["vendorId"].as_str() {
+            matched.push(v.to_owned());
+        }
+    }
+    let distinct: BTreeSet<String> = matched.iter().cloned().collect();
+    assert_eq!(distinct.len(), matched.len(), "a vendor was matched twice");
+    assert_eq!(distinct, created, "90 incidents take all 60 vendors");
+    let stored = app
+        .count("SELECT count(DISTINCT matched_vendor_id) FROM incidents WHERE status = 'matched'")
+        .await;
+    let claims = app
+        .count("SELECT count(*) FROM incidents WHERE status = 'matched'")
+        .await;
+    assert_eq!(
+        (stored, claims),
+        (60, 60),
+        "PostgreSQL: one incident per vendor"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM vendors WHERE availability = 'busy'")
+            .await,
+        60
+    );
+
+    let left = app
+        .state
+        .vendors
+        .nearest_available(
+            vendors::GeoPoint::new(40.0, -75.16),
+            30.0,
+            vendors::Capability::Tow,
+            100,
+        )
+        .await;
+    assert_eq!(
+        left,
+        Some(Vec::new()),
+        "the index still offers a taken vendor"
+    );
+    for id in &created {
+        let (status, cache, body) = app.get(&format!("/vendors/{id}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body["availability"]["status"], "busy",
+            "{id} ({cache}) shows an older state than PostgreSQL"
+        );
+    }
 }

@@ -89,6 +89,9 @@ pub(crate) struct CacheInner {
     pub(crate) client: RedisClient,
     pub(crate) config: CacheConfig,
     pub(crate) breaker: CircuitBreaker,
+    /// Request-path calls Redis answered (any reply, even an error one): a timeout while
+    /// this count moves was spent queueing behind this process's own commands.
+    answers: AtomicU64,
     pub(crate) metrics: CacheMetrics,
     flights: Mutex<HashMap<String, Arc<Flight>>>,
     generations: Mutex<HashMap<String, Arc<GenerationCell>>>,
@@ -135,6 +138,7 @@ impl Cache {
                     config.breaker_failure_threshold,
                     config.breaker_cool_off,
                 ),
+                answers: AtomicU64::new(0),
                 config,
                 metrics: CacheMetrics::default(),
                 flights: Mutex::new(HashMap::new()),
@@ -192,6 +196,13 @@ impl Cache {
     /// Runs `op` against Redis unless the breaker is open, and reports the result to it.
     /// Every request-path Redis call goes through here, so an unreachable Redis costs one
     /// timeout per breaker window instead of one per request.
+    ///
+    /// A timeout counts as a failure only when Redis answered no other call of this
+    /// process while `op` waited. A burst that queues this process's own commands (on the
+    /// connection, in Redis, or for a CPU) makes some of them overrun the command timeout
+    /// while the others keep getting answers: that is load, not an unreachable Redis, and
+    /// opening the breaker would send the whole burst to the database. The caller still
+    /// gets the timeout (and takes its fallback for this one call).
     pub async fn guarded<T, F>(&self, op: F) -> Result<T, CacheError>
     where
         F: Future<Output = Result<T, CacheError>>,
@@ -199,11 +210,20 @@ impl Cache {
         if !self.inner.breaker.allow() {
             return Err(CacheError::CircuitOpen);
         }
+        let answered_before = self.inner.answers.load(Ordering::Acquire);
         let result = op.await;
         match &result {
+            Err(CacheError::Timeout(_))
+                if self.inner.answers.load(Ordering::Acquire) != answered_before =>
+            {
+                tracing::debug!("redis command overran its timeout while others were answered");
+            }
             Err(e) if e.is_unavailable() => self.inner.breaker.record_failure(),
             // Any answer, even an error reply, proves Redis is reachable.
-            _ => self.inner.breaker.record_success(),
+            _ => {
+                self.inner.answers.fetch_add(1, Ordering::AcqRel);
+                self.inner.breaker.record_success();
+            }
         }
         result
     }

@@ -351,3 +351,55 @@ async fn loader_errors_are_returned_and_not_cached() {
         .unwrap();
     assert_eq!(ok.outcome, CacheOutcome::Miss);
 }
+
+/// A call that overran its timeout while Redis kept answering this process's other calls
+/// waited behind them (a burst queued on the connection, in Redis or for a CPU): Redis is
+/// up, and the breaker stays closed. A timeout with no answer to anyone meanwhile, and a
+/// frozen Redis, still open it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_timeouts_while_nothing_is_answered_open_the_breaker() {
+    let server = RedisServer::start();
+    let cfg = CacheConfig {
+        command_timeout: Duration::from_millis(300),
+        breaker_failure_threshold: 1,
+        breaker_cool_off: Duration::from_secs(60),
+        ..test_config(&server.url())
+    };
+    let overrun = || cache::CacheError::Timeout(Duration::from_millis(300));
+
+    // The overrun (as the breaker sees it: a timeout error) ends after another call of
+    // this process was answered.
+    let cache = Cache::connect(cfg.clone()).await.unwrap();
+    let (answered, heard) = tokio::sync::oneshot::channel::<()>();
+    let queued = cache.guarded(async move {
+        let _ = heard.await;
+        Err::<(), _>(overrun())
+    });
+    let other = async {
+        let pong: String = cache
+            .guarded(cache.client().query(&redis::cmd("PING")))
+            .await
+            .expect("redis answers");
+        assert_eq!(pong, "PONG");
+        let _ = answered.send(());
+    };
+    let (queued, ()) = tokio::join!(queued, other);
+    assert!(matches!(queued, Err(cache::CacheError::Timeout(_))));
+    assert_eq!(cache.breaker_state(), BreakerState::Closed);
+
+    // The same timeout with nothing answered while it waited opens it (threshold 1).
+    let alone = cache.guarded(async { Err::<(), _>(overrun()) }).await;
+    assert!(matches!(alone, Err(cache::CacheError::Timeout(_))));
+    assert_eq!(cache.breaker_state(), BreakerState::Open);
+
+    // A frozen Redis answers nobody: its timeouts open the breaker.
+    let cache = Cache::connect(cfg).await.unwrap();
+    server.pause();
+    let frozen: Result<Option<String>, _> = cache.guarded(cache.client().get("k")).await;
+    server.resume();
+    assert!(
+        matches!(frozen, Err(cache::CacheError::Timeout(_))),
+        "{frozen:?}"
+    );
+    assert_eq!(cache.breaker_state(), BreakerState::Open);
+}

@@ -25,11 +25,16 @@ pub struct VendorsConfig {
     pub result_ttl: Duration,
     /// Search answers kept in this process at most.
     pub result_capacity: usize,
-    /// Index searches this process sends to Redis at once; more wait here for a turn. The
+    /// Index searches (or pipelined batches of the incident path's index calls, one turn
+    /// each) this process sends to Redis at once; more wait here for a turn. The
     /// wait happens before the command is sent, so a burst of concurrent requests queues
     /// in this process instead of on the connection, where it would count against the
     /// per-command timeout and trip the circuit breaker.
     pub searches_in_flight: usize,
+    /// Candidate searches (or cache updates after writes) of concurrent incidents sent in
+    /// one round trip at most: calls that arrive while earlier ones are in flight share a
+    /// pipeline, which holds one of the `searches_in_flight` turns. 1 sends each alone.
+    pub index_batch_max: usize,
     /// Radius of the first step of the nearest-first walk, in miles; each further step
     /// doubles it. 2 miles holds ten vendors around most of central Los Angeles in the
     /// benchmark's fleet, so most searches take one step (docs/PERFORMANCE.md, "Session 4").
@@ -65,6 +70,7 @@ impl Default for VendorsConfig {
             result_ttl: Duration::from_secs(60),
             result_capacity: 4096,
             searches_in_flight: 8,
+            index_batch_max: 16,
             first_radius_miles: 2.0,
             build_page: 5000,
             build_chunk: 500,

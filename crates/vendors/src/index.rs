@@ -323,6 +323,21 @@ impl GeoIndex {
         with_docs: bool,
         cells: &[String],
     ) -> Result<IndexAnswer, CacheError> {
+        let Some(inv) = self.search_invocation(q, with_docs, cells)? else {
+            return Ok(IndexAnswer::NotReady);
+        };
+        let reply: Value = self.cache.guarded(self.cache.client().invoke(&inv)).await?;
+        parse_search(reply)
+    }
+
+    /// The script call of a search (`None`: only the database can answer it); shared by
+    /// [`GeoIndex::search`] and the pipelined [`GeoIndex::search_many`].
+    pub(crate) fn search_invocation(
+        &self,
+        q: &IndexQuery,
+        with_docs: bool,
+        cells: &[String],
+    ) -> Result<Option<redis::ScriptInvocation<'static>>, CacheError> {
         if !(q.radius_miles.is_finite() && q.radius_miles > 0.0) || q.limit == 0 {
             return Err(CacheError::InvalidInput(
                 "radius must be positive and limit at least 1".into(),
@@ -333,7 +348,7 @@ impl GeoIndex {
         if q.center.lat.abs() + q.radius_miles / 69.0 * 1.01 > INDEX_MAX_ABS_LAT
             || !placeable(&q.center)
         {
-            return Ok(IndexAnswer::NotReady);
+            return Ok(None);
         }
         let scope = if q.available_only {
             AvailabilityStatus::Available.as_str()
@@ -353,8 +368,7 @@ impl GeoIndex {
             .arg(self.config.first_radius_miles.min(q.radius_miles))
             .arg(if with_docs { "1" } else { "0" })
             .arg(cells.join(","));
-        let reply: Value = self.cache.guarded(self.cache.client().invoke(&inv)).await?;
-        parse_search(reply)
+        Ok(Some(inv))
     }
 
     /// The change counters of `cells` and the live generation, in one round trip (the
@@ -419,7 +433,7 @@ impl GeoIndex {
     }
 }
 
-fn parse_search(reply: Value) -> Result<IndexAnswer, CacheError> {
+pub(crate) fn parse_search(reply: Value) -> Result<IndexAnswer, CacheError> {
     let Value::Array(parts) = reply else {
         return Err(bad_reply("search"));
     };

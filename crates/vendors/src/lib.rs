@@ -56,6 +56,7 @@
 //! # }
 //! ```
 
+mod batch;
 pub mod build;
 mod config;
 pub mod index;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cache::{Cache, CacheOutcome, Cached, GeoPoint, KeyFamily};
 
+use crate::batch::Coalescer;
 use crate::build::{BuildError, BuildReport, rebuild};
 use crate::config::VendorsConfig;
 use crate::index::{GeoIndex, IndexAnswer, IndexQuery, IndexStatus, cells_covering};
@@ -33,7 +34,11 @@ struct RedisSide {
     profiles: KeyFamily,
     local_profiles: ProfileTier,
     results: ResultTier,
-    search_turns: tokio::sync::Semaphore,
+    search_turns: Arc<tokio::sync::Semaphore>,
+    /// Candidate searches of the incident path, pipelined (see [`crate::batch`]).
+    candidates: Coalescer<IndexQuery, Option<IndexAnswer>>,
+    /// Cache updates after committed writes, coalesced.
+    updates: Coalescer<Vec<Vendor>, Result<(), String>>,
     rebuilding: AtomicBool,
     last_rebuild_attempt_ms: AtomicU64,
     epoch: Instant,
@@ -121,7 +126,11 @@ impl<S: VendorStore> Vendors<S> {
                     config.profile_local_ttl,
                 ),
                 results: ResultTier::new(config.result_capacity, config.result_ttl),
-                search_turns: tokio::sync::Semaphore::new(config.searches_in_flight.max(1)),
+                search_turns: Arc::new(tokio::sync::Semaphore::new(
+                    config.searches_in_flight.max(1),
+                )),
+                candidates: Coalescer::new(),
+                updates: Coalescer::new(),
                 rebuilding: AtomicBool::new(false),
                 last_rebuild_attempt_ms: AtomicU64::new(0),
                 epoch: Instant::now(),
@@ -277,6 +286,10 @@ impl<S: VendorStore> Vendors<S> {
 
     /// Ids of the nearest available vendors with `capability` (for matching an incident),
     /// nearest first; `None` when the index cannot answer (the database must search).
+    ///
+    /// Concurrent calls share round trips: every call that arrives while earlier ones are
+    /// in flight goes out in one pipeline (at most `index_batch_max`), see
+    /// [`Vendors::nearest_available_many`].
     pub async fn nearest_available(
         &self,
         center: GeoPoint,
@@ -292,22 +305,46 @@ impl<S: VendorStore> Vendors<S> {
             available_only: true,
             limit,
         };
+        let index = r.index.clone();
+        let answer = r
+            .candidates
+            .call(query, self.config.index_batch_max, &r.search_turns, || {
+                move |queries: Vec<IndexQuery>| {
+                    let index = index.clone();
+                    async move { candidate_batch(&index, &queries).await }
+                }
+            })
+            .await
+            .flatten()?;
+        self.candidates_from(answer)
+    }
+
+    /// The candidates of several incidents at once, in one pipeline: what
+    /// [`Vendors::nearest_available`] gives for each, in order. Waits for one index turn
+    /// (outside the command timeout); `None` for every query when Redis fails.
+    pub async fn nearest_available_many(&self, queries: &[IndexQuery]) -> Vec<Option<Vec<String>>> {
+        let Some(r) = self.redis.as_ref() else {
+            return vec![None; queries.len()];
+        };
         let turn = r.search_turns.acquire().await.ok();
-        let found = r.index.search(&query, false, &[]).await;
+        let answers = candidate_batch(&r.index, queries).await;
         drop(turn);
-        match found {
-            Ok(IndexAnswer::Found {
+        answers
+            .into_iter()
+            .map(|a| a.and_then(|a| self.candidates_from(a)))
+            .collect()
+    }
+
+    fn candidates_from(&self, answer: IndexAnswer) -> Option<Vec<String>> {
+        match answer {
+            IndexAnswer::Found {
                 hits, built_at_ms, ..
-            }) => {
+            } => {
                 self.rebuild_if_old(built_at_ms);
                 Some(hits.into_iter().map(|h| h.id).collect())
             }
-            Ok(IndexAnswer::NotReady) => {
+            IndexAnswer::NotReady => {
                 self.start_rebuild();
-                None
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "vendor index unavailable; matching in the database");
                 None
             }
         }
@@ -327,15 +364,30 @@ impl<S: VendorStore> Vendors<S> {
         }
         let ids: Vec<String> = vendors.iter().map(|v| v.id.clone()).collect();
         r.local_profiles.evict(&ids);
-        let applied = r.index.apply(vendors).await;
-        let invalidated = r.profiles.invalidate_many(&ids).await;
-        if let (Ok(_), Ok(_)) = (&applied, &invalidated) {
+        // Concurrent writes' updates share one script call and one pipeline.
+        let index = r.index.clone();
+        let profiles = r.profiles.clone();
+        let updated = r
+            .updates
+            .call(
+                vendors.to_vec(),
+                self.config.index_batch_max,
+                &r.search_turns,
+                || {
+                    move |writes: Vec<Vec<Vendor>>| {
+                        let (index, profiles) = (index.clone(), profiles.clone());
+                        async move { update_batch(&index, &profiles, writes).await }
+                    }
+                },
+            )
+            .await
+            .unwrap_or_else(|| Err("the cache update worker stopped".to_owned()));
+        let Err(error) = updated else {
             return;
-        }
+        };
         tracing::warn!(
             vendors = ?ids,
-            index = ?applied.err(),
-            profiles = ?invalidated.err(),
+            %error,
             "cache update after a write failed; repairing in the background"
         );
         let wing = self.clone();
@@ -441,9 +493,109 @@ impl<S: VendorStore> Vendors<S> {
     }
 }
 
+/// One pipeline of candidate searches; `None` for each when Redis fails (logged once).
+async fn candidate_batch(index: &GeoIndex, queries: &[IndexQuery]) -> Vec<Option<IndexAnswer>> {
+    match index.search_many(queries).await {
+        Ok(answers) => answers.into_iter().map(Some).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, searches = queries.len(), "vendor index unavailable; matching in the database");
+            vec![None; queries.len()]
+        }
+    }
+}
+
+/// The cache updates of several committed writes at once: every row in one `apply.lua`
+/// call (the script keeps the newest version of a vendor that appears twice), then every
+/// cached profile invalidated in one pipeline. The same outcome for each write.
+async fn update_batch(
+    index: &GeoIndex,
+    profiles: &KeyFamily,
+    writes: Vec<Vec<Vendor>>,
+) -> Vec<Result<(), String>> {
+    let count = writes.len();
+    let rows: Vec<Vendor> = writes.into_iter().flatten().collect();
+    let ids: Vec<&str> = rows.iter().map(|v| v.id.as_str()).collect();
+    let applied = index.apply(&rows).await;
+    let invalidated = profiles.invalidate_many(&ids).await;
+    let outcome = match (applied, invalidated) {
+        (Ok(_), Ok(_)) => Ok(()),
+        (applied, invalidated) => Err(format!(
+            "index: {:?}, profiles: {:?}",
+            applied.err(),
+            invalidated.err()
+        )),
+    };
+    vec![outcome; count]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cache::{BreakerState, CacheConfig};
+
+    /// A table with no vendors: its index is complete and empty.
+    #[derive(Clone)]
+    struct NoVendors;
+
+    impl VendorStore for NoVendors {
+        type Error = std::convert::Infallible;
+        async fn get(&self, _: &str) -> Result<Option<Vendor>, Self::Error> {
+            Ok(None)
+        }
+        async fn page(&self, _: Option<String>, _: usize) -> Result<Vec<Vendor>, Self::Error> {
+            Ok(Vec::new())
+        }
+        async fn search(&self, _: &NearbyQuery) -> Result<Vec<(Vendor, f64)>, Self::Error> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// A burst queues for the index turns in this process; that wait is not Redis's, so no
+    /// candidate search overruns its command timeout for it and the breaker stays closed.
+    /// The turns are held here for four command timeouts while 40 searches wait.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_for_an_index_turn_is_not_a_redis_failure() {
+        let server = testkit::redis::RedisServer::start();
+        let timeout = Duration::from_millis(250);
+        let cache = Cache::connect(CacheConfig {
+            command_timeout: timeout,
+            connect_timeout: Duration::from_secs(2),
+            breaker_failure_threshold: 1,
+            ..CacheConfig::with_url(server.url())
+        })
+        .await
+        .expect("connect");
+        let config = VendorsConfig {
+            searches_in_flight: 2,
+            index_batch_max: 4,
+            ..VendorsConfig::default()
+        };
+        let wing = Vendors::new(NoVendors, Some(cache.clone()), config);
+        wing.rebuild_index().await.expect("empty index");
+        let turns = wing.redis.as_ref().expect("redis").search_turns.clone();
+        let held = turns.acquire_many_owned(2).await.expect("turns");
+        let searches: Vec<_> = (0..40)
+            .map(|i| {
+                let wing = wing.clone();
+                let center = GeoPoint::new(40.0 + f64::from(i) * 0.01, -75.0);
+                tokio::spawn(async move {
+                    wing.nearest_available(center, 10.0, Capability::Tow, 8)
+                        .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(timeout * 4).await;
+        assert_eq!(cache.breaker_state(), BreakerState::Closed);
+        drop(held);
+        for search in searches {
+            assert_eq!(
+                search.await.expect("task"),
+                Some(Vec::new()),
+                "answered by the index"
+            );
+        }
+        assert_eq!(cache.breaker_state(), BreakerState::Closed);
+    }
 
     #[test]
     fn results_render_as_the_search_body() {

@@ -1,82 +1,18 @@
 //! The vendor index on a real 3-master Redis Cluster: the rebuild, live writes, searches and
 //! kept answers, all under one hash tag (no CROSSSLOT, no key outside the tag).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
 
 use cache::{Cache, CacheConfig, Mode};
-use testkit::fleet::{FleetStatus, fleet};
+use common::{Table, vendor_of};
+use testkit::fleet::fleet;
 use testkit::redis::RedisCluster;
 use vendors::{
-    Availability, CacheOutcome, Capability, GeoPoint, NearbyQuery, Vendor, VendorMetrics,
-    VendorStore, Vendors, VendorsConfig,
+    Availability, CacheOutcome, Capability, GeoPoint, NearbyQuery, VendorStore, Vendors,
+    VendorsConfig,
 };
-
-/// The truth for this test: a versioned table in memory (the database side is tested
-/// against PostgreSQL in `lambdas` and `tests`; this file is about Redis Cluster).
-#[derive(Clone, Default)]
-struct Table(Arc<Mutex<BTreeMap<String, Vendor>>>);
-
-#[derive(Debug, thiserror::Error)]
-#[error("never")]
-struct Never;
-
-impl Table {
-    fn write(&self, mut v: Vendor) -> Vendor {
-        let mut rows = self.0.lock().unwrap();
-        v.version = rows.get(&v.id).map_or(1, |old| old.version + 1);
-        rows.insert(v.id.clone(), v.clone());
-        v
-    }
-}
-
-impl VendorStore for Table {
-    type Error = Never;
-    async fn get(&self, id: &str) -> Result<Option<Vendor>, Never> {
-        Ok(self.0.lock().unwrap().get(id).cloned())
-    }
-    async fn page(&self, after: Option<String>, limit: usize) -> Result<Vec<Vendor>, Never> {
-        let rows = self.0.lock().unwrap();
-        Ok(rows
-            .values()
-            .filter(|v| after.as_ref().is_none_or(|a| v.id > *a))
-            .take(limit)
-            .cloned()
-            .collect())
-    }
-    async fn search(&self, q: &NearbyQuery) -> Result<Vec<(Vendor, f64)>, Never> {
-        let rows = self.0.lock().unwrap();
-        let mut found: Vec<(Vendor, f64)> = rows
-            .values()
-            .filter(|v| q.capability.is_none_or(|c| v.capabilities.contains(&c)))
-            .filter(|v| !q.available_only || v.availability == Availability::available())
-            .map(|v| (v.clone(), q.center.haversine_m(&v.location) / 1609.344))
-            .filter(|(_, miles)| *miles <= q.radius_miles)
-            .collect();
-        found.sort_by(|a, b| a.1.total_cmp(&b.1));
-        found.truncate(q.limit);
-        Ok(found)
-    }
-}
-
-fn vendor_of(m: &testkit::fleet::FleetMember) -> Vendor {
-    Vendor {
-        id: m.id.clone(),
-        business_name: m.name.clone(),
-        capabilities: m.capabilities.iter().map(|&i| Capability::ALL[i]).collect(),
-        location: GeoPoint::new(m.lat, m.lon),
-        availability: match m.status {
-            FleetStatus::Available => Availability::available(),
-            FleetStatus::Busy => Availability::busy(format!("inc-{}", m.id)),
-            FleetStatus::Offline => Availability::offline(),
-        },
-        rating: m.rating,
-        metrics: VendorMetrics::default(),
-        version: 0,
-        updated_at: String::new(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_index_works_on_a_cluster_under_one_hash_tag() {
@@ -131,6 +67,17 @@ async fn the_index_works_on_a_cluster_under_one_hash_tag() {
             .map(|v| v["vendorId"].as_str().unwrap().to_owned())
             .collect();
     assert_eq!(got, expected);
+    // The incident path's pipelined candidates route to the region's one slot too.
+    let candidates = wing
+        .nearest_available_many(&[vendors::IndexQuery {
+            center,
+            radius_miles: 40.0,
+            capability: Some(Capability::Tow),
+            available_only: true,
+            limit: 10,
+        }])
+        .await;
+    assert_eq!(candidates, vec![Some(expected.clone())]);
     // Kept from its second sighting on, reused (after one confirmation) from the third.
     assert_eq!(wing.search(&q).await.unwrap().outcome, CacheOutcome::Miss);
     assert_eq!(wing.search(&q).await.unwrap().outcome, CacheOutcome::Hit);

@@ -15,19 +15,19 @@
 //!
 //! Under a burst, one transaction per incident means one commit (one WAL flush) and one
 //! round trip per incident. [`IncidentMatcher`] instead takes every request that arrived
-//! while the previous batch ran and creates them all in one transaction: the claim
+//! while its transactions were busy and creates them all in one transaction: the claim
 //! statements are pipelined on one connection (one round trip) and run in arrival order,
 //! so each sees the vendors the earlier ones made busy and takes the next nearest; no
 //! vendor can be claimed twice, by this batch (it sees its own writes) or by another
 //! process (row locks).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use aurora::tokio_postgres::Row;
 use aurora::tokio_postgres::types::ToSql;
 use aurora::{AuroraError, AuroraPool, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use vendors::Vendor;
 
 use super::geo::{self, GeoPath, Nearby, NearbySql};
@@ -135,7 +135,7 @@ pub struct StoredAnswerMissing;
 /// The statement that inserts one incident and claims its vendor. Parameters: `$1` id,
 /// `$2` driver, `$3` type, `$4`/`$5` lat/lon, `$6` description, `$7` candidate ids, `$8`
 /// caller, then the [`Nearby`] parameters from `$9`.
-fn claim_sql(path: GeoPath) -> String {
+pub(crate) fn claim_sql(path: GeoPath) -> String {
     let NearbySql {
         narrow,
         order,
@@ -144,10 +144,16 @@ fn claim_sql(path: GeoPath) -> String {
     } = NearbySql::new(path, 9);
     // COALESCE evaluates its second argument only when the first is NULL: the table is
     // searched (and a row locked there) only when no listed candidate is free.
+    //
+    // The candidates are read by primary key alone. Their availability is tested as
+    // `(...) IS TRUE` (the same for a NOT NULL column) so that the planner cannot prove the
+    // partial indexes' predicate from it: without statistics (the minute after a bulk
+    // load) the generic plan otherwise ANDs the primary key with a bitmap of the whole
+    // partial index of available vendors, every vendor of the fleet read per claim.
     format!(
         "WITH candidate AS (SELECT COALESCE( \
              (SELECT id FROM vendors \
-              WHERE id = ANY($7::text[]) AND availability = 'available' \
+              WHERE id = ANY($7::text[]) AND (availability = 'available') IS TRUE \
                 AND $3::text = ANY(capabilities) AND {within} \
               ORDER BY {distance}, id LIMIT 1 FOR UPDATE SKIP LOCKED), \
              (SELECT id FROM (SELECT id, lat, lon FROM vendors \
@@ -310,16 +316,39 @@ async fn create_in(
     // The claim's plan does not depend on its values (an index-ordered scan from a point,
     // primary-key lookups): planning it once per connection instead of once per incident
     // halves its cost.
-    tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        .await?;
     let statement = tx.prepare_cached(&claim_sql(path)).await?;
+    // The index's candidates were found before this batch: incidents close to each other
+    // share them. Each claim is offered the candidates that no earlier claim of the batch is
+    // expected to take (an earlier one takes its first offered candidate when it is still
+    // free), so that a later claim does not look up vendors the batch has just made busy.
+    // A wrong guess only sends a claim to the table search, which decides anyway.
+    let mut expected_taken: HashSet<&str> = HashSet::new();
     let owned: Vec<ClaimParams<'_>> = to_create
         .iter()
-        .map(|&i| ClaimParams::new(&batch[i], path))
+        .map(|&i| {
+            let offered: Vec<String> = batch[i]
+                .candidates
+                .iter()
+                .filter(|c| !expected_taken.contains(c.as_str()))
+                .cloned()
+                .collect();
+            if let Some(first) = batch[i]
+                .candidates
+                .iter()
+                .find(|c| !expected_taken.contains(c.as_str()))
+            {
+                expected_taken.insert(first);
+            }
+            ClaimParams::new(&batch[i], path, offered)
+        })
         .collect();
     let params: Vec<Vec<&(dyn ToSql + Sync)>> = owned.iter().map(ClaimParams::refs).collect();
-    let rows =
-        futures::future::try_join_all(params.iter().map(|p| tx.query_one(&statement, p))).await?;
+    // The setting goes out in the same round trip as the claims, ahead of them (requests
+    // are sent in the order they are first polled): a burst's server is busy, and every
+    // round trip of a batch waits for its turn on the runtime.
+    let generic = tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan");
+    let claims = futures::future::try_join_all(params.iter().map(|p| tx.query_one(&statement, p)));
+    let ((), rows) = futures::future::try_join(generic, claims).await?;
     let mut answers: Vec<Option<Created>> = vec![None; batch.len()];
     for (&i, row) in to_create.iter().zip(&rows) {
         answers[i] = Some(created_from_row(row, &batch[i].incident)?);
@@ -373,15 +402,18 @@ async fn create_in(
 struct ClaimParams<'a> {
     request: &'a NewIncident,
     kind: &'static str,
+    /// The request's candidates that this claim tries first.
+    candidates: Vec<String>,
     nearby: Nearby,
 }
 
 impl<'a> ClaimParams<'a> {
-    fn new(request: &'a NewIncident, path: GeoPath) -> Self {
+    fn new(request: &'a NewIncident, path: GeoPath, candidates: Vec<String>) -> Self {
         let incident = &request.incident;
         Self {
             request,
             kind: incident.kind.as_str(),
+            candidates,
             nearby: Nearby::new(path, incident.location, miles_to_m(request.radius_miles)),
         }
     }
@@ -395,7 +427,7 @@ impl<'a> ClaimParams<'a> {
             &i.location.lat,
             &i.location.lon,
             &i.description,
-            &self.request.candidates,
+            &self.candidates,
             &self.request.caller,
         ];
         refs.extend(self.nearby.params());
@@ -456,35 +488,62 @@ impl IncidentMatcher {
     }
 }
 
-/// The worker: one batch at a time, of everything queued.
+/// The worker: every request queued when a transaction is free makes the next batch.
+///
+/// At most [`PARALLEL_PARTS`] transactions run at once, and a new batch starts as soon as
+/// one of them ends, not when the whole previous batch has: a slow small batch (the first
+/// request of a burst, alone) does not hold up the rest. A large batch is split over
+/// [`SPLIT_PARTS`] transactions, each on its own connection (one PostgreSQL backend, one
+/// core each). Row locks keep concurrent transactions apart: a vendor one is claiming is
+/// skipped by the others.
 async fn run(
     pool: AuroraPool,
     max_batch: usize,
     mut queue: mpsc::UnboundedReceiver<(NewIncident, Reply)>,
 ) {
+    let free = Arc::new(Semaphore::new(PARALLEL_PARTS));
     let mut jobs = Vec::new();
     while queue.recv_many(&mut jobs, max_batch).await > 0 {
+        let Ok(first) = free.clone().acquire_owned().await else {
+            return;
+        };
+        // A batch worth splitting waits for a second transaction (the small batches that
+        // hold the others end soon); what arrives meanwhile joins it.
+        let queued = (jobs.len() + queue.len()).min(max_batch);
+        let wanted = queued.div_ceil(MIN_PARALLEL_PART).clamp(1, SPLIT_PARTS);
+        let mut slots = vec![first];
+        while slots.len() < wanted {
+            let Ok(slot) = free.clone().acquire_owned().await else {
+                return;
+            };
+            slots.push(slot);
+        }
+        while jobs.len() < max_batch {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
         let (batch, replies): (Vec<NewIncident>, Vec<Reply>) = jobs.drain(..).unzip();
-        // A large batch is split into a few transactions that run at once, each on its
-        // own connection (one PostgreSQL backend, one core each). Row locks keep them
-        // apart: a vendor one is claiming is skipped by the others.
-        let parts = batch
-            .len()
-            .div_ceil(MIN_PARALLEL_PART)
-            .clamp(1, PARALLEL_PARTS);
-        let size = batch.len().div_ceil(parts);
+        let size = batch.len().div_ceil(slots.len());
         let mut replies = replies.into_iter();
-        let work = batch.chunks(size).map(|part| {
+        for (part, slot) in batch.chunks(size).zip(slots) {
+            let part = part.to_vec();
             let replies: Vec<Reply> = replies.by_ref().take(part.len()).collect();
-            answer_part(&pool, part, replies)
-        });
-        futures::future::join_all(work).await;
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                answer_part(&pool, &part, replies).await;
+                drop(slot);
+            });
+        }
         idempotency::prune_now_and_then(&pool);
     }
 }
 
-/// Transactions one batch is split into at most.
-const PARALLEL_PARTS: usize = 2;
+/// Transactions of the matcher running at once at most.
+const PARALLEL_PARTS: usize = 3;
+/// Transactions one batch is split into at most (about one per core of the database).
+const SPLIT_PARTS: usize = 2;
 /// The least incidents worth a transaction of their own.
 const MIN_PARALLEL_PART: usize = 64;
 
@@ -517,5 +576,91 @@ async fn answer_part(pool: &AuroraPool, part: &[NewIncident], replies: Vec<Reply
                 let _ = reply.send(create(pool, request).await);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::geo::BoundingBox;
+    use cache::GeoPoint;
+
+    /// The claim's generic plan right after a bulk load (no statistics yet): free
+    /// candidates are read by primary key, never through a bitmap of the whole partial
+    /// index of available vendors.
+    #[tokio::test]
+    async fn candidates_are_claimed_by_primary_key_without_statistics() {
+        let server = testkit::postgres::PostgresServer::start();
+        let mut config = aurora::AuroraConfig::from_url(&server.url()).expect("url");
+        config.max_size = 2;
+        let pool = AuroraPool::connect(config).await.expect("connect");
+        pool.migrate().await.expect("migrate");
+        pool.execute("ALTER TABLE vendors SET (autovacuum_enabled = off)", &[])
+            .await
+            .expect("no autovacuum");
+        pool.execute(
+            "INSERT INTO vendors (id, business_name, capabilities, lat, lon, availability) \
+             SELECT 'v' || g, 'v' || g, ARRAY['tow'], 34 + (g % 100) * 0.01, \
+                    -118 + (g / 100) * 0.01, 'available' \
+             FROM generate_series(1, 20000) AS g",
+            &[],
+        )
+        .await
+        .expect("bulk load");
+        let path = geo::path(&pool).await.expect("path");
+        let center = GeoPoint::new(34.0, -118.0);
+        let radius_m = miles_to_m(25.0);
+        let mut values = vec![center.lat, center.lon, radius_m];
+        if path == GeoPath::BoundingBox {
+            let b = BoundingBox::around(center, radius_m);
+            values.extend([
+                b.lat_min, b.lat_max, b.lon[0].0, b.lon[0].1, b.lon[1].0, b.lon[1].1,
+            ]);
+        }
+        let types = [
+            "text", "text", "text", "float8", "float8", "text", "text[]", "text",
+        ]
+        .into_iter()
+        .chain(std::iter::repeat_n("float8", values.len()))
+        .collect::<Vec<_>>()
+        .join(", ");
+        let args = values
+            .iter()
+            .map(|v| format!("{v:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = claim_sql(path);
+        let plan: Vec<String> = pool
+            .transaction(move |tx| {
+                let (types, args, sql) = (types.clone(), args.clone(), sql.clone());
+                Box::pin(async move {
+                    tx.batch_execute(&format!(
+                        "SET LOCAL plan_cache_mode = force_generic_plan; \
+                         PREPARE claim({types}) AS {sql}"
+                    ))
+                    .await?;
+                    let rows = tx
+                        .query(
+                            &format!(
+                                "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE claim('inc-1', 'd', 'tow', \
+                                 34.0, -118.0, '', ARRAY['v1', 'v101', 'v2'], 'c', {args})"
+                            ),
+                            &[],
+                        )
+                        .await?;
+                    tx.batch_execute("DEALLOCATE claim").await?;
+                    rows.iter()
+                        .map(|r| r.try_get::<_, String>(0).map_err(AuroraError::from))
+                        .collect::<Result<Vec<String>, _>>()
+                })
+            })
+            .await
+            .expect("explain");
+        let plan = plan.join("\n");
+        assert!(plan.contains("vendors_pkey"), "{plan}");
+        assert!(
+            !plan.contains("BitmapAnd") && !plan.contains("Bitmap Index Scan on vendors_available"),
+            "the candidates' lookup reads the partial index:\n{plan}"
+        );
     }
 }

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::payments::{optional_idempotency_key, replayed, request_hash};
+use crate::config::CandidateSource;
 use crate::db;
 use crate::db::incidents::{Created, IdempotencyKey, MatchError, NewIncident};
 use crate::error::{ApiError, ApiResult};
@@ -16,13 +17,17 @@ use crate::model::{IncidentInput, ValidIncident, check_id};
 use crate::state::AppState;
 
 /// The nearest available vendors with the capability, from the geo index when it holds
-/// every vendor. Only a hint: the claim tries them first and then the whole table, so an
-/// empty or stale list never leaves an incident unmatched.
+/// every vendor and [`CandidateSource`] asks for it. Only a hint: the claim tries them
+/// first and then the whole table, so an empty or stale list never leaves an incident
+/// unmatched.
 async fn nearest_candidates(
     state: &AppState,
     incident: &ValidIncident,
     radius: f64,
 ) -> Vec<String> {
+    if state.config.incident_candidates == CandidateSource::Database {
+        return Vec::new();
+    }
     state
         .vendors
         .nearest_available(incident.location, radius, incident.kind, 8)
