@@ -34,8 +34,10 @@ pub(crate) fn scopes() -> [&'static str; 2] {
 /// Redis cannot place latitudes beyond this (its geohash covers ±85.05112878°).
 pub const INDEX_MAX_ABS_LAT: f64 = 85.051_128_78;
 
-/// The field every counters hash holds from its first rebuild (common.lua's `SENTINEL`).
-const CELLS_SENTINEL: &str = "~";
+/// The member every geo set and hash of the index holds from birth, and the field every
+/// counters hash holds from its first rebuild: a missing one means Redis lost the key.
+/// The Lua scripts get it as `SENTINEL` ([`crate::scripts`]).
+pub(crate) const SENTINEL: &str = "~";
 
 /// Size of the cells whose change counters validate cached search answers, in degrees.
 const CELL_DEGREES: f64 = 1.0;
@@ -387,7 +389,7 @@ impl GeoIndex {
             .arg("cur");
         pipe.cmd("HMGET")
             .arg(self.cells_key())
-            .arg(CELLS_SENTINEL)
+            .arg(SENTINEL)
             .arg(cells);
         let (meta, counters): (Vec<Option<String>>, Vec<Option<String>>) = self
             .cache

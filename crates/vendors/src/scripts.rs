@@ -4,14 +4,14 @@
 
 use std::sync::OnceLock;
 
-use crate::index::{ANY, scopes};
+use crate::index::{ANY, SENTINEL, scopes};
 use crate::model::{AvailabilityStatus, Capability};
 
 const COMMON: &str = include_str!("lua/common.lua");
 
 /// The vocabulary as Lua: `T` (the key prefix, passed as `ARGV[1]` to every script),
 /// `AVAILABLE` (the status whose vendors have their own geo sets), `ANY`, `SCOPES` (the
-/// geo sets' scopes) and `CAPS` (every capability plus `any`).
+/// geo sets' scopes), `CAPS` (every capability plus `any`) and `SENTINEL`.
 fn vocabulary() -> String {
     let quoted = |names: &[&str]| {
         names
@@ -24,7 +24,7 @@ fn vocabulary() -> String {
     caps.push(ANY);
     format!(
         "local T = ARGV[1]\nlocal AVAILABLE = '{}'\nlocal ANY = '{ANY}'\n\
-         local SCOPES = {{{}}}\nlocal CAPS = {{{}}}\n",
+         local SCOPES = {{{}}}\nlocal CAPS = {{{}}}\nlocal SENTINEL = '{SENTINEL}'\n",
         AvailabilityStatus::Available.as_str(),
         quoted(&scopes()),
         quoted(&caps)

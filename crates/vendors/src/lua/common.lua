@@ -1,5 +1,5 @@
 -- Shared by every vendor index script; the Rust side prepends the vocabulary
--- (T, AVAILABLE, ANY, SCOPES, CAPS) generated from the vendors crate's types.
+-- (T, AVAILABLE, ANY, SCOPES, CAPS, SENTINEL) generated from the vendors crate's types.
 --
 -- Keys under T (one hash tag, so one cluster slot and atomic scripts):
 --   T:meta   hash: cur (live generation), complete (1 once verified), building (generation
@@ -17,7 +17,6 @@
 --            to walk for availableOnly=false, instead of one per status merged in Lua)
 -- Every generation's geo sets and hashes hold SENTINEL from birth, so an absent key means
 -- Redis lost it (eviction, FLUSH), never "no vendor there".
-local SENTINEL = '~'
 local META = T .. ':meta'
 local CELLS = T .. ':cells'
 local function gen_key(g, suffix) return T .. ':' .. g .. ':' .. suffix end
