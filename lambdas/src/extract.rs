@@ -1,8 +1,8 @@
 //! Request extractors whose failures are the API's JSON errors, naming the field.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -21,7 +21,7 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         if let Some(kind) = req.headers().get(CONTENT_TYPE) {
             let kind = kind.to_str().unwrap_or_default().to_ascii_lowercase();
             if !kind.starts_with("application/json") && !kind.contains("+json") {
@@ -33,15 +33,28 @@ where
                 );
             }
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::bad_body(format!("the body is larger than {MAX_BODY_BYTES} bytes"))
-                    .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+        let too_large = || {
+            ApiError::bad_body(format!("the body is larger than {MAX_BODY_BYTES} bytes"))
+                .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+        };
+        // A declared length over the limit is refused before anything is read.
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(too_large());
+        }
+        let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY_BYTES);
+        let bytes = limited.collect().await.map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
             } else {
                 ApiError::bad_body(format!("cannot read the body: {e}"))
             }
         })?;
-        parse_json(&bytes).map(ApiJson)
+        parse_json(&bytes.to_bytes()).map(ApiJson)
     }
 }
 

@@ -1,4 +1,4 @@
-//! Running a router on Lambda or locally, with the shared start-up: configuration from
+//! Running a service's API on Lambda or locally, with the shared start-up: configuration from
 //! the environment, logs, connections.
 //!
 //! On Lambda one invocation is either the warmer's direct ping (a payload of its own,
@@ -13,7 +13,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::Uri;
 use axum::response::Response;
 use lambda_http::request::{LambdaRequest, RequestContext};
@@ -25,6 +24,7 @@ use tower::{Service, ServiceExt};
 
 use crate::config::AppConfig;
 use crate::identity;
+use crate::router::Api;
 use crate::state::AppState;
 use crate::warmer::ping::{PingAnswer, PingRequest};
 
@@ -52,13 +52,13 @@ pub fn init_tracing(json: bool) {
     };
 }
 
-/// Runs one service on Lambda: `build` makes its router from the shared state. The state
+/// Runs one service on Lambda: `build` makes its API from the shared state. The state
 /// is created once per execution environment and reused by every invocation.
 ///
 /// Only a bad configuration fails the start: PostgreSQL or Redis being down is not an
 /// init error ([`AppState::start`]); requests answer 503 (or `X-Cache: BYPASS`) until the
 /// dependency is back.
-pub async fn run_lambda(build: fn(AppState) -> Router) -> Result<(), lambda_http::Error> {
+pub async fn run_lambda(build: fn(AppState) -> Api) -> Result<(), lambda_http::Error> {
     init_tracing(true);
     let config = AppConfig::from_env().map_err(|e| format!("configuration: {e}"))?;
     let state = AppState::start(config)
@@ -94,10 +94,10 @@ impl std::fmt::Debug for LambdaHandler {
 }
 
 impl LambdaHandler {
-    /// `router` (a service router from [`crate::router::finish`]) over `state`.
-    pub fn new(router: Router, state: AppState) -> Self {
+    /// `api` (a service's API from [`crate::router::finish`]) over `state`.
+    pub fn new(api: Api, state: AppState) -> Self {
         let trust_alb_oidc = state.config.alb_oidc_identity;
-        let service = router.map_request(move |request| prepare(request, trust_alb_oidc));
+        let service = api.map_request(move |request| prepare(request, trust_alb_oidc));
         Self {
             http: BoxCloneSyncService::new(service),
             state,
@@ -206,11 +206,11 @@ fn strip_segment<'a>(path: &'a str, prefix: &str) -> &'a str {
     }
 }
 
-/// Serves `router` on `addr` until Ctrl-C or SIGTERM, then lets requests in flight end.
-pub async fn serve_local(addr: SocketAddr, router: Router) -> std::io::Result<()> {
+/// Serves `api` on `addr` until Ctrl-C or SIGTERM, then lets requests in flight end.
+pub async fn serve_local(addr: SocketAddr, api: Api) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router)
+    axum::serve(listener, api)
         .with_graceful_shutdown(async {
             let ctrl_c = tokio::signal::ctrl_c();
             #[cfg(unix)]

@@ -40,3 +40,9 @@ pub mod routes;
 pub mod seed;
 pub mod state;
 pub mod warmer;
+
+/// Every binary and test that links the services allocates through mimalloc: a request
+/// makes a few dozen small allocations (headers, extensions, boxed futures), and glibc's
+/// malloc and free were a quarter of a profile hit's user CPU (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

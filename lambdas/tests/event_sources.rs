@@ -9,11 +9,11 @@
 
 mod common;
 
-use axum::Router;
 use axum::http::StatusCode;
 use common::{DRIVER, Db, app_with, call};
 use lambdas::host::LambdaHandler;
 use lambdas::router;
+use lambdas::router::Api;
 use lambdas::state::AppState;
 use serde_json::{Value, json};
 
@@ -223,7 +223,7 @@ struct Functions {
     vendor: LambdaHandler,
     incidents: LambdaHandler,
     payments: LambdaHandler,
-    local: Router,
+    local: Api,
     state: AppState,
 }
 

@@ -14,13 +14,13 @@
 
 use std::path::{Path, PathBuf};
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Uri};
 use http_body_util::BodyExt;
 use lambdas::extract::parse_json;
 use lambdas::identity::LOCAL_CALLER_HEADER;
 use lambdas::model::{AvailabilityInput, IncidentInput, Location, PaymentInput, VendorInput};
+use lambdas::router::Api;
 use lambdas::routes::vendors::parse_search;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
@@ -355,7 +355,7 @@ impl Call {
 }
 
 /// Sends `call` through the router and checks the answer is a 2xx or 4xx JSON body.
-async fn check(app: &Router, call: &Call) -> Result<u16, String> {
+async fn check(app: &Api, call: &Call) -> Result<u16, String> {
     let Ok(uri) = call.uri.parse::<Uri>() else {
         // Not a request a client could send (the HTTP layer refuses it first).
         return Ok(0);
@@ -419,7 +419,7 @@ struct Fixture {
     payments: Vec<String>,
 }
 
-async fn fixture(app: &Router) -> Fixture {
+async fn fixture(app: &Api) -> Fixture {
     let post = |uri: &str, body: Value, key: Option<&str>| {
         let mut request = Request::builder()
             .method("POST")

@@ -31,7 +31,7 @@ use lambdas::warmer::{LambdaInvoker, Target, TargetReport, Warmer, WarmerConfig,
 const HOLD: Duration = Duration::from_millis(750);
 
 /// Makes a service's router from an environment's state.
-type Build = fn(AppState) -> Router;
+type Build = fn(AppState) -> router::Api;
 
 /// One function version: its router factory and its execution environments.
 struct Function {
@@ -62,15 +62,15 @@ impl Fleet {
     }
 }
 
-fn vendor(state: AppState) -> Router {
+fn vendor(state: AppState) -> router::Api {
     router::finish(router::vendor_routes(), state)
 }
 
-fn incidents(state: AppState) -> Router {
+fn incidents(state: AppState) -> router::Api {
     router::finish(router::incident_routes(), state)
 }
 
-fn payments(state: AppState) -> Router {
+fn payments(state: AppState) -> router::Api {
     router::finish(router::payment_routes(), state)
 }
 

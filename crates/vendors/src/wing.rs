@@ -158,19 +158,33 @@ impl<S: VendorStore> Vendors<S> {
     /// in-process tier (`profile_local_ttl`, the stated staleness bound across
     /// environments; this environment's own writes evict it at once).
     pub async fn profile(&self, id: &str) -> Result<Cached<VendorDoc>, S::Error> {
+        // The in-process tier first: its hit allocates nothing for the loader below.
+        if let Some(r) = &self.redis
+            && r.local_profiles.enabled()
+            && let Some(doc) = r.local_profiles.get(id)
+        {
+            return Ok(Cached {
+                value: Some(doc),
+                outcome: CacheOutcome::Hit,
+            });
+        }
+        // Boxed: the shared path's future (Redis, single-flight, the loader) is kilobytes,
+        // and unboxed it would be allocated and copied on every hit above too.
+        Box::pin(self.profile_shared(id)).await
+    }
+
+    /// [`Self::profile`] past the in-process tier.
+    async fn profile_shared(&self, id: &str) -> Result<Cached<VendorDoc>, S::Error> {
+        let local = self
+            .redis
+            .as_ref()
+            .is_some_and(|r| r.local_profiles.enabled());
         let store = self.store.clone();
         let owned = id.to_owned();
         let load =
             move || async move { Ok(store.get(&owned).await?.as_ref().map(VendorDoc::render)) };
         match &self.redis {
             Some(r) => {
-                let local = r.local_profiles.enabled();
-                if local && let Some(doc) = r.local_profiles.get(id) {
-                    return Ok(Cached {
-                        value: Some(doc),
-                        outcome: CacheOutcome::Hit,
-                    });
-                }
                 let epoch = r.local_profiles.epoch();
                 let cached = r
                     .profiles

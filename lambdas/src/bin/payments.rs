@@ -1,10 +1,9 @@
 //! The `payments` Lambda function: the payments routes and `/health` under `lambda_http`.
 
-use axum::Router;
 use lambdas::router;
 use lambdas::state::AppState;
 
-fn build(state: AppState) -> Router {
+fn build(state: AppState) -> router::Api {
     router::finish(router::payment_routes(), state)
 }
 

@@ -9,19 +9,22 @@ use std::future::Future;
 
 use ::vendors::Vendor;
 use aurora::AuroraPool;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cache::CacheOutcome;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The `X-Cache` header, named once (a name given as `&str` is parsed on every insert).
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
 /// Adds `X-Cache` to a response.
 pub fn with_cache_header(outcome: CacheOutcome, response: impl IntoResponse) -> Response {
     let mut response = response.into_response();
     response
         .headers_mut()
-        .insert("x-cache", HeaderValue::from_static(outcome.as_header()));
+        .insert(X_CACHE, HeaderValue::from_static(outcome.as_header()));
     response
 }
 
@@ -38,7 +41,7 @@ pub fn rendered_json(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    headers.insert("x-cache", HeaderValue::from_static(outcome.as_header()));
+    headers.insert(X_CACHE, HeaderValue::from_static(outcome.as_header()));
     response
 }
 

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use aurora::{AuroraConfig, AuroraPool};
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use lambdas::config::AppConfig;
 use lambdas::identity::LOCAL_CALLER_HEADER;
+use lambdas::router::Api;
 use lambdas::state::AppState;
 use serde_json::Value;
 use testkit::postgres::PostgresServer;
@@ -79,7 +79,7 @@ impl Db {
 }
 
 /// The app over `db` (and `redis` when given), with every route.
-pub async fn app(db: &Db, redis: Option<&RedisServer>) -> (Router, AppState) {
+pub async fn app(db: &Db, redis: Option<&RedisServer>) -> (Api, AppState) {
     app_with(db, redis, &[]).await
 }
 
@@ -88,7 +88,7 @@ pub async fn app_with(
     db: &Db,
     redis: Option<&RedisServer>,
     variables: &[(&str, &str)],
-) -> (Router, AppState) {
+) -> (Api, AppState) {
     let db_url = db.server.url();
     let redis_url = redis.map(RedisServer::url);
     let config = AppConfig::from_lookup(|name| match name {
@@ -116,7 +116,7 @@ pub const DRIVER: &str = "driver";
 
 /// One request: (status, headers, JSON body or `Null`).
 pub async fn call(
-    app: &Router,
+    app: &Api,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
