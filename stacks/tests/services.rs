@@ -12,42 +12,6 @@ use cfn::Json;
 use serde_json::json;
 use stacks::constructs::services::{FUNCTIONS, LIVE_ALIAS};
 
-/// The route keys the routers in lambdas/src/router.rs serve, read from that file, so a
-/// route added there and not here fails this test.
-fn router_routes() -> BTreeSet<String> {
-    let path = common::workspace_root().join("lambdas/src/router.rs");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut routes = BTreeSet::new();
-    // `.route("/path", get(a).put(b))` possibly split over lines.
-    for chunk in text.split(".route(").skip(1) {
-        // The path is a literal or the name of a `const ...: &str = "..."` of the file.
-        let argument = chunk.split(',').next().unwrap_or_default().trim();
-        let path = match argument.strip_prefix('"') {
-            Some(literal) => literal.split('"').next(),
-            None => text
-                .split(&format!("const {argument}: &str = \""))
-                .nth(1)
-                .and_then(|rest| rest.split('"').next()),
-        };
-        let Some(path) = path else {
-            panic!("router.rs: cannot read the path of `.route({argument}, ...)`");
-        };
-        let call: String = chunk
-            .split(")\n")
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        for method in ["get", "post", "put", "patch", "delete"] {
-            if call.contains(&format!(",{method}(")) || call.contains(&format!(".{method}(")) {
-                routes.insert(format!("{} {path}", method.to_uppercase()));
-            }
-        }
-    }
-    routes
-}
-
 #[test]
 fn every_router_route_reaches_its_function_behind_the_authorizer() {
     let template = common::template_json("dev", "services");
@@ -66,7 +30,7 @@ fn every_router_route_reaches_its_function_behind_the_authorizer() {
         .collect();
     let keys: BTreeSet<String> = routes.iter().map(|(k, _)| k.clone()).collect();
 
-    let mut expected = router_routes();
+    let mut expected = common::router_routes();
     assert!(
         expected.len() >= 10,
         "read only {expected:?} from router.rs"
