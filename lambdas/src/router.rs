@@ -129,7 +129,7 @@ where
     fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
         let mut request = request.map(axum::body::Body::new);
         if self.local_identity
-            && let Err(refused) = local_caller(&mut request)
+            && let Some(refused) = local_caller(&mut request)
         {
             return Box::pin(ready(Ok(refused)));
         }
@@ -155,25 +155,25 @@ impl<L: Listener> Service<IncomingStream<'_, L>> for Api {
 
 /// The local server's identity: the [`LOCAL_CALLER_HEADER`] header as the caller, with
 /// the claims of [`identity::LOCAL_VENDOR_HEADER`] and [`identity::LOCAL_GROUPS_HEADER`];
-/// with neither, an operator who acts for every vendor (see [`crate::identity`]). A bad
-/// header is refused with the answer returned.
-fn local_caller(request: &mut Request) -> Result<(), Response> {
+/// with neither, an operator who acts for every vendor (see [`crate::identity`]). Returns
+/// the refusal of a bad header.
+fn local_caller(request: &mut Request) -> Option<Response> {
     // Names made once: a lookup by `&str` parses and lower-cases the name on every request.
     const CALLER: HeaderName = HeaderName::from_static(LOCAL_CALLER_HEADER);
     const VENDOR: HeaderName = HeaderName::from_static(identity::LOCAL_VENDOR_HEADER);
     const GROUPS: HeaderName = HeaderName::from_static(identity::LOCAL_GROUPS_HEADER);
-    let Some(value) = request.headers().get(CALLER) else {
-        return Ok(());
-    };
+    let value = request.headers().get(CALLER)?;
     let Some(caller) = value.to_str().ok().and_then(Caller::new) else {
-        return Err(ApiError::invalid(
-            LOCAL_CALLER_HEADER,
-            format!(
-                "must be 1 to {} printable characters",
-                identity::MAX_CALLER_CHARS
-            ),
-        )
-        .into_response());
+        return Some(
+            ApiError::invalid(
+                LOCAL_CALLER_HEADER,
+                format!(
+                    "must be 1 to {} printable characters",
+                    identity::MAX_CALLER_CHARS
+                ),
+            )
+            .into_response(),
+        );
     };
     let header = |name: HeaderName| {
         request
@@ -191,7 +191,7 @@ fn local_caller(request: &mut Request) -> Result<(), Response> {
             .with_groups(groups.as_deref())
     };
     request.extensions_mut().insert(caller);
-    Ok(())
+    None
 }
 
 async fn not_found(request: Request) -> Response {

@@ -75,11 +75,12 @@ pub fn router_routes_by_binary(slugs: &[&str]) -> BTreeMap<String, BTreeSet<Stri
             let path = root.join(format!("lambdas/src/bin/{slug}.rs"));
             let binary = std::fs::read_to_string(&path).unwrap();
             // `router::finish(router::vendor_routes(), state)`: the one `router::` call
-            // that is not `finish`.
+            // that is not `finish` (a `router::Api` type is no call).
             let functions: Vec<&str> = binary
                 .split("router::")
                 .skip(1)
-                .filter_map(|rest| rest.split('(').next())
+                .filter_map(|rest| rest.split_once('(').map(|(name, _)| name))
+                .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
                 .filter(|name| *name != "finish")
                 .collect();
             let [function] = functions[..] else {
