@@ -78,8 +78,9 @@ pub fn app(state: AppState) -> Api {
 /// api)` takes it. Cheap to clone.
 ///
 /// The checks wrap the router once, here, rather than as layers of every route: axum boxes
-/// and clones a layered route's service on each request, and those layers were about a
-/// third of a profile hit's user CPU (docs/PERFORMANCE.md).
+/// and clones a layered route's service on each request, and those layers with the outer
+/// router that held them were about a quarter of a profile hit's instructions once the
+/// allocator was fast (docs/PERFORMANCE.md, "Session 5").
 #[derive(Clone)]
 pub struct Api {
     router: Router,
